@@ -1,0 +1,38 @@
+"""Lazy imports of optional dependencies with an install hint.
+
+Example:
+    >>> from lite_world._lazy import require
+    >>> require("json", extra="core").__name__
+    'json'
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from lite_world.errors import MissingDependencyError
+
+_HINTS = {
+    "faiss": "pip install 'lite-world[cpu]'  (or 'lite-world[gpu]' for faiss-gpu on a GPU machine)",
+    "torch": "pip install torch==2.13.0  (CPU) or the CUDA build for your GPU",
+    "verl": "pip install 'lite-world[verl]'",
+    "gguf": "pip install 'lite-world[llm]'",
+    "accelerate": "pip install 'lite-world[llm]'",
+    "matplotlib": "pip install matplotlib",
+    "uvicorn": "pip install 'lite-world[serve]'",
+    "starlette": "pip install 'lite-world[serve]'",
+}
+
+
+def require(module: str, *, extra: str | None = None) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        root = module.split(".")[0]
+        hint = _HINTS.get(root) or (f"pip install 'lite-world[{extra}]'" if extra else f"pip install {root}")
+        raise MissingDependencyError(
+            f"Expects the optional dependency {module!r} to be installed, actual: not importable ({exc}). "
+            f"Install it with: {hint}"
+        ) from exc

@@ -1,0 +1,224 @@
+"""Build a world: ingest pages → embed title + summary → dense index → BM25 → manifest.
+
+Every stage is resumable. Pages are committed in batches (a killed run keeps every committed
+batch); embeddings are appended to ``index/embeddings.f32`` in chunks with a row counter, so
+re-running embeds only new rows; the indexes and the manifest are rebuilt at the end and
+written atomically. The manifest is written last: a world without one is an unfinished build.
+
+Example:
+    >>> cfg = BuildConfig(min_chars=50)
+    >>> cfg.min_chars
+    50
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lite_world.errors import ConfigError, EmbedderMismatchError
+from lite_world.index.dense import INDEX_DIRNAME, DenseIndex
+from lite_world.index.embedder import DEFAULT_EMBEDDER, Embedder, get_embedder
+from lite_world.index.sparse import BM25Index
+from lite_world.store.ingest.html import html_to_markdown
+from lite_world.store.ingest.sources import RawPage, iter_source
+from lite_world.store.lmdb_store import PageStore
+from lite_world.store.manifest import Manifest, write_manifest
+from lite_world.store.page import Page
+
+__all__ = ["BuildConfig", "build_world", "ingest", "embed_pages", "build_indexes"]
+
+logger = logging.getLogger(__name__)
+
+_EMB_FILE = "embeddings.f32"
+_EMB_META = "embeddings.json"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """How to build a world."""
+
+    min_chars: int = field(default=1000, metadata={"help": "Drop pages with less Markdown than this (the paper keeps > 1000)."})
+    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "sentence-transformers model name or path."})
+    index_factory: str | None = field(default=None, metadata={"help": "FAISS factory string; None picks by page count."})
+    compression: str = field(default="zstd", metadata={"help": "'zstd' (with a trained dictionary) or 'none'."})
+    batch_size: int = field(default=1000, metadata={"help": "Pages per LMDB write transaction."})
+    embed_batch_size: int = field(default=64, metadata={"help": "Texts per encoder forward pass."})
+    embed_chunk: int = field(default=2048, metadata={"help": "Rows embedded between checkpoints."})
+    device: str | None = field(default=None, metadata={"help": "Encoder device (None: CUDA if available)."})
+    show_progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
+
+    def __post_init__(self) -> None:
+        if self.min_chars < 0:
+            raise ConfigError(f"Expects min_chars >= 0, actual: {self.min_chars}")
+        if self.batch_size < 1 or self.embed_batch_size < 1 or self.embed_chunk < 1:
+            raise ConfigError("Expects batch_size, embed_batch_size and embed_chunk >= 1")
+        if self.compression not in ("zstd", "none"):
+            raise ConfigError(f"Expects compression 'zstd' or 'none', actual: {self.compression!r}")
+
+
+def _to_page(raw: RawPage) -> Page | None:
+    title = raw.title
+    if raw.markdown:
+        md = raw.markdown
+    elif raw.text:
+        md = raw.text
+    elif raw.html:
+        md, html_title = html_to_markdown(raw.html, raw.url)
+        title = title or html_title
+    else:
+        return None
+    md = md.replace("\x00", "").strip()
+    if not md:
+        return None
+    return Page.create(raw.url, title or raw.url, md, source=raw.source, date=raw.date)
+
+
+def ingest(store: PageStore, inputs: Sequence[str | os.PathLike[str]], config: BuildConfig) -> dict[str, int]:
+    """Read every input into the store; returns counts (seen, added, short, duplicate, empty)."""
+    counts = {"seen": 0, "added": 0, "too_short": 0, "duplicate": 0, "empty": 0}
+    bar = tqdm(desc="ingest", unit="page", disable=not config.show_progress)
+    batch: list[Page] = []
+
+    def flush() -> None:
+        added = store.put_many(batch)
+        counts["added"] += added
+        counts["duplicate"] += len(batch) - added
+        batch.clear()
+
+    for inp in inputs:
+        for raw in iter_source(inp):
+            counts["seen"] += 1
+            bar.update(1)
+            if raw.url in store:  # resume: stored already, skip the conversion
+                counts["duplicate"] += 1
+                continue
+            page = _to_page(raw)
+            if page is None:
+                counts["empty"] += 1
+                continue
+            if len(page.markdown) < config.min_chars:
+                counts["too_short"] += 1
+                continue
+            batch.append(page)
+            if len(batch) >= config.batch_size:
+                flush()
+    if batch:
+        flush()
+    bar.close()
+    return counts
+
+
+def _emb_state(world: Path) -> dict[str, object]:
+    p = world / INDEX_DIRNAME / _EMB_META
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: BuildConfig) -> np.ndarray:
+    """Embed title + summary of rows not yet embedded; returns a memmap of all row vectors."""
+    d = world / INDEX_DIRNAME
+    d.mkdir(parents=True, exist_ok=True)
+    state = _emb_state(world)
+    done = int(state.get("rows", 0))  # type: ignore[arg-type]
+    if state and (state.get("embedder") != embedder.name or state.get("dim") != embedder.dim):
+        if done:
+            raise EmbedderMismatchError(
+                f"Expects new pages to be embedded with {state.get('embedder')!r} (dim {state.get('dim')}) like the "
+                f"existing {done} rows, actual: {embedder.name!r} (dim {embedder.dim}). Use the same --embedder, or "
+                f"delete {d} to re-embed everything."
+            )
+    emb_path = d / _EMB_FILE
+    row_bytes = embedder.dim * 4
+    with open(emb_path, "ab") as f:
+        f.truncate(done * row_bytes)  # drop a partly written chunk from a killed run
+    total = store.next_id
+    bar = tqdm(total=total, initial=done, desc="embed", unit="page", disable=not config.show_progress)
+    while done < total:
+        end = min(total, done + config.embed_chunk)
+        texts = [r["summary"] for r in store.iter_records(done, end)]
+        vecs = embedder.encode(texts, batch_size=config.embed_batch_size)
+        with open(emb_path, "ab") as f:
+            f.write(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
+            f.flush()
+            os.fsync(f.fileno())
+        done = end
+        (d / _EMB_META).write_text(json.dumps({"embedder": embedder.name, "dim": embedder.dim, "rows": done}))
+        bar.update(len(texts))
+    bar.close()
+    if total == 0:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    return np.memmap(emb_path, dtype=np.float32, mode="r", shape=(total, embedder.dim))
+
+
+def build_indexes(store: PageStore, world: Path, vectors: np.ndarray, config: BuildConfig) -> tuple[DenseIndex, BM25Index]:
+    """Build and save the dense and BM25 indexes over all rows."""
+    t = time.perf_counter()
+    dense = DenseIndex.build(np.asarray(vectors), config.index_factory)
+    dense.save(world)
+    logger.info("dense index %s over %d rows in %.1fs", dense.factory, dense.ntotal, time.perf_counter() - t)
+
+    def texts() -> Iterable[str]:
+        for r in store.iter_records():
+            yield f"{r['title']}\n{r['markdown']}"
+
+    sparse = BM25Index.build(texts(), show_progress=config.show_progress, n_docs=store.next_id)
+    sparse.save(world)
+    return dense, sparse
+
+
+def build_world(
+    inputs: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    config: BuildConfig | None = None,
+    *,
+    embedder: Embedder | None = None,
+) -> Manifest:
+    """Build (or resume building, or extend) the world at ``out`` from ``inputs``.
+
+    Returns:
+        The written :class:`Manifest`.
+    """
+    config = config or BuildConfig()
+    world = Path(out)
+    t0 = time.perf_counter()
+    world.mkdir(parents=True, exist_ok=True)
+    with PageStore(world, readonly=False, compression=config.compression) as store:
+        counts = ingest(store, inputs, config)
+        logger.info("ingest: %s", counts)
+        emb = embedder or get_embedder(config.embedder, config.device)
+        vectors = embed_pages(store, world, emb, config)
+        dense, sparse = build_indexes(store, world, vectors, config)
+        store.sync()
+        n = len(store)
+        if n != store.next_id:  # pages and rows must agree one to one
+            raise RuntimeError(f"store has {n} pages but {store.next_id} rows")
+        previous = []
+        mpath = world / "manifest.json"
+        if mpath.is_file():
+            try:
+                previous = json.loads(mpath.read_text()).get("sources", [])
+            except json.JSONDecodeError:
+                previous = []
+        sources = list(dict.fromkeys([*previous, *(str(Path(i).name) for i in inputs)]))
+        manifest = Manifest(
+            page_count=n,
+            store_digest=store.content_digest(),
+            embedder=emb.name,
+            embedding_dim=emb.dim,
+            index_factory=dense.factory,
+            index_params=dense.params,
+            sources=sources,
+            bm25={"n_docs": sparse.n_docs, "k1": 1.2, "b": 0.75, "text": "title + markdown"},
+            build_config={**asdict(config), "last_ingest": counts, "store": store.stats()},
+            build_seconds=round(time.perf_counter() - t0, 2),
+        )
+    write_manifest(world, manifest)
+    return manifest

@@ -1,0 +1,1 @@
+"""Retrieval backends: embedders, the FAISS dense index, the BM25 sparse index and fusion."""

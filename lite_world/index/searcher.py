@@ -1,0 +1,173 @@
+"""Batched hybrid search over a world: dense (FAISS) + sparse (BM25), fused by RRF.
+
+Results are page row ids. ``exclude`` (source masking) hides rows and still returns ``k``
+results: every query fetches a candidate pool larger than ``k``, cached per query, then
+filters. Query embeddings and candidate pools are LRU-cached, since RL rollouts repeat
+queries constantly.
+
+Example:
+    >>> s = Searcher(dense=None, sparse=BM25Index.build(["paris france", "berlin germany"]), embedder=None, mode="sparse")
+    >>> ids, scores = s.search(["paris"], k=2)
+    >>> ids.tolist()
+    [[0, -1]]
+    >>> s.search(["paris"], k=2, exclude={0})[0].tolist()
+    [[-1, -1]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from lite_world.errors import ConfigError
+from lite_world.index.cache import LRUCache
+from lite_world.index.dense import DenseIndex
+from lite_world.index.embedder import Embedder
+from lite_world.index.fusion import rrf, weighted
+from lite_world.index.sparse import BM25Index
+
+__all__ = ["Searcher", "SearchConfig", "SearchMode"]
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+_MODES = ("hybrid", "dense", "sparse")
+_FUSIONS = ("rrf", "weighted")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How a world searches."""
+
+    mode: str = field(default="hybrid", metadata={"help": "'hybrid' (dense + BM25), 'dense' or 'sparse'."})
+    fusion: str = field(default="rrf", metadata={"help": "'rrf' (reciprocal rank fusion) or 'weighted'."})
+    rrf_k: int = field(default=60, metadata={"help": "RRF constant (the paper uses 60)."})
+    alpha: float = field(default=0.5, metadata={"help": "Dense weight for weighted fusion."})
+    pool: int = field(default=50, metadata={"help": "Candidates fetched per retriever and cached per query."})
+    query_cache_size: int = field(default=100_000, metadata={"help": "Cached query embeddings."})
+    result_cache_size: int = field(default=100_000, metadata={"help": "Cached candidate pools."})
+    max_query_chars: int = field(default=1000, metadata={"help": "Queries are cut to this length."})
+
+    def __post_init__(self) -> None:
+        if self.mode not in _MODES:
+            raise ConfigError(f"Expects search mode in {_MODES}, actual: {self.mode!r}")
+        if self.fusion not in _FUSIONS:
+            raise ConfigError(f"Expects fusion in {_FUSIONS}, actual: {self.fusion!r}")
+        if self.rrf_k < 1 or self.pool < 1:
+            raise ConfigError(f"Expects rrf_k >= 1 and pool >= 1, actual: rrf_k={self.rrf_k}, pool={self.pool}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"Expects 0 <= alpha <= 1, actual: {self.alpha}")
+
+
+class Searcher:
+    """Hybrid retrieval with caches.
+
+    Args:
+        dense: the FAISS index (``None`` for sparse-only).
+        sparse: the BM25 index (``None`` for dense-only).
+        embedder: encodes queries for the dense index.
+        mode: overrides ``config.mode`` when given.
+        config: a :class:`SearchConfig`.
+    """
+
+    def __init__(
+        self,
+        dense: DenseIndex | None,
+        sparse: BM25Index | None,
+        embedder: Embedder | None,
+        mode: str | None = None,
+        config: SearchConfig | None = None,
+    ):
+        cfg = config or SearchConfig()
+        if mode is not None:
+            cfg = SearchConfig(**{**cfg.__dict__, "mode": mode})
+        self.config = cfg
+        if cfg.mode in ("hybrid", "dense") and (dense is None or embedder is None):
+            raise ConfigError(f"Expects a dense index and an embedder for mode {cfg.mode!r}, actual: missing")
+        if cfg.mode in ("hybrid", "sparse") and sparse is None:
+            raise ConfigError(f"Expects a BM25 index for mode {cfg.mode!r}, actual: missing")
+        self.dense, self.sparse, self.embedder = dense, sparse, embedder
+        self.query_cache: LRUCache[np.ndarray] = LRUCache(cfg.query_cache_size)
+        self.result_cache: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(cfg.result_cache_size)
+
+    # -- the candidate pool for each query (cached) -------------------------
+    def _embed(self, queries: list[str]) -> np.ndarray:
+        assert self.embedder is not None
+        out: list[np.ndarray | None] = [self.query_cache.get(q) for q in queries]
+        todo = [i for i, v in enumerate(out) if v is None]
+        if todo:
+            vecs = self.embedder.encode([queries[i] for i in todo])
+            for i, v in zip(todo, vecs):
+                self.query_cache.put(queries[i], v)
+                out[i] = v
+        return np.stack(out)  # type: ignore[arg-type]
+
+    def _pools(self, queries: list[str], pool: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        key_of = [(self.config.mode, pool, q) for q in queries]
+        pools: list[tuple[np.ndarray, np.ndarray] | None] = [self.result_cache.get(k) for k in key_of]
+        todo = [i for i, p in enumerate(pools) if p is None]
+        if todo:
+            qs = [queries[i] for i in todo]
+            mode = self.config.mode
+            dense = sparse = None
+            if mode in ("hybrid", "dense"):
+                assert self.dense is not None
+                dense = self.dense.search(self._embed(qs), pool)
+            if mode in ("hybrid", "sparse"):
+                assert self.sparse is not None
+                sparse = self.sparse.search(qs, pool)
+            if mode == "dense":
+                fused = dense
+            elif mode == "sparse":
+                fused = sparse
+            elif self.config.fusion == "rrf":
+                fused = rrf(dense[0], sparse[0], k=pool, rrf_k=self.config.rrf_k)  # type: ignore[index]
+            else:
+                fused = weighted(dense, sparse, k=pool, alpha=self.config.alpha)  # type: ignore[arg-type]
+            assert fused is not None
+            for j, i in enumerate(todo):
+                p = (fused[0][j].copy(), fused[1][j].copy())
+                self.result_cache.put(key_of[i], p)
+                pools[i] = p
+        return pools  # type: ignore[return-value]
+
+    # -- public -------------------------------------------------------------
+    def search(
+        self, queries: Sequence[str], k: int = 10, *, exclude: Collection[int] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` row ids and fused scores per query, padded with -1; rows in ``exclude`` never appear."""
+        k = int(k)
+        if k < 1:
+            raise ConfigError(f"Expects k >= 1, actual: {k}")
+        qs = [self._clean(q) for q in queries]
+        nq = len(qs)
+        ids = np.full((nq, k), -1, dtype=np.int64)
+        scores = np.zeros((nq, k), dtype=np.float32)
+        if nq == 0:
+            return ids, scores
+        excl = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
+        pool = max(self.config.pool, k + len(excl))
+        live = [i for i, q in enumerate(qs) if q]
+        if not live:
+            return ids, scores
+        pools = self._pools([qs[i] for i in live], pool)
+        for i, (pids, psc) in zip(live, pools):
+            j = 0
+            for doc, s in zip(pids.tolist(), psc.tolist()):
+                if doc < 0 or doc in excl:
+                    continue
+                ids[i, j], scores[i, j] = doc, s
+                j += 1
+                if j == k:
+                    break
+        return ids, scores
+
+    def _clean(self, q: Any) -> str:
+        if not isinstance(q, str):
+            return ""
+        q = q.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
+        return " ".join(q.split())[: self.config.max_query_chars]
+
+    def cache_stats(self) -> dict[str, Any]:
+        return {"query": self.query_cache.stats(), "result": self.result_cache.stats()}
