@@ -1,0 +1,161 @@
+"""The ``lite-world`` command line.
+
+Subcommands (these exact forms are stable; scripts call them)::
+
+    lite-world build INPUT... --out WORLD [--min-chars N] [--embedder NAME_OR_PATH] [--index FACTORY]
+    lite-world info WORLD
+    lite-world search WORLD "query" [-k K] [--json]
+    lite-world browse WORLD URL --goal "..." [--json]
+    lite-world demo-world                      # build (if needed) and print the demo world's path
+    lite-world rollout --agent scripted|hf|openai ... --out DIR
+
+``WORLD`` may be ``demo`` for the bundled demo world.
+
+Example:
+    >>> main(["--version"])          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from lite_world.errors import LiteWorldError
+from lite_world.version import __version__
+
+__all__ = ["main", "build_parser"]
+
+
+def _world_path(arg: str) -> str:
+    if arg == "demo":
+        from lite_world.demo import ensure_demo_world
+
+        return str(ensure_demo_world())
+    return arg
+
+
+def _cmd_build(a: argparse.Namespace) -> int:
+    from lite_world.build import BuildConfig, build_world
+
+    cfg = BuildConfig(
+        min_chars=a.min_chars,
+        embedder=a.embedder,
+        index_factory=a.index,
+        compression=a.compression,
+        device=a.device,
+        show_progress=not a.quiet,
+    )
+    m = build_world(a.inputs, a.out, cfg)
+    print(json.dumps({"world": a.out, "pages": m.page_count, "index": m.index_factory, "embedder": m.embedder,
+                      "build_seconds": m.build_seconds, "last_ingest": m.build_config.get("last_ingest")}, indent=2))
+    return 0
+
+
+def _cmd_info(a: argparse.Namespace) -> int:
+    from lite_world.store.lmdb_store import PageStore
+    from lite_world.store.manifest import verify_world
+
+    path = _world_path(a.world)
+    m = verify_world(path, deep=not a.fast)
+    with PageStore(path) as store:
+        stats = store.stats()
+    print(json.dumps({"world": path, "verified": True, "manifest": m.to_dict(), "store": stats}, indent=2))
+    return 0
+
+
+def _cmd_search(a: argparse.Namespace) -> int:
+    from lite_world.index.searcher import SearchConfig
+    from lite_world.tools.search import SearchTool
+    from lite_world.world import World
+
+    world = World(_world_path(a.world), search=SearchConfig(mode=a.mode))
+    res = SearchTool(world, k=a.k)(a.query)
+    print(json.dumps(res.data, indent=2, ensure_ascii=False) if a.json else res.text)
+    return 0
+
+
+def _cmd_browse(a: argparse.Namespace) -> int:
+    from lite_world.index.searcher import SearchConfig
+    from lite_world.tools.browse import ExtractiveSummarizer, VisitTool
+    from lite_world.world import World
+
+    world = World(_world_path(a.world), search=SearchConfig(mode="sparse"))
+    res = VisitTool(world, ExtractiveSummarizer(max_chars=a.max_chars))(a.url, a.goal)
+    print(json.dumps({"text": res.text, **res.data}, indent=2, ensure_ascii=False) if a.json else res.text)
+    return 0 if res.error is None else 1
+
+
+def _cmd_demo_world(a: argparse.Namespace) -> int:
+    from lite_world.demo import ensure_demo_world
+
+    print(ensure_demo_world())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lite-world", description="A lite virtual world for RL of search agents.")
+    p.add_argument("--version", action="version", version=f"lite-world {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build or extend a world from JSONL/Parquet/HTML dirs/WARC/Wikipedia JSON")
+    b.add_argument("inputs", nargs="+", help="input files or directories")
+    b.add_argument("--out", required=True, help="world directory")
+    b.add_argument("--min-chars", type=int, default=1000, help="drop pages shorter than this (default 1000)")
+    b.add_argument("--embedder", default="sentence-transformers/all-MiniLM-L6-v2", help="sentence-transformers name or path")
+    b.add_argument("--index", default=None, help="FAISS factory string (default: by page count)")
+    b.add_argument("--compression", default="zstd", choices=["zstd", "none"])
+    b.add_argument("--device", default=None, help="encoder device (default: cuda if available)")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    b.set_defaults(fn=_cmd_build)
+
+    i = sub.add_parser("info", help="print and verify a world's manifest")
+    i.add_argument("world")
+    i.add_argument("--fast", action="store_true", help="skip the content digest check")
+    i.set_defaults(fn=_cmd_info)
+
+    s = sub.add_parser("search", help="search a world")
+    s.add_argument("world")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=10)
+    s.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "sparse"])
+    s.add_argument("--json", action="store_true", help="structured results")
+    s.set_defaults(fn=_cmd_search)
+
+    w = sub.add_parser("browse", help="visit a page of a world with a goal")
+    w.add_argument("world")
+    w.add_argument("url")
+    w.add_argument("--goal", required=True)
+    w.add_argument("--max-chars", type=int, default=3000)
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(fn=_cmd_browse)
+
+    d = sub.add_parser("demo-world", help="build (if needed) the bundled demo world and print its path")
+    d.set_defaults(fn=_cmd_demo_world)
+
+    try:
+        from lite_world.rollout.cli import add_rollout_parser
+    except ImportError:  # pragma: no cover - during development
+        add_rollout_parser = None
+    if add_rollout_parser is not None:
+        add_rollout_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.fn(args) or 0)
+    except LiteWorldError as exc:
+        print(f"lite-world {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
