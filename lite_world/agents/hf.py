@@ -77,10 +77,12 @@ class TransformersAgent(ChatAgent):
     left changed. Greedy decoding touches no RNG.
 
     Example:
-        >>> agent = TransformersAgent(config=GenerationConfig(max_new_tokens=12, stop=("</answer>",)))
-        >>> chats = [[{"role": "user", "content": "Say <answer>hi</answer>"}]]
-        >>> agent.generate_batch(chats)
-        ['<answer>hi</answer>']
+        >>> agent = TransformersAgent(config=GenerationConfig(max_new_tokens=16, stop=("</b>",)))
+        >>> chat = [{"role": "user", "content": "Write the HTML tag <b>bold</b> around the word hello."}]
+        >>> agent.generate_batch([chat])  # the closing tag stops generation and is kept
+        ['```html\\n<b>bold</b>']
+        >>> agent.act("", {"messages": chat, "stop": ["<b>"]})  # other stop strings are cut
+        '```html\\n'
     """
 
     def __init__(
@@ -126,7 +128,7 @@ class TransformersAgent(ChatAgent):
         Example:
             >>> agent = TransformersAgent()
             >>> ids = agent.prompt_ids([{"role": "user", "content": "Hi"}])
-            >>> agent.tokenizer.decode(ids[-3:])
+            >>> agent.tokenizer.decode(ids[-4:])
             '<|im_start|>assistant\\n'
         """
         text = self.tokenizer.apply_chat_template(

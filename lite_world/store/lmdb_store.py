@@ -29,13 +29,14 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import lmdb
 
-from lite_world.errors import WorldCorruptedError, WorldNotFoundError
+from lite_world.errors import WorldCorruptedError, WorldError, WorldNotFoundError
 from lite_world.store.codec import PageCodec, train_dictionary
 from lite_world.store.page import Page
 from lite_world.store.urls import normalize_url
@@ -45,6 +46,85 @@ __all__ = ["PageStore", "STORE_DIRNAME"]
 STORE_DIRNAME = "pages.lmdb"
 _MAP_SIZE = 1 << 40  # 1 TiB of address space; the file only grows as needed.
 _ID = struct.Struct(">Q")
+
+
+class _SharedEnv:
+    """One LMDB environment of this process, shared by every PageStore on the same files.
+
+    LMDB (and py-lmdb, which enforces it) forbids opening one environment twice in a
+    process, so several readers of a world in one process (two Worlds, a World and
+    ``verify_world``) share one handle, reference-counted.
+    """
+
+    def __init__(self, key: tuple[int, int], env: Any, dbs: tuple[Any, ...], readonly: bool):
+        self.key, self.env, self.dbs, self.readonly = key, env, dbs, readonly
+        self.pid = os.getpid()
+        self.refs = 1
+
+
+_ENVS: dict[tuple[int, int], _SharedEnv] = {}
+_ENVS_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = (path / "data.mdb").stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _acquire_env(path: Path, readonly: bool) -> _SharedEnv:
+    with _ENVS_LOCK:
+        key = _file_key(path)
+        shared = _ENVS.get(key) if key is not None else None
+        if shared is not None and shared.pid != os.getpid():  # inherited through fork(): unusable here
+            try:
+                shared.env.close()
+            except lmdb.Error:
+                pass
+            del _ENVS[key]  # type: ignore[arg-type]
+            shared = None
+        if shared is not None:
+            if not readonly:
+                raise WorldError(
+                    f"Expects no other open handle on {path} in this process when writing to it, actual: "
+                    f"{shared.refs} open (a World or PageStore). Close them before building or writing."
+                )
+            shared.refs += 1
+            return shared
+        try:
+            env = lmdb.open(
+                str(path),
+                map_size=_MAP_SIZE,
+                max_dbs=4,
+                readonly=readonly,
+                lock=not readonly,
+                readahead=False,
+                max_readers=2048,
+                subdir=True,
+            )
+            dbs = tuple(env.open_db(name, create=not readonly) for name in (b"pages", b"ids", b"hashes", b"meta"))
+        except lmdb.Error as exc:
+            raise WorldCorruptedError(
+                f"Expects a readable LMDB store at {path}, actual: {exc}. "
+                "Rebuild the world with lite-world build."
+            ) from exc
+        key = _file_key(path) or (-1, id(env))
+        shared = _SharedEnv(key, env, dbs, readonly)
+        _ENVS[key] = shared
+        return shared
+
+
+def _release_env(shared: _SharedEnv) -> None:
+    with _ENVS_LOCK:
+        shared.refs -= 1
+        if shared.refs > 0:
+            return
+        if _ENVS.get(shared.key) is shared:
+            del _ENVS[shared.key]
+        if shared.pid == os.getpid():
+            shared.env.close()
 
 
 class PageStore:
@@ -73,26 +153,10 @@ class PageStore:
                 f"Build the world first: lite-world build INPUT... --out {Path(world_dir)}"
             )
         self.path.mkdir(parents=True, exist_ok=True)
-        try:
-            self._env = lmdb.open(
-                str(self.path),
-                map_size=_MAP_SIZE,
-                max_dbs=4,
-                readonly=readonly,
-                lock=not readonly,
-                readahead=False,
-                max_readers=2048,
-                subdir=True,
-            )
-            self._pages = self._env.open_db(b"pages", create=not readonly)
-            self._ids = self._env.open_db(b"ids", create=not readonly)
-            self._hashes = self._env.open_db(b"hashes", create=not readonly)
-            self._meta = self._env.open_db(b"meta", create=not readonly)
-        except lmdb.Error as exc:
-            raise WorldCorruptedError(
-                f"Expects a readable LMDB store at {self.path}, actual: {exc}. "
-                "Rebuild the world with lite-world build."
-            ) from exc
+        self._shared = _acquire_env(self.path, readonly)
+        self._env = self._shared.env
+        self._pages, self._ids, self._hashes, self._meta = self._shared.dbs
+        self._closed = False
         meta = self._read_meta()
         self._dictionary_samples = dictionary_samples
         self.codec = PageCodec(
@@ -110,7 +174,9 @@ class PageStore:
         self.close()
 
     def close(self) -> None:
-        self._env.close()
+        if not self._closed:
+            self._closed = True
+            _release_env(self._shared)
 
     # -- internals ----------------------------------------------------------
     def _get_raw(self, db: Any, key: bytes) -> bytes | None:

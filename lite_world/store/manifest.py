@@ -111,6 +111,12 @@ def verify_world(world_dir: str | os.PathLike[str], *, embedder: str | None = No
                 "The pages changed after the index was built: rebuild the world."
             )
     ntotal = DenseIndex.peek_count(world_dir)
+    for rel in ("index/dense.faiss", "index/bm25/lite_world.json"):
+        if not (Path(world_dir) / rel).is_file():
+            raise WorldNotFoundError(
+                f"Expects {Path(world_dir) / rel}, actual: missing. Rebuild the index: "
+                f"re-run lite-world build with --out {world_dir}."
+            )
     if ntotal != m.page_count:
         raise WorldCorruptedError(
             f"Expects a dense index with {m.page_count} vectors, actual: {ntotal}. Rebuild the index: "

@@ -74,11 +74,11 @@ def normalize_url(url: str) -> str:
     netloc = host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{host}:{port}"
-    path = quote(unquote(parts.path), safe=_PATH_SAFE) or "/"
+    path = quote(unquote(parts.path), safe=_PATH_SAFE, errors="surrogatepass") or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
-    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
+    return urlunsplit((scheme, netloc, path, urlencode(sorted(query), errors="surrogatepass"), ""))
 
 
 def wikipedia_url(title: str, lang: str = "en") -> str:

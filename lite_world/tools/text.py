@@ -95,7 +95,8 @@ def rank_passages(passages: list[str], query: str, *, k1: float = 1.2, b: float 
 
 def best_snippet(text: str, query: str, max_chars: int = 240) -> str:
     """The sentence of ``text`` that best matches ``query``, cut to ``max_chars`` (with ``...``)."""
-    sents = [s for p in split_passages(text, max_chars=max_chars) for s in split_sentences(p)] or [text.strip()]
+    passages = [p for p in split_passages(text, max_chars=max_chars) if not p.startswith("#")]
+    sents = [s for p in passages for s in split_sentences(p)] or [text.strip()]
     q = set(tokenize(query))
     best = max(range(len(sents)), key=lambda i: (len(q & set(tokenize(sents[i]))), -i)) if q else 0
     s = sents[best]
