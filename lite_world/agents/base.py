@@ -120,7 +120,8 @@ class GenerationConfig:
             )
         if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int):
             raise ConfigError(
-                f"Expects GenerationConfig.max_new_tokens to be an int, actual: {self.max_new_tokens!r}"
+                "Expects GenerationConfig.max_new_tokens to be an int, "
+                f"actual: {self.max_new_tokens!r}"
             )
         if self.max_new_tokens < 1:
             raise ConfigError(
@@ -189,7 +190,7 @@ class Completion:
     closing tag.
 
     Example:
-        >>> c = Completion("<answer>Paris", "stop", "</answer>", prompt_tokens=12, completion_tokens=5)
+        >>> c = Completion("<answer>Paris", "stop", "</answer>", 12, completion_tokens=5)
         >>> c.text
         '<answer>Paris</answer>'
         >>> Completion("Let me", "stop", "<tool_response>", 12, 3).text
@@ -243,7 +244,7 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, str | None]:
     Example:
         >>> truncate_at_stop("<think>x</think><answer>42</answer>\\n<answer>", ["</answer>"])
         ('<think>x</think><answer>42', '</answer>')
-        >>> truncate_at_stop("call\\n<tool_response>\\nfake", ["<tool_response>", "\\n<tool_response>"])
+        >>> truncate_at_stop("call\\n<tool_response>", ["<tool_response>", "\\n<tool_response>"])
         ('call', '\\n<tool_response>')
         >>> truncate_at_stop("no stop here", ["</answer>"])
         ('no stop here', None)
@@ -309,7 +310,8 @@ class ChatAgent:
         'Hello'
     """
 
-    def __init__(self, config: GenerationConfig) -> None:
+    def __init__(self, config: GenerationConfig | None = None) -> None:
+        config = GenerationConfig() if config is None else config
         if not isinstance(config, GenerationConfig):
             raise ConfigError(
                 f"Expects config to be a GenerationConfig, actual: {type(config).__name__}"

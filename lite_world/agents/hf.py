@@ -63,7 +63,8 @@ class TransformersAgent(ChatAgent):
             :func:`~lite_world.agents.smollm.load_smollm2`), a local model directory or a model
             id already in the Hugging Face cache (loaded offline), or a loaded ``PreTrainedModel``.
         tokenizer: The tokenizer; required with a loaded model, else loaded with the model.
-        config: Sampling settings; ``info["stop"]`` from the env overrides its stop strings.
+        config: Sampling settings (default ``GenerationConfig()``); ``info["stop"]`` from the
+            env overrides its stop strings.
 
     ``act`` renders ``info["messages"]`` with the tokenizer's chat template
     (``add_generation_prompt=True``) and generates until a stop string, the end-of-sequence
@@ -78,7 +79,8 @@ class TransformersAgent(ChatAgent):
 
     Example:
         >>> agent = TransformersAgent(config=GenerationConfig(max_new_tokens=16, stop=("</b>",)))
-        >>> chat = [{"role": "user", "content": "Write the HTML tag <b>bold</b> around the word hello."}]
+        >>> ask = "Write the HTML tag <b>bold</b> around the word hello."
+        >>> chat = [{"role": "user", "content": ask}]
         >>> agent.generate_batch([chat])  # the closing tag stops generation and is kept
         ['```html\\n<b>bold</b>']
         >>> agent.act("", {"messages": chat, "stop": ["<b>"]})  # other stop strings are cut
@@ -89,7 +91,7 @@ class TransformersAgent(ChatAgent):
         self,
         model: str | Any = "smollm2",
         tokenizer: Any | None = None,
-        config: GenerationConfig = GenerationConfig(),
+        config: GenerationConfig | None = None,
     ) -> None:
         super().__init__(config)
         if isinstance(model, str):
@@ -183,8 +185,9 @@ class TransformersAgent(ChatAgent):
             "do_sample": config.do_sample,
             "eos_token_id": list(self.eos_token_ids),
             "pad_token_id": self.pad_token_id,
+            "repetition_penalty": 1.0,  # OpenAI semantics: ignore the model's own defaults
         }
-        if config.do_sample:  # OpenAI semantics: no top-k, no repetition penalty
+        if config.do_sample:
             settings.update(temperature=config.temperature, top_p=config.top_p, top_k=0)
         kwargs: dict[str, Any] = {
             "input_ids": input_ids,

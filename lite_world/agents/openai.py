@@ -50,7 +50,8 @@ class OpenAIAgent(ChatAgent):
         base_url: The API root, e.g. ``"http://127.0.0.1:8000/v1"``.
         model: The served model name sent as ``model``.
         api_key: Sent as ``Authorization: Bearer <api_key>`` when given.
-        config: Sampling settings (``max_new_tokens`` is sent as ``max_tokens``);
+        config: Sampling settings, default ``GenerationConfig()`` (``max_new_tokens`` is sent as
+            ``max_tokens``);
             ``info["stop"]`` from the env overrides the stop strings.
         timeout_s: Seconds to wait for one response.
         max_retries: Retries after a connection error, a timeout, HTTP 429 or HTTP 5xx; other
@@ -70,7 +71,7 @@ class OpenAIAgent(ChatAgent):
         >>> agent.act("Hi", {})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        lite_world.errors.ServiceError: Expects a response from POST http://127.0.0.1:9/v1/chat/completions, ...
+        lite_world.errors.ServiceError: Expects a response from POST http://127.0.0.1:9/v1/...
     """
 
     def __init__(
@@ -78,7 +79,7 @@ class OpenAIAgent(ChatAgent):
         base_url: str,
         model: str,
         api_key: str | None = None,
-        config: GenerationConfig = GenerationConfig(),
+        config: GenerationConfig | None = None,
         timeout_s: float = 120.0,
         max_retries: int = 3,
         backoff_s: float = 0.5,
@@ -86,7 +87,9 @@ class OpenAIAgent(ChatAgent):
     ) -> None:
         super().__init__(config)
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"Expects base_url to start with http:// or https://, actual: {base_url!r}")
+            raise ConfigError(
+                f"Expects base_url to start with http:// or https://, actual: {base_url!r}"
+            )
         if timeout_s <= 0 or max_retries < 0 or backoff_s < 0 or max_concurrency < 1:
             raise ConfigError(
                 "Expects timeout_s > 0, max_retries >= 0, backoff_s >= 0 and max_concurrency >= 1, "
@@ -109,11 +112,13 @@ class OpenAIAgent(ChatAgent):
         config = config or self.config
         configs = [config.replace(seed=config.seed + i) for i in range(len(conversations))]
         if len(conversations) <= 1 or self.max_concurrency == 1:
-            return [self.complete(c, k) for c, k in zip(conversations, configs)]
+            return [self.complete(c, k) for c, k in zip(conversations, configs, strict=True)]
         with ThreadPoolExecutor(min(len(conversations), self.max_concurrency)) as pool:
             return list(pool.map(self.complete, conversations, configs))
 
-    def complete(self, messages: Sequence[Message], config: GenerationConfig | None = None) -> Completion:
+    def complete(
+        self, messages: Sequence[Message], config: GenerationConfig | None = None
+    ) -> Completion:
         """Complete one conversation with one chat-completions request."""
         config = config or self.config
         payload: dict[str, Any] = {
@@ -155,7 +160,9 @@ class OpenAIAgent(ChatAgent):
         for attempt in range(attempts):
             if attempt:
                 delay = self.backoff_s * 2 ** (attempt - 1)
-                logger.warning("POST %s failed (%s); retry %d in %.2fs", self.url, failure, attempt, delay)
+                logger.warning(
+                    "POST %s failed (%s); retry %d in %.2fs", self.url, failure, attempt, delay
+                )
                 time.sleep(delay)
             request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
             try:
@@ -176,8 +183,9 @@ class OpenAIAgent(ChatAgent):
             try:
                 return json.loads(body)
             except ValueError as exc:
+                text = body.decode(errors="replace")
                 raise ServiceError(
-                    f"Expects JSON from POST {self.url}, actual: {_excerpt(body.decode(errors='replace'))}"
+                    f"Expects JSON from POST {self.url}, actual: {_excerpt(text)}"
                 ) from exc
         raise ServiceError(
             f"Expects a response from POST {self.url}, actual: {failure} after {attempts} "

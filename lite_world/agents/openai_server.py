@@ -135,14 +135,15 @@ def parse_request(
         ConfigError: a field is missing, of the wrong type, or unsupported (streaming, ``n > 1``).
 
     Example:
-        >>> body = {"messages": [{"role": "user", "content": "Hi"}], "stop": "</answer>", "max_tokens": 8}
+        >>> body = {"messages": [{"role": "user", "content": "Hi"}], "stop": "</answer>"}
+        >>> body["max_tokens"] = 8
         >>> messages, config = parse_request(body, GenerationConfig())
         >>> config.stop, config.max_new_tokens, config.temperature
         (('</answer>',), 8, 0.0)
-        >>> parse_request({"messages": []}, GenerationConfig())
+        >>> parse_request({"messages": []}, GenerationConfig())  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        lite_world.errors.ConfigError: Expects 'messages' to be a non-empty list of {role, content} objects, actual: []
+        lite_world.errors.ConfigError: Expects 'messages' to be a non-empty list of ..., actual: []
     """
     if not isinstance(body, dict):
         raise ConfigError(f"Expects a JSON object as request body, actual: {type(body).__name__}")
@@ -213,7 +214,9 @@ def serve_in_thread(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
+    )
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"openai-server:{port}", daemon=True
     )
@@ -241,7 +244,9 @@ def serve_in_thread(
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a transformers model: ``python -m lite_world.agents.openai_server --model smollm2``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="smollm2", help="'smollm2', a model directory or a cached model id")
+    parser.add_argument(
+        "--model", default="smollm2", help="'smollm2', a model directory or a cached model id"
+    )
     parser.add_argument("--served-model-name", default=None, help="model id reported to clients")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
@@ -250,7 +255,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from lite_world.agents.hf import TransformersAgent
 
     uvicorn = require("uvicorn", extra="serve")
-    agent = TransformersAgent(args.model, config=GenerationConfig(max_new_tokens=args.max_new_tokens))
+    agent = TransformersAgent(
+        args.model, config=GenerationConfig(max_new_tokens=args.max_new_tokens)
+    )
     app = create_app(agent, args.served_model_name or args.model)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
@@ -266,8 +273,12 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    raise ConfigError(f"Expects message content to be a string or a list of parts, actual: {content!r}")
+        return "".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    raise ConfigError(
+        f"Expects message content to be a string or a list of parts, actual: {content!r}"
+    )
 
 
 def _number(body: dict[str, Any], key: str, default: float) -> float:
@@ -280,7 +291,9 @@ def _number(body: dict[str, Any], key: str, default: float) -> float:
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> Any:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": status}}, status_code=status
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

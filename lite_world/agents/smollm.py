@@ -100,7 +100,7 @@ def load_smollm2(dtype: torch.dtype | None = None) -> tuple[Any, Any]:
     return _load_smollm2(str(dtype).removeprefix("torch."))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_smollm2(dtype_name: str) -> tuple[Any, Any]:
     torch = require("torch")
     require("gguf", extra="llm")

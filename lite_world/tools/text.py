@@ -21,7 +21,8 @@ from collections import Counter
 __all__ = ["tokenize", "split_sentences", "split_passages", "rank_passages", "best_snippet", "STOPWORDS"]
 
 _TOKEN = re.compile(r"\w\w+", re.UNICODE)
-_SENT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+# Split after . ! ? before an upper-case letter/digit/quote, but not after an initial ("G. Stanley Hall").
+_SENT = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[\"'(\[A-Z0-9])")
 STOPWORDS = frozenset(
     "a an and are as at be by for from has have he her his in is it its of on or she that the their they this "
     "to was were which who will with what when where how why whom whose did does do".split()
@@ -39,7 +40,12 @@ def tokenize(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split on sentence punctuation followed by space and an upper-case letter/digit."""
+    """Split on sentence punctuation followed by space and an upper-case letter/digit (initials stay joined).
+
+    Example:
+        >>> split_sentences("Founded by G. Stanley Hall in 1892. It grew.")
+        ['Founded by G. Stanley Hall in 1892.', 'It grew.']
+    """
     return [s.strip() for s in _SENT.split(text) if s.strip()]
 
 
