@@ -269,9 +269,11 @@ class LiteSearchEnv(gym.Env[str, str]):
                 return f"[Visit] Invalid request format: missing required argument(s) {', '.join(repr(m) for m in missing)}.", "invalid_arguments"
             result = tools["visit"](args["url"], args["goal"], exclude=exclude)
         info["tool_latency_s"] = time.perf_counter() - t0
+        if result.error == "invalid_arguments":  # not a call, like a missing argument above
+            return result.text, result.error
         self._totals["tool_calls"] += 1
         self._totals[call.name] += 1
-        return result.text, result.error if result.error == "invalid_arguments" else None
+        return result.text, None
 
     def _finish(self, parsed: ParsedAction, info: dict[str, Any]) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self._task is not None
