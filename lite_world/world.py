@@ -125,6 +125,13 @@ class World:
             sparse = BM25Index.load(self.path)
         return Searcher(dense, sparse, embedder, config=self.search_config)
 
+    def clear_caches(self) -> None:
+        """Drop the query, result, snippet and mask caches (e.g. between benchmark runs)."""
+        if self._searcher is not None:
+            self._searcher.clear_caches()
+        self._mask_cache = LRUCache(self._mask_cache.maxsize)
+        self._snippet_cache = LRUCache(self._snippet_cache.maxsize)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

@@ -169,5 +169,10 @@ class Searcher:
         q = q.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
         return " ".join(q.split())[: self.config.max_query_chars]
 
+    def clear_caches(self) -> None:
+        """Empty the query-embedding and candidate-pool caches."""
+        self.query_cache = LRUCache(self.config.query_cache_size)
+        self.result_cache = LRUCache(self.config.result_cache_size)
+
     def cache_stats(self) -> dict[str, Any]:
         return {"query": self.query_cache.stats(), "result": self.result_cache.stats()}
