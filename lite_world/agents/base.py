@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -320,6 +321,7 @@ class ChatAgent:
         self.usage = Usage()
         self.task: Mapping[str, Any] | None = None
         self._draws = 0
+        self._draws_lock = threading.Lock()
 
     def complete_batch(
         self, conversations: Sequence[Sequence[Message]], config: GenerationConfig | None = None
@@ -349,6 +351,7 @@ class ChatAgent:
     def _next_seed(self, config: GenerationConfig, n: int) -> GenerationConfig:
         if not config.do_sample:
             return config
-        seeded = config.replace(seed=config.seed + self._draws)
-        self._draws += n
+        with self._draws_lock:
+            seeded = config.replace(seed=config.seed + self._draws)
+            self._draws += n
         return seeded

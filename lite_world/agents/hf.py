@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -68,14 +69,17 @@ class TransformersAgent(ChatAgent):
 
     ``act`` renders ``info["messages"]`` with the tokenizer's chat template
     (``add_generation_prompt=True``) and generates until a stop string, the end-of-sequence
-    token or ``max_new_tokens``. ``generate_batch`` left-pads several conversations into one
-    ``generate`` call. ``self.usage`` counts prompt and completion tokens (the
-    end-of-sequence token included, padding excluded).
+    token or ``max_new_tokens``; a closing-tag stop string (``</tool_call>``) stays at the end of
+    the returned text, any other one (``<tool_response>``) is cut with what follows.
+    ``generate_batch`` left-pads several conversations into one ``generate`` call.
+    ``self.usage`` counts prompt and completion tokens (the end-of-sequence token included,
+    padding excluded).
 
     Sampling (``temperature > 0``) seeds torch's global generator with ``config.seed`` inside
     ``torch.random.fork_rng``, which restores the previous RNG state afterwards: transformers'
     ``generate`` accepts no ``torch.Generator``, so the global generator is borrowed, never
-    left changed. Greedy decoding touches no RNG.
+    left changed. Greedy decoding touches no RNG. Calls from several threads (one agent shared
+    by concurrent rollouts) run one at a time.
 
     Example:
         >>> agent = TransformersAgent(config=GenerationConfig(max_new_tokens=16, stop=("</b>",)))
@@ -83,8 +87,6 @@ class TransformersAgent(ChatAgent):
         >>> chat = [{"role": "user", "content": ask}]
         >>> agent.generate_batch([chat])  # the closing tag stops generation and is kept
         ['```html\\n<b>bold</b>']
-        >>> agent.act("", {"messages": chat, "stop": ["<b>"]})  # other stop strings are cut
-        '```html\\n'
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class TransformersAgent(ChatAgent):
         self.eos_token_ids: tuple[int, ...] = tuple(eos_ids)
         pad = tokenizer.pad_token_id
         self.pad_token_id: int = pad if pad is not None else eos_ids[0]
+        self._generate_lock = threading.Lock()
 
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
         """Token ids of ``messages`` rendered with the chat template and the generation prompt.
@@ -144,10 +147,10 @@ class TransformersAgent(ChatAgent):
         """Generate the next assistant turn of each conversation in one left-padded batch.
 
         Example:
-            >>> agent = TransformersAgent(config=GenerationConfig(max_new_tokens=4))
+            >>> agent = TransformersAgent(config=GenerationConfig(max_new_tokens=2))
             >>> [c] = agent.complete_batch([[{"role": "user", "content": "Count: 1, 2, 3,"}]])
             >>> c.finish_reason, c.completion_tokens
-            ('length', 4)
+            ('length', 2)
         """
         config = config or self.config
         if not conversations:
@@ -161,9 +164,10 @@ class TransformersAgent(ChatAgent):
             input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
             attention_mask[row, width - len(prompt) :] = 1
         criteria = _StopOnStrings(self.tokenizer, config.stop, width) if config.stop else None
-        output = self._generate(
-            input_ids.to(device), attention_mask.to(device), config, criteria
-        ).cpu()
+        with self._generate_lock:
+            output = self._generate(
+                input_ids.to(device), attention_mask.to(device), config, criteria
+            ).cpu()
 
         completions = []
         for row, prompt in enumerate(prompts):
@@ -174,7 +178,9 @@ class TransformersAgent(ChatAgent):
             content, stop_reason = truncate_at_stop(text, config.stop)
             finish = "stop" if stop_reason is not None or ended_on_eos else "length"
             completions.append(Completion(content, finish, stop_reason, len(prompt), length))
-            self.usage.add(len(prompt), length)
+        with self._generate_lock:
+            for c in completions:
+                self.usage.add(c.prompt_tokens, c.completion_tokens)
         return completions
 
     def _generate(
