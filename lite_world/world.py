@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lite_world.errors import ConfigError
-from lite_world.index.cache import LRUCache
+from lite_world.cache import LRUCache
 from lite_world.index.searcher import SearchConfig, Searcher
 from lite_world.store.lmdb_store import PageStore
 from lite_world.store.manifest import Manifest, read_manifest, verify_world

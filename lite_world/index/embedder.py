@@ -81,10 +81,14 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.device = device
+        self._pid = os.getpid()
 
     def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if os.getpid() != self._pid:  # a forked child: torch's inherited thread pool deadlocks; use one thread
+            require("torch").set_num_threads(1)
+            self._pid = os.getpid()
         vecs = self.model.encode(
             list(texts),
             batch_size=batch_size,

@@ -27,12 +27,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from lite_world.cache import LRUCache
 from lite_world.errors import ConfigError, ServiceError
 from lite_world.reward.guards import check_answer
 from lite_world.reward.normalize import Answers, answer_aliases, exact_match
@@ -187,35 +187,6 @@ class _CallFailed(ServiceError):
         self.raw = raw
 
 
-class _LRU:
-    """A thread-safe LRU map; ``maxsize`` 0 stores nothing."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict[Any, JudgeResult] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> JudgeResult | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: Any, value: JudgeResult) -> None:
-        if self.maxsize == 0:
-            return
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._data)
-
-
 class LLMJudge:
     """Judge answers with an OpenAI-compatible chat model; safe to share across threads.
 
@@ -250,7 +221,7 @@ class LLMJudge:
         loopback = host in _LOOPBACK or host.startswith("127.")
         handlers = [urllib.request.ProxyHandler({})] if loopback else []
         self._opener = urllib.request.build_opener(*handlers)
-        self._cache = _LRU(config.cache_size)
+        self._cache: LRUCache[JudgeResult] = LRUCache(config.cache_size)
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(_COUNTERS, 0)
 
