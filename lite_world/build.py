@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from lite_world.errors import ConfigError, EmbedderMismatchError
+from lite_world.errors import ConfigError, EmbedderMismatchError, IngestError
 from lite_world.index.dense import INDEX_DIRNAME, DenseIndex
 from lite_world.index.embedder import DEFAULT_EMBEDDER, Embedder, get_embedder
 from lite_world.index.sparse import BM25Index
@@ -193,6 +193,12 @@ def build_world(
     with PageStore(world, readonly=False, compression=config.compression) as store:
         counts = ingest(store, inputs, config)
         logger.info("ingest: %s", counts)
+        if len(store) == 0:
+            raise IngestError(
+                f"Expects at least one page to index, actual: none kept from {counts['seen']} input pages "
+                f"({counts['too_short']} shorter than min_chars={config.min_chars}, {counts['empty']} empty). "
+                "Lower --min-chars or check the inputs."
+            )
         emb = embedder or get_embedder(config.embedder, config.device)
         vectors = embed_pages(store, world, emb, config)
         dense, sparse = build_indexes(store, world, vectors, config)

@@ -8,6 +8,7 @@ Subcommands (these exact forms are stable; scripts call them)::
     lite-world browse WORLD URL --goal "..." [--json]
     lite-world demo-world                      # build (if needed) and print the demo world's path
     lite-world rollout --agent scripted|hf|openai ... --out DIR
+    lite-world serve WORLD [--host H] [--port P] [--token-file F] [--ray --replicas N]
 
 ``WORLD`` may be ``demo`` for the bundled demo world.
 
@@ -143,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_rollout_parser = None
     if add_rollout_parser is not None:
         add_rollout_parser(sub)
+    try:
+        from lite_world.serve.cli import add_serve_parser
+    except ImportError:  # pragma: no cover - during development
+        add_serve_parser = None
+    if add_serve_parser is not None:
+        add_serve_parser(sub)
     return p
 
 

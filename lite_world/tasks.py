@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,7 +64,7 @@ class Task:
             masks = [masks]
         diff = d.get("difficulty")
         return cls(
-            id=str(d.get("id") or abs(hash(q))),
+            id=str(d.get("id") or "q-" + hashlib.sha1(q.strip().encode("utf-8", "replace")).hexdigest()[:12]),
             question=q.strip(),
             answers=tuple(dict.fromkeys(a.strip() for a in answers if a.strip())),
             mask_urls=tuple(normalize_url(u) for u in masks if isinstance(u, str)),

@@ -34,6 +34,8 @@ from lite_world.tools.search import SEARCH_STYLES, SearchTool
 __all__ = ["LiteSearchEnv", "make_lite_search"]
 
 MAX_ACTION_CHARS = 200_000
+# info["error"] codes; the full text is info["error_message"] (and the observation)
+_PARSE_ERRORS = {"error": "parse_error", "none": "no_action"}
 _TRUNCATION_NOTE = "\n[... output truncated to {n} characters ...]"
 
 
@@ -80,7 +82,8 @@ class LiteSearchEnv(gym.Env[str, str]):
     ## Information
     ``reset``: ``task``, ``messages``, ``stop`` (stop strings for generating a turn).
     ``step``: ``turn``, ``action_kind`` (``tool``/``answer``/``error``/``none``), ``tool``,
-    ``arguments``, ``tool_latency_s``, ``error`` (what was wrong, or ``None``), ``note``,
+    ``arguments``, ``tool_latency_s``, ``error`` (``None`` or a code: ``parse_error``, ``no_action``,
+    ``unknown_tool``, ``invalid_arguments``), ``error_message`` (the text shown to the agent), ``note``,
     ``repeat_count`` (times this exact call was made this episode), ``totals`` (calls per tool,
     errors, observation and action characters), ``messages``; on answer also ``answer``,
     ``reward_info`` (em, f1, judge verdict and source).
@@ -131,7 +134,7 @@ class LiteSearchEnv(gym.Env[str, str]):
             )
         for name, value, low in (("max_turns", max_turns, 1), ("max_observation_chars", max_observation_chars, 100),
                                  ("search_k", search_k, 1), ("visit_max_chars", visit_max_chars, 100)):
-            if not isinstance(value, int) or value < low:
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ConfigError(f"Expects {name} to be an int >= {low}, actual: {value!r}")
         if search_style not in SEARCH_STYLES:
             raise ConfigError(f"Expects search_style in {SEARCH_STYLES}, actual: {search_style!r}")
@@ -210,7 +213,8 @@ class LiteSearchEnv(gym.Env[str, str]):
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._done or self._task is None:
-            return "", 0.0, True, False, {"error": "The episode has ended: call reset() before step().", "action_kind": "none"}
+            msg = "The episode has ended: call reset() before step()."
+            return "", 0.0, True, False, {"error": "episode_over", "error_message": msg, "action_kind": "none"}
         self._turn += 1
         text = action if isinstance(action, str) else ""
         parsed = parse_action(action, self.action_format, max_chars=MAX_ACTION_CHARS)
@@ -218,8 +222,8 @@ class LiteSearchEnv(gym.Env[str, str]):
         self._messages.append({"role": "assistant", "content": stored})
         self._totals["action_chars"] += len(text)
         info: dict[str, Any] = {
-            "turn": self._turn, "action_kind": parsed.kind, "tool": None, "arguments": None,
-            "tool_latency_s": 0.0, "error": None, "note": parsed.note, "repeat_count": 0,
+            "turn": self._turn, "action_kind": parsed.kind, "tool": None, "arguments": {},
+            "tool_latency_s": 0.0, "error": None, "error_message": None, "note": parsed.note, "repeat_count": 0,
         }
 
         if parsed.kind == "answer":
@@ -228,12 +232,12 @@ class LiteSearchEnv(gym.Env[str, str]):
         if parsed.kind == "tool":
             body, error = self._run_tool(parsed, info)
         else:
-            body, error = parsed.error or "Error: could not read the action.", parsed.kind
+            body, error = parsed.error or "Error: could not read the action.", _PARSE_ERRORS[parsed.kind]
         if parsed.note and parsed.kind == "tool":
             body = f"{body}\n\n[Note] {parsed.note}"
         if error:
             self._totals["errors"] += 1
-            info["error"] = error if error not in ("error", "none") else body
+            info["error"], info["error_message"] = error, body
         obs = format_tool_response(self._truncate(body), self.action_format)
         self._messages.append({"role": "user", "content": obs})
         self._totals["obs_chars"] += len(obs)

@@ -156,7 +156,10 @@ class VisitTool:
         self.max_urls = max_urls
 
     def visit_one(self, url: str, goal: str, exclude: Collection[str] = ()) -> tuple[str, dict[str, Any]]:
-        shown = url.replace("\x00", "")[:500] if isinstance(url, str) else repr(url)[:200]
+        if isinstance(url, str):  # NUL and lone surrogates never reach the observation (it must be UTF-8)
+            shown = url.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:500]
+        else:
+            shown = repr(url)[:200]
         if not isinstance(url, str) or not is_fetchable_url(normalize_url(url)):
             return render_visit(shown, goal, FAIL_EVIDENCE, FAIL_SUMMARY), {"url": shown, "found": False, "reason": "invalid_url"}
         page = self.world.get_page(url, exclude=exclude)
@@ -178,7 +181,7 @@ class VisitTool:
                 "[Visit] Invalid request format: 'goal' must be a non-empty string saying what to look for in the page.",
                 error="invalid_arguments",
             )
-        goal = goal.replace("\x00", " ").strip()[:2000]
+        goal = goal.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ").strip()[:2000]
         dropped = max(0, len(urls) - self.max_urls)
         blocks, data = [], []
         for u in urls[: self.max_urls]:

@@ -87,7 +87,11 @@ class SearchTool:
                 error="invalid_arguments",
             )
         dropped = max(0, len(queries) - self.max_queries)
-        queries = [q.replace("\x00", " ").strip()[:1000] for q in queries[: self.max_queries]]
+        # NUL and lone surrogates never reach the observation (it must encode as UTF-8)
+        queries = [
+            q.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ").strip()[:1000]
+            for q in queries[: self.max_queries]
+        ]
         live = [q for q in queries if q]
         results = self.world.search(live, self.k, exclude=exclude) if live else []
         by_query = dict(zip(live, results))

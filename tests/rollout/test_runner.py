@@ -13,18 +13,30 @@ from lite_world.tasks import demo_tasks
 
 
 @pytest.fixture(scope="module")
-def tasks():
-    return demo_tasks()[:6]
+def tasks(musique):
+    """Tasks whose evidence is in the session's tiny world."""
+    from lite_world.tasks import Task
+
+    return [Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"], *q["answer_aliases"]],
+                            "difficulty": len(q["question_decomposition"])}) for q in musique]
 
 
-def test_scripted_rollout_writes_trajectories_and_summary(tmp_path, tasks):
-    summary = run_rollouts(ScriptedAgent, RolloutConfig(samples=2, concurrency=3, show_progress=False), out_dir=tmp_path, tasks=tasks)
+@pytest.fixture(scope="module")
+def tasks_file(tmp_path_factory, tasks):
+    path = tmp_path_factory.mktemp("tasks") / "tasks.jsonl"
+    path.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in tasks))
+    return path
+
+
+def test_scripted_rollout_writes_trajectories_and_summary(tmp_path, tasks, tiny_world):
+    cfg = RolloutConfig(world=str(tiny_world), samples=2, concurrency=3, show_progress=False)
+    summary = run_rollouts(ScriptedAgent, cfg, out_dir=tmp_path, tasks=tasks)
     lines = (tmp_path / "trajectories.jsonl").read_text().splitlines()
     episodes = [json.loads(line) for line in lines]
-    assert len(episodes) == 12 and summary["episodes"] == 12 and summary["tasks"] == 6
+    assert len(episodes) == 10 and summary["episodes"] == 10 and summary["tasks"] == 5
     # the summary is exactly recomputable from the trajectories
-    assert summary["accuracy"] == pytest.approx(sum(e["reward"] for e in episodes) / 12)
-    assert summary["mean_turns"] == pytest.approx(sum(e["turns"] for e in episodes) / 12)
+    assert summary["accuracy"] == pytest.approx(sum(e["reward"] for e in episodes) / 10)
+    assert summary["mean_turns"] == pytest.approx(sum(e["turns"] for e in episodes) / 10)
     assert json.loads((tmp_path / "summary.json").read_text())["accuracy"] == summary["accuracy"]
     for e in episodes:
         # scripted: search, visit, bridge search, visit, answer
@@ -70,8 +82,9 @@ def test_rollout_config_validation():
         RolloutConfig(limit=0)
 
 
-def test_cli_rollout_scripted(tmp_path, capsys):
-    assert main(["rollout", "--agent", "scripted", "--limit", "3", "--concurrency", "2", "--out", str(tmp_path)]) == 0
+def test_cli_rollout_scripted(tmp_path, capsys, tiny_world, tasks_file):
+    args = ["rollout", "--agent", "scripted", "--world", str(tiny_world), "--tasks", str(tasks_file)]
+    assert main([*args, "--limit", "3", "--concurrency", "2", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["episodes"] == 3 and {"accuracy", "episodes", "mean_turns"} <= set(summary)
@@ -83,13 +96,13 @@ def test_cli_rollout_openai_needs_url(tmp_path, capsys):
     assert "--base-url" in capsys.readouterr().err
 
 
-def test_smollm2_short_episode(tmp_path, tasks):
+def test_smollm2_short_episode(tmp_path, tasks, tiny_world):
     """The embedded default LLM plays a real (short) episode through the env."""
     from lite_world.agents.base import GenerationConfig
     from lite_world.agents.hf import TransformersAgent
 
     agent = TransformersAgent("smollm2", config=GenerationConfig(max_new_tokens=24))
-    cfg = RolloutConfig(show_progress=False, env_kwargs={"max_turns": 2})
+    cfg = RolloutConfig(world=str(tiny_world), show_progress=False, env_kwargs={"max_turns": 2})
     s = run_rollouts(lambda: agent, cfg, tasks=tasks[:1], out_dir=tmp_path)
     ep = json.loads((tmp_path / "trajectories.jsonl").read_text())
     assert s["episodes"] == 1 and 1 <= ep["turns"] <= 2
@@ -97,3 +110,18 @@ def test_smollm2_short_episode(tmp_path, tasks):
     assert ep["reward"] in (0.0, 1.0)
     # whatever it wrote, the env answered with a tool response or ended the episode
     assert ep["answered"] or ep["messages"][3]["content"].startswith("<tool_response>")
+
+
+@pytest.mark.slow
+def test_demo_world_main_job(tmp_path, capsys):
+    """The main job on the bundled demo world (built on first use into LITE_WORLD_CACHE)."""
+    assert main(["demo", "--out", str(tmp_path), "--scripted-tasks", "10", "--llm-tasks", "0"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "scripted" / "summary.json").read_text())
+    assert summary["episodes"] == 10 and summary["answer_rate"] == 1.0 and summary["action_errors"] == 0
+    assert "pages=7807" in out and "A Google search for" in out
+    # the default env is the demo world with its 100 MuSiQue tasks
+    import gymnasium as gym
+
+    env = gym.make("LiteSearch-v0")
+    assert len(env.unwrapped.tasks) == len(demo_tasks()) == 100

@@ -1,0 +1,201 @@
+"""The server's side of a world: batched search and page fetches, answered as ready-to-send JSON.
+
+One micro-batch of search requests costs one encoder forward pass and one FAISS search (per
+distinct candidate-pool size, almost always one): the batch's distinct queries go through
+:meth:`Searcher.search` together, which fills the result cache; then every request is answered
+by :meth:`World.search` from that cache, so hits, snippets and masking are exactly the
+in-process world's.
+
+Example:
+    >>> b = WorldBackend("~/.cache/lite-world/demo-v1", ServeConfig())           # doctest: +SKIP
+    >>> b.search_batch([SearchRequest(("Carl Rogers",), 3)])[0]             # doctest: +SKIP
+    (200, b'{"results":[[{"rank":1,"url":"')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lite_world.cache import LRUCache
+from lite_world.index.searcher import SearchConfig
+from lite_world.serve.config import ServeConfig
+
+__all__ = ["WorldBackend", "SearchRequest", "BrowseRequest", "BatchStats", "dumps", "error_body"]
+
+logger = logging.getLogger(__name__)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One validated ``POST /search`` body."""
+
+    queries: tuple[str, ...]
+    k: int = 10
+    exclude: tuple[str, ...] = ()
+    snippets: bool = True
+
+
+@dataclass(frozen=True)
+class BrowseRequest:
+    """One validated ``POST /browse`` body."""
+
+    urls: tuple[str, ...]
+    goal: str | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass
+class BatchStats:
+    """What the last batches cost (read by the metrics)."""
+
+    requests: int = 0
+    queries: int = 0
+    distinct: int = 0
+    computed: int = 0  # distinct queries whose candidate pool was not cached
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _SubBatchedEmbedder:
+    """The world's query encoder, called with the server's sub-batch size."""
+
+    def __init__(self, inner: Any, batch_size: int):
+        self.inner, self.batch_size, self.name, self.dim = inner, batch_size, inner.name, inner.dim
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False) -> Any:
+        return self.inner.encode(texts, batch_size=self.batch_size, show_progress=show_progress)
+
+
+class WorldBackend:
+    """A read-only world opened for serving.
+
+    Args:
+        path: the world directory.
+        config: the server settings (mode, caches, threads, device).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], config: ServeConfig):
+        from lite_world.world import World
+
+        self.config = config
+        if config.caches:
+            qc, rc = config.query_cache_size, config.result_cache_size
+        else:  # no reuse across requests; a batch still needs its own pools for one pass
+            qc, rc = 0, (config.max_batch_queries if config.batching else 0)
+        sc = SearchConfig(mode=config.search_mode, query_cache_size=qc, result_cache_size=rc)
+        self.world = World(path, search=sc, device=config.device, num_threads=config.torch_threads)
+        if not config.caches:  # the per-request design: nothing reused between calls
+            self.world._snippet_cache = LRUCache(0)
+            self.world._mask_cache = LRUCache(0)
+        self.manifest_json = dumps(self.world.manifest.to_dict())
+        self._visit: Any = None
+
+    @property
+    def searcher(self) -> Any:
+        """The world's searcher, its encoder set to the server's sub-batch size."""
+        s = self.world.searcher
+        if s.embedder is not None and not isinstance(s.embedder, _SubBatchedEmbedder):
+            s.embedder = _SubBatchedEmbedder(s.embedder, self.config.encode_batch_size)
+        return s
+
+    # -- lifecycle ------------------------------------------------------------
+    def warmup(self) -> float:
+        """Open the store, the indexes and the encoder now (seconds taken)."""
+        t0 = time.perf_counter()
+        searcher = self.searcher
+        if searcher.embedder is not None:
+            searcher.embedder.encode(["warm up"])
+        if searcher.sparse is not None:
+            searcher.sparse.search(["warm up"], 1)
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        self.world.close()
+
+    # -- search ---------------------------------------------------------------
+    def _pool_size(self, req: SearchRequest) -> int:
+        n_excl = len(self.world.mask_ids(req.exclude)) if req.exclude else 0
+        return max(self.world.search_config.pool, req.k + n_excl)
+
+    def cached(self, req: SearchRequest) -> bool:
+        """Whether every query of ``req`` has its candidate pool cached (then no encoder pass is needed)."""
+        if not self.config.caches:
+            return False
+        searcher = self.searcher
+        pool, mode = self._pool_size(req), searcher.config.mode
+        clean = searcher._clean  # the searcher's own query normalisation, so keys match exactly
+        return all(searcher.result_cache.get((mode, pool, q)) is not None for q in map(clean, req.queries) if q)
+
+    def search_batch(self, reqs: Sequence[SearchRequest], stats: BatchStats | None = None) -> list[tuple[int, bytes]]:
+        """Answer many requests with one encoder pass and one index search: ``(status, JSON body)`` in order."""
+        t0 = time.perf_counter()
+        world, searcher = self.world, self.searcher
+        mode, clean, rc = searcher.config.mode, searcher._clean, searcher.result_cache
+        groups: dict[int, dict[str, None]] = {}  # candidate-pool size -> distinct normalised queries
+        for r in reqs:
+            groups.setdefault(self._pool_size(r), {}).update(dict.fromkeys(q for q in map(clean, r.queries) if q))
+        todo = {pool: [q for q in qs if rc.get((mode, pool, q)) is None] for pool, qs in groups.items()}
+        if len(reqs) > 1:
+            for pool, qs in todo.items():
+                if qs:
+                    searcher.search(qs, pool)  # one encoder call + one index search; fills the result cache
+        out: list[tuple[int, bytes]] = []
+        for r in reqs:
+            try:
+                hits = world.search(list(r.queries), r.k, exclude=r.exclude, snippets=r.snippets)
+                out.append((200, dumps({"results": [[h.to_dict() for h in row] for row in hits]})))
+            except Exception as exc:  # noqa: BLE001 - one bad request must not fail its batch
+                logger.exception("search failed for %r", r)
+                out.append((500, error_body("search_failed", None, f"{type(exc).__name__}: {exc}")))
+        if stats is not None:
+            stats.requests, stats.queries = len(reqs), sum(len(r.queries) for r in reqs)
+            stats.distinct = sum(len(qs) for qs in groups.values())
+            stats.computed = sum(len(qs) for qs in todo.values())
+            stats.seconds = time.perf_counter() - t0
+        return out
+
+    # -- browse ---------------------------------------------------------------
+    def pages(self, req: BrowseRequest) -> list[dict[str, Any] | None]:
+        """The page records (``None`` when missing or masked), as :meth:`World.get_page` gives them."""
+        out = []
+        for u in req.urls:
+            p = self.world.get_page(u, exclude=req.exclude)
+            out.append(p.to_dict() if p is not None else None)
+        return out
+
+    def browse(self, req: BrowseRequest) -> bytes:
+        """``{"pages": [...]}`` plus, when a goal is given, the Visit tool's text for it."""
+        body: dict[str, Any] = {"pages": self.pages(req)}
+        if req.goal is not None:
+            body["text"] = self.visit_text(req)
+        return dumps(body)
+
+    def visit_text(self, req: BrowseRequest) -> str:
+        if self._visit is None:
+            from lite_world.tools.browse import ExtractiveSummarizer, VisitTool
+
+            self._visit = VisitTool(self.world, ExtractiveSummarizer(max_chars=self.config.visit_max_chars),
+                                    max_urls=self.config.max_urls)
+        return self._visit(list(req.urls), req.goal, exclude=req.exclude).text
+
+    # -- stats ----------------------------------------------------------------
+    def cache_stats(self) -> dict[str, dict[str, Any]]:
+        s = self.world._searcher
+        out = {} if s is None else dict(s.cache_stats())
+        out["snippet"] = self.world._snippet_cache.stats()
+        return out
+
+
+def error_body(code: str, field_name: str | None, message: str) -> bytes:
+    return dumps({"error": {"code": code, "field": field_name, "message": message}})
