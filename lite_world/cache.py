@@ -45,6 +45,11 @@ class LRUCache(Generic[V]):
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Membership without touching recency or the hit/miss counters."""
+        with self._lock:
+            return key in self._data
+
     def __len__(self) -> int:
         return len(self._data)
 

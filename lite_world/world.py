@@ -57,6 +57,8 @@ class World:
         verify: check the manifest against the store when opened (cheap checks; ``lite-world info``
             runs the deep one).
         device: device for the query encoder (``None``: CUDA when available).
+        num_threads: torch threads for query encoding (``None``: leave torch's setting alone).
+        snippet_cache_size, mask_cache_size: entries kept in the snippet and mask caches (0: none).
     """
 
     def __init__(
@@ -68,6 +70,8 @@ class World:
         verify: bool = True,
         device: str | None = None,
         num_threads: int | None = None,
+        snippet_cache_size: int = 200_000,
+        mask_cache_size: int = 4096,
     ):
         self.path = Path(os.path.expanduser(str(path)))
         self.manifest: Manifest = (
@@ -81,8 +85,8 @@ class World:
         self._pid = -1
         self._store: PageStore | None = None
         self._searcher: Searcher | None = None
-        self._mask_cache: LRUCache[frozenset[int]] = LRUCache(4096)
-        self._snippet_cache: LRUCache[str] = LRUCache(200_000)
+        self._mask_cache: LRUCache[frozenset[int]] = LRUCache(mask_cache_size)
+        self._snippet_cache: LRUCache[str] = LRUCache(snippet_cache_size)
 
     # -- lazy, per-process handles ------------------------------------------
     @property
@@ -131,6 +135,13 @@ class World:
             self._searcher.clear_caches()
         self._mask_cache = LRUCache(self._mask_cache.maxsize)
         self._snippet_cache = LRUCache(self._snippet_cache.maxsize)
+
+    def cache_stats(self) -> dict[str, dict[str, Any]]:
+        """Hit/miss statistics of every cache (query embeddings, candidate pools, snippets, masks)."""
+        out = dict(self._searcher.cache_stats()) if self._searcher is not None else {}
+        out["snippet"] = self._snippet_cache.stats()
+        out["mask"] = self._mask_cache.stats()
+        return out
 
     def close(self) -> None:
         if self._store is not None:

@@ -103,6 +103,27 @@ class Searcher:
                 out[i] = v
         return np.stack(out)  # type: ignore[arg-type]
 
+    def pool_size(self, k: int, n_exclude: int = 0) -> int:
+        """Candidates fetched per query for ``k`` results with ``n_exclude`` masked rows.
+
+        Pools come in multiples of ``config.pool`` so that tasks with different mask sizes share
+        cache entries.
+        """
+        step = self.config.pool
+        return max(step, -(-(int(k) + int(n_exclude)) // step) * step)
+
+    def cached(self, query: str, pool: int) -> bool:
+        """Whether ``query``'s candidate pool of size ``pool`` is cached (no encoder pass needed)."""
+        return (self.config.mode, pool, self.normalize_query(query)) in self.result_cache
+
+    def prefetch(self, queries: Sequence[str], pool: int) -> int:
+        """Fill the cache for ``queries`` with ONE encoder pass and one index search; returns how many were computed."""
+        qs = list(dict.fromkeys(q for q in map(self.normalize_query, queries) if q))
+        todo = [q for q in qs if not self.cached(q, pool)]
+        if todo:
+            self._pools(todo, pool)
+        return len(todo)
+
     def _pools(self, queries: list[str], pool: int) -> list[tuple[np.ndarray, np.ndarray]]:
         key_of = [(self.config.mode, pool, q) for q in queries]
         pools: list[tuple[np.ndarray, np.ndarray] | None] = [self.result_cache.get(k) for k in key_of]
@@ -140,14 +161,14 @@ class Searcher:
         k = int(k)
         if k < 1:
             raise ConfigError(f"Expects k >= 1, actual: {k}")
-        qs = [self._clean(q) for q in queries]
+        qs = [self.normalize_query(q) for q in queries]
         nq = len(qs)
         ids = np.full((nq, k), -1, dtype=np.int64)
         scores = np.zeros((nq, k), dtype=np.float32)
         if nq == 0:
             return ids, scores
         excl = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
-        pool = max(self.config.pool, k + len(excl))
+        pool = self.pool_size(k, len(excl))
         live = [i for i, q in enumerate(qs) if q]
         if not live:
             return ids, scores
@@ -163,7 +184,8 @@ class Searcher:
                     break
         return ids, scores
 
-    def _clean(self, q: Any) -> str:
+    def normalize_query(self, q: Any) -> str:
+        """The form a query is searched and cached under: valid UTF-8, no NUL, single spaces, cut to ``max_query_chars``."""
         if not isinstance(q, str):
             return ""
         q = q.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")

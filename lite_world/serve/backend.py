@@ -1,15 +1,17 @@
 """The server's side of a world: batched search and page fetches, answered as ready-to-send JSON.
 
-One micro-batch of search requests costs one encoder forward pass and one FAISS search (per
-distinct candidate-pool size, almost always one): the batch's distinct queries go through
+One micro-batch of search requests costs one encoder call (its distinct uncached queries,
+sorted by length and sub-batched by ``encode_batch_size``) and one FAISS + BM25 search (per
+distinct candidate-pool size, almost always one): the queries go through
 :meth:`Searcher.search` together, which fills the result cache; then every request is answered
-by :meth:`World.search` from that cache, so hits, snippets and masking are exactly the
-in-process world's.
+by :meth:`World.search` from that cache, so hits, snippets and masking are the in-process
+world's.
 
 Example:
     >>> b = WorldBackend("~/.cache/lite-world/demo-v1", ServeConfig())           # doctest: +SKIP
-    >>> b.search_batch([SearchRequest(("Carl Rogers",), 3)])[0]             # doctest: +SKIP
-    (200, b'{"results":[[{"rank":1,"url":"')
+    >>> status, body = b.search_batch([SearchRequest(("Carl Rogers",), 3)])[0]     # doctest: +SKIP
+    >>> status, body[:12]                                                          # doctest: +SKIP
+    (200, b'{"results":[')
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lite_world.cache import LRUCache
 from lite_world.index.searcher import SearchConfig
 from lite_world.serve.config import ServeConfig
 
@@ -94,10 +95,9 @@ class WorldBackend:
         else:  # no reuse across requests; a batch still needs its own pools for one pass
             qc, rc = 0, (config.max_batch_queries if config.batching else 0)
         sc = SearchConfig(mode=config.search_mode, query_cache_size=qc, result_cache_size=rc)
-        self.world = World(path, search=sc, device=config.device, num_threads=config.torch_threads)
-        if not config.caches:  # the per-request design: nothing reused between calls
-            self.world._snippet_cache = LRUCache(0)
-            self.world._mask_cache = LRUCache(0)
+        # without caches (the per-request design) nothing is reused between calls
+        extra = {} if config.caches else {"snippet_cache_size": 0, "mask_cache_size": 0}
+        self.world = World(path, search=sc, device=config.device, num_threads=config.torch_threads, **extra)
         self.manifest_json = dumps(self.world.manifest.to_dict())
         self._visit: Any = None
 
@@ -126,30 +126,27 @@ class WorldBackend:
     # -- search ---------------------------------------------------------------
     def _pool_size(self, req: SearchRequest) -> int:
         n_excl = len(self.world.mask_ids(req.exclude)) if req.exclude else 0
-        return max(self.world.search_config.pool, req.k + n_excl)
+        return self.searcher.pool_size(req.k, n_excl)
 
     def cached(self, req: SearchRequest) -> bool:
         """Whether every query of ``req`` has its candidate pool cached (then no encoder pass is needed)."""
         if not self.config.caches:
             return False
-        searcher = self.searcher
-        pool, mode = self._pool_size(req), searcher.config.mode
-        clean = searcher._clean  # the searcher's own query normalisation, so keys match exactly
-        return all(searcher.result_cache.get((mode, pool, q)) is not None for q in map(clean, req.queries) if q)
+        searcher, pool = self.searcher, self._pool_size(req)
+        return all(searcher.cached(q, pool) for q in req.queries if searcher.normalize_query(q))
 
     def search_batch(self, reqs: Sequence[SearchRequest], stats: BatchStats | None = None) -> list[tuple[int, bytes]]:
         """Answer many requests with one encoder pass and one index search: ``(status, JSON body)`` in order."""
         t0 = time.perf_counter()
         world, searcher = self.world, self.searcher
-        mode, clean, rc = searcher.config.mode, searcher._clean, searcher.result_cache
         groups: dict[int, dict[str, None]] = {}  # candidate-pool size -> distinct normalised queries
         for r in reqs:
-            groups.setdefault(self._pool_size(r), {}).update(dict.fromkeys(q for q in map(clean, r.queries) if q))
-        todo = {pool: [q for q in qs if rc.get((mode, pool, q)) is None] for pool, qs in groups.items()}
+            norm = (searcher.normalize_query(q) for q in r.queries)
+            groups.setdefault(self._pool_size(r), {}).update(dict.fromkeys(q for q in norm if q))
+        computed = sum(not searcher.cached(q, pool) for pool, qs in groups.items() for q in qs)
         if len(reqs) > 1:
-            for pool, qs in todo.items():
-                if qs:
-                    searcher.search(qs, pool)  # one encoder call + one index search; fills the result cache
+            for pool, qs in groups.items():
+                searcher.prefetch(list(qs), pool)  # one encoder call + one index search per pool size
         out: list[tuple[int, bytes]] = []
         for r in reqs:
             try:
@@ -161,7 +158,7 @@ class WorldBackend:
         if stats is not None:
             stats.requests, stats.queries = len(reqs), sum(len(r.queries) for r in reqs)
             stats.distinct = sum(len(qs) for qs in groups.values())
-            stats.computed = sum(len(qs) for qs in todo.values())
+            stats.computed = computed
             stats.seconds = time.perf_counter() - t0
         return out
 
@@ -191,10 +188,7 @@ class WorldBackend:
 
     # -- stats ----------------------------------------------------------------
     def cache_stats(self) -> dict[str, dict[str, Any]]:
-        s = self.world._searcher
-        out = {} if s is None else dict(s.cache_stats())
-        out["snippet"] = self.world._snippet_cache.stats()
-        return out
+        return self.world.cache_stats()
 
 
 def error_body(code: str, field_name: str | None, message: str) -> bytes:

@@ -160,12 +160,5 @@ class MicroBatcher(Generic[T, R]):
         if self._own_executor:
             self.executor.shutdown(wait=False, cancel_futures=True)
 
-    def close_nowait(self) -> None:
-        self._closed = True
-        for t in self._tasks:
-            t.cancel()
-        if self._own_executor:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-
     def stats(self) -> dict[str, Any]:
         return {"pending": len(self._pending), "running": self.running, "batches": self.batches}

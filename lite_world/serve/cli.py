@@ -49,6 +49,7 @@ def add_serve_parser(sub: Any) -> None:
     r.add_argument("--replicas", type=int, default=2, help="replicas of the service (with --ray)")
     r.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
     r.add_argument("--replica-cpus", type=float, default=1.0, help="CPUs reserved per replica (with --ray)")
+    r.add_argument("--replica-gpus", type=float, default=0.0, help="GPUs reserved per replica (with --ray; use --device cuda)")
     p.set_defaults(fn=_cmd_serve)
 
 
@@ -72,7 +73,8 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     if a.ray:
         from lite_world.serve.ray_app import serve_on_ray
 
-        serve_on_ray(world, cfg, replicas=a.replicas, address=a.ray_address, replica_cpus=a.replica_cpus)
+        serve_on_ray(world, cfg, replicas=a.replicas, address=a.ray_address, replica_cpus=a.replica_cpus,
+                     replica_gpus=a.replica_gpus)
     else:
         from lite_world.serve.server import serve
 

@@ -48,13 +48,14 @@ class WorldReplica:
             raise RuntimeError("Expects a ready world service, actual: not ready")
 
 
-def build_ray_app(world: str, config: ServeConfig, *, replicas: int = 2, replica_cpus: float = 1.0) -> Any:
+def build_ray_app(world: str, config: ServeConfig, *, replicas: int = 2, replica_cpus: float = 1.0,
+                  replica_gpus: float = 0.0) -> Any:
     """The Ray Serve application (``Deployment.bind()``) serving ``world`` with ``replicas`` replicas."""
     serve = require("ray.serve", extra="ray")
     deployment = serve.deployment(
         name="WorldReplica",
         num_replicas=replicas,
-        ray_actor_options={"num_cpus": replica_cpus},
+        ray_actor_options={"num_cpus": replica_cpus, **({"num_gpus": replica_gpus} if replica_gpus else {})},
         max_ongoing_requests=config.max_queue,  # the replica's own admission control answers 503 first
         health_check_period_s=2.0,
         health_check_timeout_s=30.0,
@@ -65,7 +66,7 @@ def build_ray_app(world: str, config: ServeConfig, *, replicas: int = 2, replica
 
 
 def start_ray_serve(world: str, config: ServeConfig, *, replicas: int = 2, replica_cpus: float = 1.0,
-                    address: str | None = None, temp_dir: str | None = None) -> None:
+                    replica_gpus: float = 0.0, address: str | None = None, temp_dir: str | None = None) -> None:
     """Start (or join) Ray, start Serve's HTTP proxies on ``config.host:config.port`` and deploy the world."""
     ray = require("ray", extra="ray")
     serve = require("ray.serve", extra="ray")
@@ -73,23 +74,27 @@ def start_ray_serve(world: str, config: ServeConfig, *, replicas: int = 2, repli
     if not ray.is_initialized():
         if address is None and config.host in ("127.0.0.1", "localhost"):
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local node on loopback only
-        kwargs: dict[str, Any] = {"address": address, "include_dashboard": False, "log_to_driver": False}
+        kwargs: dict[str, Any] = {"address": address, "log_to_driver": False}
+        if address is None:
+            kwargs["include_dashboard"] = False
         if temp_dir is not None:
             kwargs["_temp_dir"] = temp_dir
         ray.init(**kwargs)
     serve.start(http_options={"host": config.host, "port": config.port, "request_timeout_s": config.request_timeout_s + 5,
                               "keep_alive_timeout_s": config.keep_alive_s},
                 proxy_location="EveryNode")
-    serve.run(build_ray_app(world, config, replicas=replicas, replica_cpus=replica_cpus), name=APP_NAME,
+    serve.run(build_ray_app(world, config, replicas=replicas, replica_cpus=replica_cpus, replica_gpus=replica_gpus),
+              name=APP_NAME,
               route_prefix="/", blocking=False)
 
 
 def serve_on_ray(world: str, config: ServeConfig, *, replicas: int = 2, address: str | None = None,
-                 replica_cpus: float = 1.0) -> None:
+                 replica_cpus: float = 1.0, replica_gpus: float = 0.0) -> None:
     """``lite-world serve WORLD --ray``: deploy, then wait for SIGINT/SIGTERM and take everything down."""
     ray = require("ray", extra="ray")
     serve = require("ray.serve", extra="ray")
-    start_ray_serve(world, config, replicas=replicas, replica_cpus=replica_cpus, address=address)
+    start_ray_serve(world, config, replicas=replicas, replica_cpus=replica_cpus, replica_gpus=replica_gpus,
+                    address=address)
     print(f"lite-world serve (Ray Serve, {replicas} replicas): http://{config.host}:{config.port} on every node "
           f"(world {world}; Ctrl-C stops)", flush=True)
     done = threading.Event()
