@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -65,7 +65,6 @@ class SentenceTransformerEmbedder:
         torch = require("torch")
         if num_threads is not None:
             torch.set_num_threads(num_threads)
-        _guard_fork(torch)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
@@ -98,21 +97,6 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
-
-
-_FORK_GUARDED = False
-
-
-def _guard_fork(torch: Any) -> None:
-    """Forked children (``gym.make_vec(..., "async")`` workers, dataloaders) encode with one thread.
-
-    A child forked after torch's intra-op thread pool started can deadlock in its first
-    forward pass; one thread in the child avoids the pool (and is what a worker wants anyway).
-    """
-    global _FORK_GUARDED
-    if not _FORK_GUARDED and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
-        _FORK_GUARDED = True
 
 
 def _resolve(name: str) -> str:

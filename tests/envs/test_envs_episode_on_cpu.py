@@ -12,7 +12,11 @@ from lite_world.errors import ConfigError, TaskError
 
 BUBYE = "2hop__205146_62031"
 BUBYE_URL = "https://en.wikipedia.org/wiki/Bubye_River"
-ENDED = {"error": "The episode has ended: call reset() before step().", "action_kind": "none"}
+ENDED = {
+    "error": "episode_over",
+    "error_message": "The episode has ended: call reset() before step().",
+    "action_kind": "none",
+}
 FAILED_VISIT = (
     "Evidence in page: \nThe provided webpage content could not be accessed. Please check the "
     "URL or file format.\n\nSummary: \nThe webpage content could not be processed, and "

@@ -1,0 +1,135 @@
+"""The FAISS dense index: exact Flat search, factory choice, ANN recall, persistence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lite_world.errors import ConfigError, WorldCorruptedError, WorldNotFoundError
+from lite_world.index.dense import DenseIndex, auto_factory
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    """2000 unit vectors in 40 clusters (dim 32) and 100 queries drawn near them."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(40, 32))
+    x = _unit(centers[rng.integers(0, 40, 2000)] + 0.35 * rng.normal(size=(2000, 32)))
+    q = _unit(centers[rng.integers(0, 40, 100)] + 0.35 * rng.normal(size=(100, 32)))
+    return x, q
+
+
+def test_flat_exact_ids_and_scores():
+    x = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0.6, 0.8, 0, 0], [0, 0, 0, 1]], dtype=np.float32)
+    idx = DenseIndex.build(x, factory="Flat")
+    assert (idx.factory, idx.dim, idx.ntotal, idx.params) == ("Flat", 4, 4, {})
+    ids, scores = idx.search(np.array([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float32), k=3)
+    assert ids.dtype == np.int64
+    assert ids.tolist() == [[0, 2, 1], [1, 2, 0]]
+    np.testing.assert_allclose(scores, [[1.0, 0.6, 0.0], [1.0, 0.8, 0.0]], atol=1e-6)
+
+
+def test_flat_pads_with_minus_one_when_k_exceeds_ntotal():
+    x = np.array([[1, 0], [0.8, 0.6], [0, 1]], dtype=np.float32)
+    ids, _ = DenseIndex.build(x).search(x[:1], k=5)
+    assert ids.tolist() == [[0, 1, 2, -1, -1]]
+
+
+def test_search_clamps_k_and_checks_shape():
+    idx = DenseIndex.build(np.eye(4, dtype=np.float32))
+    assert idx.search(np.eye(4, dtype=np.float32)[:2], k=0)[0].shape == (2, 1)
+    with pytest.raises(ConfigError, match=r"Expects queries of shape \(nq, 4\), actual: \(2, 3\)"):
+        idx.search(np.ones((2, 3), dtype=np.float32), k=1)
+    with pytest.raises(ConfigError, match=r"Expects queries of shape \(nq, 4\), actual: \(4,\)"):
+        idx.search(np.ones(4, dtype=np.float32), k=1)
+
+
+@pytest.mark.parametrize(
+    ("n", "dim", "expected"),
+    [
+        (0, 384, "Flat"),
+        (49_999, 384, "Flat"),
+        (50_000, 384, "HNSW32"),
+        (1_999_999, 384, "HNSW32"),
+        (2_000_000, 384, "IVF5656,PQ48,Refine(SQ8)"),
+        (10_000_000, 384, "IVF12649,PQ48,Refine(SQ8)"),
+        (2_000_000, 32, "IVF5656,PQ8,Refine(SQ8)"),
+        (2_000_000, 1024, "IVF5656,PQ128,Refine(SQ8)"),
+    ],
+)
+def test_auto_factory_thresholds(n, dim, expected):
+    assert auto_factory(n, dim) == expected
+
+
+def test_bad_factory_string():
+    with pytest.raises(ConfigError, match=r"Expects a valid FAISS factory string .*actual: 'NotAnIndex42'"):
+        DenseIndex.build(np.eye(4, dtype=np.float32), factory="NotAnIndex42")
+
+
+def _recall_at_10(approx: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx.tolist(), exact.tolist())]))
+
+
+@pytest.mark.parametrize(
+    ("factory", "params", "expected_params"),
+    [
+        ("HNSW32", None, {"efSearch": 128}),
+        ("IVF16,Flat", None, {"nprobe": 32}),
+        ("IVF16,Flat", {"nprobe": 4}, {"nprobe": 4}),
+    ],
+)
+def test_ann_recall_vs_flat(clustered, factory, params, expected_params):
+    x, q = clustered
+    exact, _ = DenseIndex.build(x, "Flat").search(q, k=10)
+    ann = DenseIndex.build(x, factory, params=params)
+    assert ann.params == expected_params
+    assert ann.ntotal == 2000
+    ids, _ = ann.search(q, k=10)
+    assert _recall_at_10(ids, exact) >= 0.9
+
+
+def test_ivf_nprobe_is_applied():
+    """On unclustered data nprobe=1 (one list of 16) misses neighbours that nprobe=16 finds."""
+    rng = np.random.default_rng(1)
+    x, q = _unit(rng.normal(size=(2000, 32))), _unit(rng.normal(size=(50, 32)))
+    exact, _ = DenseIndex.build(x, "Flat").search(q, k=10)
+    low, _ = DenseIndex.build(x, "IVF16,Flat", params={"nprobe": 1}).search(q, k=10)
+    full, _ = DenseIndex.build(x, "IVF16,Flat", params={"nprobe": 16}).search(q, k=10)
+    assert _recall_at_10(full, exact) == 1.0
+    assert _recall_at_10(low, exact) < 0.9
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW32", "IVF16,Flat"])
+@pytest.mark.parametrize("mmap", [True, False])
+def test_save_load_round_trip(tmp_path, clustered, factory, mmap):
+    x, q = clustered
+    idx = DenseIndex.build(x, factory)
+    before = idx.search(q, k=10)
+    idx.save(tmp_path)
+    assert json.loads((tmp_path / "index" / "dense.json").read_text()) == {
+        "factory": factory, "params": idx.params, "dim": 32, "ntotal": 2000}
+    assert not (tmp_path / "index" / "dense.faiss.tmp").exists()
+    assert DenseIndex.peek_count(tmp_path) == 2000
+    loaded = DenseIndex.load(tmp_path, mmap=mmap, use_gpu=False)
+    assert (loaded.factory, loaded.params, loaded.ntotal, loaded.dim) == (factory, idx.params, 2000, 32)
+    after = loaded.search(q, k=10)
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_allclose(after[1], before[1], rtol=1e-6)
+
+
+def test_load_missing_and_damaged(tmp_path):
+    with pytest.raises(WorldNotFoundError, match=r"Expects a dense index at .*dense\.faiss, actual: missing\. "
+                                                 r"Re-run lite-world build with --out"):
+        DenseIndex.load(tmp_path)
+    with pytest.raises(WorldNotFoundError, match="Expects a dense index at .*, actual: missing"):
+        DenseIndex.peek_count(tmp_path)
+    DenseIndex.build(np.eye(4, dtype=np.float32)).save(tmp_path)
+    (tmp_path / "index" / "dense.faiss").write_bytes(b"not a faiss index at all")
+    with pytest.raises(WorldCorruptedError, match=r"Expects a readable FAISS index at .*dense\.faiss, actual: .*Rebuild"):
+        DenseIndex.load(tmp_path)

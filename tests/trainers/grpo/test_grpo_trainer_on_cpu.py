@@ -1,0 +1,149 @@
+"""The update, checkpoints, resume and the CLI of the GRPO trainer."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from trainers.grpo.__main__ import main
+from trainers.grpo.algorithm import group_advantages
+from trainers.grpo.config import GRPOConfig
+from trainers.grpo.rollout import ChatTokens, trajectory_from_messages
+from trainers.grpo.trainer import GRPOTrainer
+
+_TIMES = ("time_rollout_s", "time_update_s", "time_step_s", "generated_tokens_per_s")
+
+
+@pytest.fixture
+def tasks_file(tmp_path, one_hop_tasks):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in one_hop_tasks))
+    return path
+
+
+def _answers(chat):
+    """Two groups of two one-turn episodes: a right answer (reward 1) and a wrong one (reward 0)."""
+    pairs = [("What is the capital of France?", "Paris", "London"), ("Who wrote Hamlet?", "Shakespeare", "Dickens")]
+    trajs = []
+    for group, (question, right, wrong) in enumerate(pairs):
+        for answer, reward in ((right, 1.0), (wrong, 0.0)):
+            messages = [{"role": "user", "content": question},
+                        {"role": "assistant", "content": f"<answer>{answer}</answer>"}]
+            trajs.append(trajectory_from_messages(chat, messages, reward=reward, group=group))
+    return trajs
+
+
+def test_one_step_on_smollm2_changes_weights_and_lowers_the_loss(smollm2, tiny_world, one_hop_tasks, tmp_path):
+    model, tokenizer = smollm2
+    policy = copy.deepcopy(model)  # the session's SmolLM2 is shared: train a copy
+    config = GRPOConfig(world=str(tiny_world), tasks_per_step=2, group_size=2, learning_rate=2e-5,
+                        micro_batch_size=2, output_dir=str(tmp_path))
+    trainer = GRPOTrainer(config, model=policy, tokenizer=tokenizer, tasks=one_hop_tasks)
+    trajs = _answers(ChatTokens(tokenizer))
+    advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
+    assert advantages.tolist() == pytest.approx([0.7071, -0.7071, 0.7071, -0.7071], abs=1e-4)
+
+    old = trainer.behaviour_logprobs(trajs)
+    before = trainer.surrogate_loss(trajs, advantages, old)
+    # at ratio 1 the token-mean loss is -sum(A_i * n_i) / sum(n_i)
+    n = [t.response_tokens for t in trajs]
+    assert before == pytest.approx(-sum(a * k for a, k in zip(advantages.tolist(), n)) / sum(n), abs=1e-6)
+    weight = policy.model.layers[0].self_attn.q_proj.weight
+    weight_before = weight.detach().clone()
+
+    stats = trainer.update(trajs, advantages)  # two micro-batches of two, one optimizer step
+
+    assert stats["clip_ratio"] == 0.0 and stats["ratio_mean"] == pytest.approx(1.0, abs=1e-6)
+    assert stats["loss"] == pytest.approx(before, abs=1e-5) and stats["grad_norm"] > 0
+    assert stats["trained_trajectories"] == 4 and stats["trained_tokens"] == sum(n)
+    assert not torch.equal(weight.detach(), weight_before)
+    after = trainer.surrogate_loss(trajs, advantages, old)
+    assert after < before - 1e-3
+    new = trainer.behaviour_logprobs(trajs)
+    assert new[0].sum() > old[0].sum() and new[1].sum() < old[1].sum()  # Paris up, London down
+    assert torch.equal(model.model.layers[0].self_attn.q_proj.weight, smollm2[0].model.layers[0].self_attn.q_proj.weight)
+
+
+def test_zero_advantage_trajectories_are_skipped_with_the_same_update(smollm2, tiny_world, one_hop_tasks, tmp_path):
+    """Skipping a solved group's forward/backward leaves the gradient (and the step) unchanged."""
+    model, tokenizer = smollm2
+    trajs = _answers(ChatTokens(tokenizer))
+    trajs[2].reward = trajs[3].reward = 1.0  # group 2 all solved: advantage 0
+    advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
+    weights = []
+    for skip in (True, False):
+        config = GRPOConfig(world=str(tiny_world), tasks_per_step=2, group_size=2, learning_rate=2e-5,
+                            skip_zero_advantage=skip, output_dir=str(tmp_path))
+        policy = copy.deepcopy(model)
+        stats = GRPOTrainer(config, model=policy, tokenizer=tokenizer, tasks=one_hop_tasks).update(trajs, advantages)
+        assert stats["trained_trajectories"] == (2 if skip else 4)
+        weights.append(policy.model.layers[0].mlp.up_proj.weight.detach())
+    assert torch.allclose(weights[0], weights[1], atol=1e-7)
+
+
+def _config(tiny_policy, tiny_world, tasks_file, out, **changes):
+    values = dict(model=str(tiny_policy), world=str(tiny_world), tasks=str(tasks_file), tasks_per_step=2,
+                  group_size=2, max_turns=2, max_new_tokens=8, steps=3, save_every=1, save_total_limit=0,
+                  learning_rate=1e-3, entropy_coef=0.01, output_dir=str(out), plot=False)
+    values.update(changes)
+    return GRPOConfig(**values)
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_from_a_checkpoint_gives_the_same_next_steps(tiny_policy, tiny_world, tasks_file, tmp_path):
+    run_a = tmp_path / "a"
+    trainer_a = GRPOTrainer(_config(tiny_policy, tiny_world, tasks_file, run_a))
+    history_a = trainer_a.train()
+    assert [m["step"] for m in history_a] == [1, 2, 3]
+    assert sorted(p.name for p in run_a.glob("checkpoint-*")) == [
+        "checkpoint-000001", "checkpoint-000002", "checkpoint-000003"]
+    ckpt = run_a / "checkpoint-000001"
+    assert {p.name for p in ckpt.iterdir()} == {"model", "optimizer.pt", "rng.pt", "trainer_state.json"}
+    assert json.loads((ckpt / "trainer_state.json").read_text())["step"] == 1
+
+    run_b = tmp_path / "b"
+    trainer_b = GRPOTrainer(_config(tiny_policy, tiny_world, tasks_file, run_b, resume_from=str(ckpt)))
+    assert trainer_b.step == 1
+    history_b = trainer_b.train()
+    assert [m["step"] for m in history_b] == [2, 3]
+    for a, b in zip(history_a[1:], history_b):
+        assert {k: v for k, v in a.items() if k not in _TIMES} == {k: v for k, v in b.items() if k not in _TIMES}
+    assert history_a[1]["grad_norm"] > 0  # the steps did train (the entropy bonus; rewards are 0 here)
+    weights_a, weights_b = _weights(trainer_a.model), _weights(trainer_b.model)
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    steps_b = [json.loads(line) for line in (run_b / "trajectories.jsonl").read_text().splitlines()]
+    steps_a = [json.loads(line) for line in (run_a / "trajectories.jsonl").read_text().splitlines()]
+    assert steps_b == [r for r in steps_a if r["step"] >= 2]
+
+    # "latest" finds checkpoint 3: nothing left to do; a longer run truncates nothing it keeps
+    latest = GRPOTrainer(_config(tiny_policy, tiny_world, tasks_file, run_a, resume_from="latest"))
+    assert latest.step == 3 and latest.train() == []
+    assert len((run_a / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_cli_trains_and_writes_metrics_plot_and_checkpoint(tiny_policy, tiny_world, tasks_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["--model", str(tiny_policy), "--world", str(tiny_world), "--tasks", str(tasks_file),
+                 "--action-format", "tags", "--steps", "2", "--tasks-per-step", "1", "--group-size", "2",
+                 "--max-turns", "1", "--max-new-tokens", "4", "--save-every", "1", "--save-total-limit", "1",
+                 "--output-dir", str(out), "--num-threads", "1"])
+    assert code == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    for key in ("reward_mean", "response_length_mean", "turns_mean", "clip_ratio", "length_clip_ratio",
+                "tool_calls_mean"):
+        assert key in records[0]
+    assert records[0]["turns_mean"] == 1.0 and records[0]["length_clip_ratio"] <= 1.0
+    assert (out / "metrics.png").stat().st_size > 10_000
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-000002"]  # save_total_limit 1
+    assert json.loads((out / "config.json").read_text())["group_size"] == 2
+    assert json.loads(capsys.readouterr().out)["step"] == 2
+
+    assert main(["--group-size", "1", "--output-dir", str(out)]) == 2
+    assert "Expects GRPOConfig.group_size >= 2" in capsys.readouterr().err
