@@ -57,7 +57,8 @@ class World:
         verify: check the manifest against the store when opened (cheap checks; ``lite-world info``
             runs the deep one).
         device: device for the query encoder (``None``: CUDA when available).
-        num_threads: torch threads for query encoding (``None``: leave torch's setting alone).
+        num_threads: torch threads while encoding queries on CPU (default 1: stable latency when
+            rollout workers share the cores; ``None`` leaves torch's setting alone).
         snippet_cache_size, mask_cache_size: entries kept in the snippet and mask caches (0: none).
     """
 
@@ -69,7 +70,7 @@ class World:
         search: SearchConfig | None = None,
         verify: bool = True,
         device: str | None = None,
-        num_threads: int | None = None,
+        num_threads: int | None = 1,
         snippet_cache_size: int = 200_000,
         mask_cache_size: int = 4096,
     ):

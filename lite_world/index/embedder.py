@@ -50,7 +50,9 @@ class SentenceTransformerEmbedder:
             loads the bundled offline copy.
         device: ``"cpu"``, ``"cuda"``...; default picks CUDA when torch sees a GPU.
         max_seq_length: truncate inputs (the index embeds title + summary, so 128 suffices).
-        num_threads: torch intra-op threads on CPU (1 keeps query latency stable under load).
+        num_threads: torch intra-op threads used *during* ``encode`` on CPU, restored afterwards
+            (1 keeps query latency stable under load: 2 threads were ~10x slower on a busy 2-core
+            machine, see ``benchmarks/README.md``); ``None`` leaves torch's setting alone.
     """
 
     def __init__(
@@ -63,8 +65,7 @@ class SentenceTransformerEmbedder:
     ):
         st = require("sentence_transformers")
         torch = require("torch")
-        if num_threads is not None:
-            torch.set_num_threads(num_threads)
+        self.num_threads = num_threads
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
@@ -86,16 +87,24 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        torch = require("torch")
         if os.getpid() != self._pid:  # a forked child: torch's inherited thread pool deadlocks; use one thread
-            require("torch").set_num_threads(1)
+            torch.set_num_threads(1)
             self._pid = os.getpid()
-        vecs = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        previous = torch.get_num_threads()
+        if self.num_threads is not None and self.device == "cpu":
+            torch.set_num_threads(self.num_threads)  # ~0.1 µs; scoped to this call
+        try:
+            vecs = self.model.encode(
+                list(texts),
+                batch_size=batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
+        finally:
+            if torch.get_num_threads() != previous:
+                torch.set_num_threads(previous)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
@@ -107,7 +116,12 @@ def _resolve(name: str) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=4)
 def get_embedder(name_or_path: str = DEFAULT_EMBEDDER, device: str | None = None, num_threads: int | None = None) -> SentenceTransformerEmbedder:
-    """A process-wide cached embedder (loading a model takes seconds)."""
-    return SentenceTransformerEmbedder(name_or_path, device=device, num_threads=num_threads)
+    """A process-wide cached embedder (loading a model takes seconds); aliases of the default share one."""
+    name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
+    return _cached_embedder(name, device, num_threads)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_embedder(name: str, device: str | None, num_threads: int | None) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(name, device=device, num_threads=num_threads)

@@ -42,7 +42,7 @@ def make_summary(title: str, markdown: str, max_chars: int = 400) -> str:
         >>> make_summary("Paris", "# Paris\\n\\nParis is the capital of France. It has 2M people.", max_chars=30)
         'Paris. Paris is the capital of…'
     """
-    body = markdown.lstrip()
+    body = markdown.lstrip()[: max_chars * 8]  # the lead is all we need; keep the regexes O(max_chars)
     first, _, rest = body.partition("\n")
     if first.startswith("#") and first.lstrip("# ").strip().lower() == title.strip().lower():
         body = rest  # a leading heading that repeats the title

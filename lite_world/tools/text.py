@@ -23,6 +23,7 @@ __all__ = ["tokenize", "split_sentences", "split_passages", "rank_passages", "be
 _TOKEN = re.compile(r"\w\w+", re.UNICODE)
 # Split after . ! ? before an upper-case letter/digit/quote, but not after an initial ("G. Stanley Hall").
 _SENT = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[\"'(\[A-Z0-9])")
+SNIPPET_SCAN_CHARS = 8000
 STOPWORDS = frozenset(
     "a an and are as at be by for from has have he her his in is it its of on or she that the their they this "
     "to was were which who will with what when where how why whom whose did does do".split()
@@ -100,8 +101,10 @@ def rank_passages(passages: list[str], query: str, *, k1: float = 1.2, b: float 
 
 
 def best_snippet(text: str, query: str, max_chars: int = 240) -> str:
-    """The sentence of ``text`` that best matches ``query``, cut to ``max_chars`` (with ``...``)."""
-    passages = [p for p in split_passages(text, max_chars=max_chars) if not p.startswith("#")]
+    """The sentence of ``text`` (its first ``SNIPPET_SCAN_CHARS``) that best matches ``query``, cut to ``max_chars``."""
+    # Only the head of the page is scanned: snippet cost must not grow with page size (crawled
+    # pages run to 100 KB; ten snippets per search call).
+    passages = [p for p in split_passages(text[:SNIPPET_SCAN_CHARS], max_chars=max_chars) if not p.startswith("#")]
     sents = [s for p in passages for s in split_sentences(p)] or [text.strip()]
     q = set(tokenize(query))
     best = max(range(len(sents)), key=lambda i: (len(q & set(tokenize(sents[i]))), -i)) if q else 0
