@@ -68,9 +68,13 @@ class ScriptedServer:
 
 @pytest.fixture
 def run_episode(compose, tiny_world, smollm2_verl, verl_dataset):
-    """``run_episode(server, row_index, *overrides)`` -> (AgentLoopOutput, the row)."""
+    """``run_episode(server, row_index, *overrides, settings=None)`` -> (AgentLoopOutput, the row).
 
-    def run(server, index: int = 0, *overrides: str):
+    ``settings`` is added to the YAML entry (``settings: {...}``), as a user would to override
+    the config's ``lite_world`` section for one agent name.
+    """
+
+    def run(server, index: int = 0, *overrides: str, settings: dict | None = None):
         import hydra
         from omegaconf import OmegaConf
         from verl.experimental.agent_loop.agent_loop import DictConfigWrap, ToolListWrap, _agent_loop_registry
@@ -83,6 +87,8 @@ def run_episode(compose, tiny_world, smollm2_verl, verl_dataset):
 
         async def go():  # AgentLoopWorker: load the YAML registry, instantiate per sample, await run()
             for entry in OmegaConf.load(cfg.actor_rollout_ref.rollout.agent.agent_loop_config_path):
+                if settings:
+                    entry = OmegaConf.merge(entry, {"settings": settings})
                 _agent_loop_registry[entry.name] = entry
             loop = hydra.utils.instantiate(
                 config=_agent_loop_registry[row["agent_name"]], trainer_config=DictConfigWrap(config=cfg),
@@ -161,8 +167,8 @@ def test_smollm2_episode_masks_tool_tokens_and_returns_the_env_reward(run_episod
     assert out.reward_score == reward == 0.0
     assert out.num_turns == 4
     assert out.extra_fields["reward_extra_info"] == {"score": 0.0, "acc": 0.0, "em": 0.0, "f1": 0.0, "answered": 0.0}
-    assert (out.extra_fields["lite_world_task_id"], out.extra_fields["lite_world_stop"]) == (row["extra_info"]["task_id"],
-                                                                                             "max_turns")
+    assert out.extra_fields["lite_world_task_id"] == row["extra_info"]["task_id"]
+    assert out.extra_fields["lite_world_stop"] == "max_turns"
 
 
 @pytest.mark.parametrize(("answer", "reward"),
@@ -203,3 +209,11 @@ def test_episode_stops_at_the_response_length(run_episode, smollm2_verl):
     gen1 = server.calls[0]["token_ids"]
     assert out.response_ids == gen1 and out.response_mask == [1] * len(gen1)  # the observation did not fit
     assert out.reward_score == 0.0 and out.extra_fields["lite_world_stop"] == "length"
+
+
+def test_yaml_entry_settings_override_the_config_section(run_episode, smollm2_verl):
+    server = ScriptedServer(smollm2_verl[1], [SEARCH_TURN, "<answer>G. Stanley Hall</answer>"])
+    out, _ = run_episode(server, 0, settings={"max_turns": 1})  # config: max_assistant_turns=40
+
+    assert len(server.calls) == 1 and out.response_mask == [1] * len(server.calls[0]["token_ids"])
+    assert out.reward_score == 0.0 and out.extra_fields["lite_world_stop"] == "max_turns"

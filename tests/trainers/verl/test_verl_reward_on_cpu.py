@@ -9,7 +9,8 @@ import pytest
 pytest.importorskip("verl")
 
 TASK = {"id": "2hop__150763_14904", "answers": ["G. Stanley Hall", "Stanley Hall"],
-        "question": "Who was the first president of the association which published Journal of Psychotherapy Integration?"}
+        "question": "Who was the first president of the association which published "
+                    "Journal of Psychotherapy Integration?"}
 SEARCH = '<tool_call>{"name": "search", "arguments": {"query": ["Journal of Psychotherapy Integration"]}}</tool_call>'
 NO_JUDGE = "http://127.0.0.1:9/v1"  # nothing listens: the judge falls back to exact match
 
