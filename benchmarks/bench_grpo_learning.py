@@ -47,6 +47,21 @@ def one_hop_tasks() -> list[Any]:
     return tasks
 
 
+def verdict(history: list[dict[str, Any]]) -> str:
+    """One honest sentence on whether the mean reward rose, and why not when it did not."""
+    if not history:
+        return "no step ran"
+    rewards = [m["reward_mean"] for m in history]
+    half = max(1, len(rewards) // 2)
+    first, second = sum(rewards[:half]) / half, sum(rewards[half:]) / max(1, len(rewards) - half)
+    if all(m["groups_zero_std"] == 1.0 for m in history):
+        return (f"no learning signal: in all {len(history)} steps every group's episodes got the same reward "
+                f"(max reward {max(m['reward_max'] for m in history):g}), so every advantage was 0 and the "
+                "updates had zero gradient; the policy never changed")
+    trend = "rose" if second > first else "did not rise"
+    return f"mean reward {trend}: {first:.4f} over the first half of the steps, {second:.4f} over the second"
+
+
 def run(reward: str, minutes: float, args: argparse.Namespace, tasks: list[Any]) -> dict[str, Any]:
     from trainers.grpo.config import GRPOConfig
     from trainers.grpo.trainer import GRPOTrainer
@@ -73,6 +88,7 @@ def run(reward: str, minutes: float, args: argparse.Namespace, tasks: list[Any])
     rewards = [m["reward_mean"] for m in history]
     half = max(1, len(rewards) // 2)
     return {
+        "verdict": verdict(history),
         "reward": reward, "config": config.to_dict(), "load_s": load_s, "steps": steps,
         "episodes": len(history) * config.episodes_per_step,
         "reward_first_half": sum(rewards[:half]) / half,
@@ -105,8 +121,13 @@ def main(argv: list[str] | None = None) -> None:
     if len(minutes) != len(args.runs):
         ap.error("give one --minutes value, or one per run")
 
+    import logging
+
     import torch
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for noisy in ("httpx", "bm25s", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
     tasks = one_hop_tasks()
     print(f"{len(tasks)} one-hop tasks, e.g. {tasks[0].question!r} -> {tasks[0].answers[0]!r}", flush=True)
@@ -119,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
                                  "time_step_s"]))
         print(f"mean reward, first half of the steps: {r['reward_first_half']:.4f}; second half: "
               f"{r['reward_second_half']:.4f}; answers given: {r['answers_given']:.0f} of {r['episodes']} episodes")
+        print(f"verdict: {r['verdict']}")
     path = write_result("bench_grpo_learning", {"quick": args.quick, "tasks": len(tasks), "runs": results})
     print(f"\nwrote {path}")
     try:

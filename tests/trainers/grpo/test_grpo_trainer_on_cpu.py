@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from lite_world.errors import ConfigError
 from trainers.grpo.__main__ import main
 from trainers.grpo.algorithm import group_advantages
 from trainers.grpo.config import GRPOConfig
@@ -39,7 +40,8 @@ def _answers(chat):
 def test_one_step_on_smollm2_changes_weights_and_lowers_the_loss(smollm2, tiny_world, one_hop_tasks, tmp_path):
     model, tokenizer = smollm2
     policy = copy.deepcopy(model)  # the session's SmolLM2 is shared: train a copy
-    config = GRPOConfig(world=str(tiny_world), tasks_per_step=2, group_size=2, learning_rate=2e-5,
+    # Adam's first step moves every weight by ~lr: 5e-6 is a small step for SmolLM2 (2e-5 overshoots)
+    config = GRPOConfig(world=str(tiny_world), tasks_per_step=2, group_size=2, learning_rate=5e-6,
                         micro_batch_size=2, output_dir=str(tmp_path))
     trainer = GRPOTrainer(config, model=policy, tokenizer=tokenizer, tasks=one_hop_tasks)
     trajs = _answers(ChatTokens(tokenizer))
@@ -63,25 +65,29 @@ def test_one_step_on_smollm2_changes_weights_and_lowers_the_loss(smollm2, tiny_w
     after = trainer.surrogate_loss(trajs, advantages, old)
     assert after < before - 1e-3
     new = trainer.behaviour_logprobs(trajs)
-    assert new[0].sum() > old[0].sum() and new[1].sum() < old[1].sum()  # Paris up, London down
+    for right, wrong in ((0, 1), (2, 3)):  # the first token where the answers differ: right up, wrong down
+        j = next(i for i, (a, b) in enumerate(zip(trajs[right].input_ids, trajs[wrong].input_ids)) if a != b)
+        assert new[right][j] > old[right][j] and new[wrong][j] < old[wrong][j]
     assert torch.equal(model.model.layers[0].self_attn.q_proj.weight, smollm2[0].model.layers[0].self_attn.q_proj.weight)
 
 
-def test_zero_advantage_trajectories_are_skipped_with_the_same_update(smollm2, tiny_world, one_hop_tasks, tmp_path):
+def test_zero_advantage_trajectories_are_skipped_with_the_same_update(
+    smollm2, tiny_policy, tiny_world, one_hop_tasks, tmp_path
+):
     """Skipping a solved group's forward/backward leaves the gradient (and the step) unchanged."""
-    model, tokenizer = smollm2
-    trajs = _answers(ChatTokens(tokenizer))
+    trajs = _answers(ChatTokens(smollm2[1]))
     trajs[2].reward = trajs[3].reward = 1.0  # group 2 all solved: advantage 0
     advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
     weights = []
     for skip in (True, False):
-        config = GRPOConfig(world=str(tiny_world), tasks_per_step=2, group_size=2, learning_rate=2e-5,
-                            skip_zero_advantage=skip, output_dir=str(tmp_path))
-        policy = copy.deepcopy(model)
-        stats = GRPOTrainer(config, model=policy, tokenizer=tokenizer, tasks=one_hop_tasks).update(trajs, advantages)
-        assert stats["trained_trajectories"] == (2 if skip else 4)
-        weights.append(policy.model.layers[0].mlp.up_proj.weight.detach())
-    assert torch.allclose(weights[0], weights[1], atol=1e-7)
+        config = GRPOConfig(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
+                            learning_rate=1e-3, skip_zero_advantage=skip, output_dir=str(tmp_path))
+        trainer = GRPOTrainer(config, tasks=one_hop_tasks)
+        for _ in range(2):  # the second step also checks Adam's state
+            stats = trainer.update(trajs, advantages)
+        assert stats["trained_trajectories"] == (2 if skip else 4) and stats["grad_norm"] > 0
+        weights.append(_weights(trainer.model))
+    assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-7) for k in weights[0])
 
 
 def _config(tiny_policy, tiny_world, tasks_file, out, **changes):
@@ -147,3 +153,31 @@ def test_cli_trains_and_writes_metrics_plot_and_checkpoint(tiny_policy, tiny_wor
 
     assert main(["--group-size", "1", "--output-dir", str(out)]) == 2
     assert "Expects GRPOConfig.group_size >= 2" in capsys.readouterr().err
+
+
+def test_mini_batches_move_the_ratio_and_clip(smollm2, tiny_policy, tiny_world, one_hop_tasks, tmp_path):
+    """updates_per_step = 2: the second mini-batch is trained after one update, off-policy by one
+    step, so its ratios leave 1 and clipping can act (with one update they stay exactly 1)."""
+    trajs = _answers(ChatTokens(smollm2[1]))
+    advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
+    stats = {}
+    for updates in (1, 2):
+        config = GRPOConfig(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
+                            learning_rate=0.5, updates_per_step=updates, output_dir=str(tmp_path))
+        stats[updates] = GRPOTrainer(config, tasks=one_hop_tasks).update(trajs, advantages)
+    assert stats[1]["ratio_mean"] == 1.0 and stats[1]["approx_kl"] == 0.0 and stats[1]["clip_ratio"] == 0.0
+    assert stats[2]["ratio_mean"] != 1.0 and stats[2]["approx_kl"] != 0.0
+    # a huge step on a random model: some tokens of the second mini-batch leave the clip range
+    assert stats[2]["clip_ratio"] > 0.0
+    assert stats[2]["clip_ratio"] == stats[2]["clip_ratio_low"] + stats[2]["clip_ratio_high"]
+
+
+def test_a_model_and_a_checkpoint_together_are_refused(smollm2, tiny_world, tmp_path):
+    ckpt = tmp_path / "checkpoint-000001"
+    ckpt.mkdir()
+    (ckpt / "trainer_state.json").write_text("{}")
+    config = GRPOConfig(world=str(tiny_world), resume_from=str(ckpt), output_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="either a model or a checkpoint"):
+        GRPOTrainer(config, model=smollm2[0], tokenizer=smollm2[1])
+    with pytest.raises(ConfigError, match="checkpoint directory with trainer_state.json"):
+        GRPOTrainer(config.replace(resume_from=str(tmp_path / "nope")))

@@ -1,0 +1,260 @@
+"""``GRPOConfig``: every setting of the reference GRPO trainer, frozen and validated.
+
+Defaults follow the LiteResearcher recipe (arXiv 2604.17931 and its released verl config):
+strictly on-policy (one optimizer update per batch), no KL and no entropy term, clip-higher
+``epsilon_low=0.2`` / ``epsilon_high=0.4`` (DAPO's 0.2 / 0.28 is the usual alternative), group
+size 8, 128 episodes per step (16 tasks x 8), learning rate 1e-6, binary reward (exact match
+here; ``reward="judge"`` for the LLM judge with exact-match fallback).
+
+Example:
+    >>> config = GRPOConfig(tasks_per_step=2, group_size=4)
+    >>> config.episodes_per_step, config.epsilon_high
+    (8, 0.4)
+    >>> GRPOConfig(group_size=1)
+    Traceback (most recent call last):
+    ...
+    lite_world.errors.ConfigError: Expects GRPOConfig.group_size >= 2 (advantages compare episodes of one task), actual: 1
+    >>> GRPOConfig.from_dict({"steps": 3, "env_kwargs": {"search_k": 5}}).env_kwargs
+    {'search_k': 5}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lite_world.errors import ConfigError
+
+__all__ = ["AGGREGATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
+
+SCALE_REWARDS = ("group", "batch", "none")
+"""How advantages are scaled: by the group's reward std, the batch's, or not at all."""
+AGGREGATIONS = ("token-mean", "seq-mean-token-mean")
+"""How per-token losses become one number (see :func:`trainers.grpo.algorithm.aggregate`)."""
+OLD_LOGPROBS = ("recompute", "sampler")
+"""Where the behaviour policy's log-probabilities come from."""
+_ENV_KEYS_OWNED = ("world", "tasks", "max_turns", "action_format", "reward")
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """Settings of :class:`~trainers.grpo.trainer.GRPOTrainer` (and ``python -m trainers.grpo``).
+
+    Every field carries ``metadata["help"]``; the CLI turns each one into a ``--flag``.
+    """
+
+    # -- policy ------------------------------------------------------------------------------
+    model: str = field(
+        default="smollm2",
+        metadata={"help": "Policy: 'smollm2' (the embedded SmolLM2-135M-Instruct), a local model directory or a "
+                          "model id already in the Hugging Face cache (loaded offline)."},
+    )
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "dtype of the trained weights: 'float32' (default; Adam on bf16 weights loses small "
+                          "updates) or 'bfloat16'."},
+    )
+    mixed_precision: str = field(
+        default="no", metadata={"help": "'bf16': run forward passes and sampling under bfloat16 autocast."}
+    )
+    device: str = field(default="auto", metadata={"help": "'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'."})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations in the backward pass (less memory, ~30% slower)."}
+    )
+
+    # -- environment ---------------------------------------------------------------------------
+    world: str | None = field(default=None, metadata={"help": "World directory (None or 'demo': the bundled demo world)."})
+    tasks: str | None = field(
+        default=None, metadata={"help": "Training tasks: a JSONL / Parquet / MuSiQue JSON file (None: the 100 demo tasks)."}
+    )
+    action_format: str = field(
+        default="tool_call",
+        metadata={"help": "'tool_call' (LiteResearcher: <tool_call> JSON, search + visit) or 'tags' (Search-R1: "
+                          "<search>, a much shorter system prompt)."},
+    )
+    reward: str = field(default="em", metadata={"help": "Episode reward: 'em' (binary), 'f1' (token F1) or 'judge'."})
+    max_turns: int = field(default=8, metadata={"help": "Assistant turns per episode (TimeLimit); the paper uses up to 100."})
+    env_kwargs: Mapping[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "Other LiteSearch-v0 kwargs as JSON, e.g. '{\"search_k\": 5, \"judge_url\": ...}'."},
+    )
+
+    # -- rollout -------------------------------------------------------------------------------
+    tasks_per_step: int = field(default=16, metadata={"help": "Tasks sampled per step (without replacement, by epochs)."})
+    group_size: int = field(default=8, metadata={"help": "Episodes per task (K); advantages are normalised within a group."})
+    max_new_tokens: int = field(default=512, metadata={"help": "Tokens generated per assistant turn; longer turns are cut "
+                                                                "(counted in length_clip_ratio)."})
+    max_seq_len: int = field(
+        default=8192,
+        metadata={"help": "Tokens per trajectory (prompt + all turns + tool responses); an episode whose next turn "
+                          "would not fit ends, truncated, with reward 0."},
+    )
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (> 0); log-probabilities use it too."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass in (0, 1]; 1 samples the full distribution."})
+    generation_batch_size: int = field(
+        default=128, metadata={"help": "Episodes advanced by one generate() call (memory bound); all by default."}
+    )
+
+    # -- objective -----------------------------------------------------------------------------
+    scale_rewards: str = field(
+        default="group",
+        metadata={"help": "Advantage = (r - group mean) / std with std of the 'group' (GRPO), the 'batch', or "
+                          "'none' (Dr. GRPO: no std division)."},
+    )
+    epsilon_low: float = field(default=0.2, metadata={"help": "Lower clip range: the ratio is clipped at 1 - epsilon_low."})
+    epsilon_high: float = field(default=0.4, metadata={"help": "Upper clip range (clip-higher): 1 + epsilon_high."})
+    loss_aggregation: str = field(
+        default="token-mean",
+        metadata={"help": "'token-mean' (every policy token of the batch weighs the same; DAPO, verl) or "
+                          "'seq-mean-token-mean' (original GRPO)."},
+    )
+    kl_coef: float = field(
+        default=0.0, metadata={"help": "Weight of the k3 KL penalty to the initial policy (0: off, no reference model)."}
+    )
+    entropy_coef: float = field(default=0.0, metadata={"help": "Weight of the entropy bonus (0: off)."})
+    old_logprobs: str = field(
+        default="recompute",
+        metadata={"help": "Behaviour log-probs: 'recompute' (a no-grad forward before the update: the ratio starts at "
+                          "exactly 1) or 'sampler' (those recorded while sampling; saves a forward pass)."},
+    )
+    updates_per_step: int = field(
+        default=1,
+        metadata={"help": "Optimizer updates per batch (PPO mini-batches). 1 = strictly on-policy; clipping only "
+                          "acts when > 1 (or with sampler log-probs)."},
+    )
+    micro_batch_size: int = field(
+        default=4, metadata={"help": "Trajectories per forward/backward; gradients accumulate over a mini-batch."}
+    )
+    skip_zero_advantage: bool = field(
+        default=True,
+        metadata={"help": "Skip the forward/backward of trajectories whose advantage is 0 (the gradient is unchanged "
+                          "when kl_coef = entropy_coef = 0)."},
+    )
+
+    # -- optimiser -----------------------------------------------------------------------------
+    learning_rate: float = field(default=1e-6, metadata={"help": "AdamW learning rate (constant after warm-up)."})
+    warmup_steps: int = field(default=0, metadata={"help": "Linear learning-rate warm-up steps."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1."})
+    adam_beta2: float = field(default=0.999, metadata={"help": "AdamW beta2."})
+    adam_epsilon: float = field(default=1e-8, metadata={"help": "AdamW epsilon."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient-norm clip (0: no clipping, norm still logged)."})
+
+    # -- run -----------------------------------------------------------------------------------
+    steps: int = field(default=100, metadata={"help": "Training steps (one batch of episodes and one update each)."})
+    seed: int = field(default=0, metadata={"help": "Seed of task sampling, sampling and env resets."})
+    output_dir: str = field(default="runs/grpo", metadata={"help": "Run directory: metrics.jsonl, metrics.png, checkpoints."})
+    save_every: int = field(default=10, metadata={"help": "Checkpoint every N steps (0: only after the last step)."})
+    save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept (oldest removed first); 0 keeps all."})
+    resume_from: str | None = field(
+        default=None, metadata={"help": "Checkpoint to resume: a checkpoint directory, or 'latest' in output_dir."}
+    )
+    log_trajectories: int = field(
+        default=2, metadata={"help": "Trajectories per step written (decoded) to trajectories.jsonl (0: none)."}
+    )
+    plot: bool = field(default=True, metadata={"help": "Write metrics.png (needs matplotlib) when checkpointing and at the end."})
+
+    def __post_init__(self) -> None:
+        ints = {
+            "max_turns": 1, "tasks_per_step": 1, "group_size": 2, "max_new_tokens": 1, "max_seq_len": 2,
+            "generation_batch_size": 1, "updates_per_step": 1, "micro_batch_size": 1, "warmup_steps": 0,
+            "steps": 0, "save_every": 0, "save_total_limit": 0, "log_trajectories": 0,
+        }
+        for name, low in ints.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"Expects GRPOConfig.{name} to be an int, actual: {value!r}")
+            if value < low:
+                why = " (advantages compare episodes of one task)" if name == "group_size" else ""
+                raise ConfigError(f"Expects GRPOConfig.{name} >= {low}{why}, actual: {value}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"Expects GRPOConfig.seed to be an int, actual: {self.seed!r}")
+        if self.updates_per_step > self.episodes_per_step:
+            raise ConfigError(
+                f"Expects updates_per_step <= tasks_per_step * group_size = {self.episodes_per_step}, "
+                f"actual: {self.updates_per_step}"
+            )
+        choices = {
+            "dtype": ("float32", "bfloat16", "float16"), "mixed_precision": ("no", "bf16"),
+            "action_format": ("tool_call", "tags"), "reward": ("em", "f1", "judge"),
+            "scale_rewards": SCALE_REWARDS, "loss_aggregation": AGGREGATIONS, "old_logprobs": OLD_LOGPROBS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"Expects GRPOConfig.{name} in {allowed}, actual: {getattr(self, name)!r}")
+        if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError(f"Expects GRPOConfig.device 'auto', 'cpu' or 'cuda[:N]', actual: {self.device!r}")
+        if not self.temperature > 0:
+            raise ConfigError(
+                f"Expects GRPOConfig.temperature > 0 (GRPO needs sampled, diverse groups), actual: {self.temperature}"
+            )
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"Expects GRPOConfig.top_p in (0, 1], actual: {self.top_p}")
+        if not 0 <= self.epsilon_low < 1 or not self.epsilon_high >= 0:
+            raise ConfigError(
+                "Expects 0 <= epsilon_low < 1 and epsilon_high >= 0, "
+                f"actual: epsilon_low={self.epsilon_low}, epsilon_high={self.epsilon_high}"
+            )
+        for name in ("kl_coef", "entropy_coef", "weight_decay", "max_grad_norm", "adam_epsilon"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"Expects GRPOConfig.{name} >= 0, actual: {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"Expects GRPOConfig.learning_rate > 0, actual: {self.learning_rate}")
+        if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1):
+            raise ConfigError(f"Expects adam betas in [0, 1), actual: {self.adam_beta1}, {self.adam_beta2}")
+        if not isinstance(self.env_kwargs, Mapping):
+            raise ConfigError(f"Expects GRPOConfig.env_kwargs to be a mapping, actual: {type(self.env_kwargs).__name__}")
+        owned = sorted(set(self.env_kwargs) & set(_ENV_KEYS_OWNED))
+        if owned:
+            raise ConfigError(
+                f"Expects env_kwargs without {owned}: set them as GRPOConfig fields "
+                f"({', '.join(_ENV_KEYS_OWNED)}), actual: env_kwargs={dict(self.env_kwargs)!r}"
+            )
+        object.__setattr__(self, "env_kwargs", dict(self.env_kwargs))
+
+    @property
+    def episodes_per_step(self) -> int:
+        """Episodes per step: ``tasks_per_step * group_size`` (the paper's batch of 128)."""
+        return self.tasks_per_step * self.group_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field.
+
+        Example:
+            >>> GRPOConfig().to_dict()["epsilon_low"]
+            0.2
+        """
+        return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> GRPOConfig:
+        """Build a config from a dict; unknown keys raise :class:`ConfigError`.
+
+        Example:
+            >>> GRPOConfig.from_dict({"stpes": 3})
+            Traceback (most recent call last):
+            ...
+            lite_world.errors.ConfigError: Expects GRPOConfig fields, actual: unknown ['stpes']
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"Expects GRPOConfig fields, actual: unknown {unknown}")
+        return cls(**dict(values))
+
+    def replace(self, **changes: Any) -> GRPOConfig:
+        """A validated copy with ``changes`` applied.
+
+        Example:
+            >>> GRPOConfig().replace(steps=5).steps
+            5
+        """
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        """The config as indented JSON (what a run directory's ``config.json`` holds)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)

@@ -1,0 +1,569 @@
+"""``GRPOTrainer``: the training loop, the update, metrics and checkpoints.
+
+One step:
+
+1. draw ``tasks_per_step`` tasks (shuffled epochs of the task list);
+2. play ``group_size`` episodes per task with the current weights (:func:`~trainers.grpo.rollout.rollout`);
+3. advantages: each episode's reward normalised within its group (:func:`~trainers.grpo.algorithm.group_advantages`);
+4. one update: the clipped surrogate on policy tokens only (tool responses and the prompt are
+   masked), gradients accumulated over micro-batches, then one optimizer step (strictly
+   on-policy); ``updates_per_step > 1`` splits the batch into PPO mini-batches instead;
+5. metrics to ``metrics.jsonl`` (and ``metrics.png``), checkpoints every ``save_every`` steps.
+
+**Why the ratio is 1 and when clipping acts.** The behaviour log-probs are recomputed with the
+weights that sampled (``old_logprobs="recompute"``, a no-grad forward before the update; the model
+stays in eval mode, so no dropout). With one optimizer step per batch the weights do not move
+between micro-batches, so every ratio is exactly 1, nothing is clipped and the gradient is the
+plain policy gradient ``-A * grad log p``: gradient accumulation does not change this, since
+the accumulated micro-batches all see the same weights. Clipping acts when the weights move
+before a token is trained (``updates_per_step > 1``: mini-batch ``j`` is trained after ``j``
+updates) or when the behaviour log-probs come from the sampler (``old_logprobs="sampler"``:
+batched generation and the training forward differ by rounding, and by more under bf16). The
+clip ratio in the metrics shows which regime a run is in.
+
+**Skipped trajectories.** A group whose episodes all got the same reward has advantage 0 and a
+zero surrogate loss. With ``skip_zero_advantage`` (and no KL or entropy term) such trajectories
+are not run through the model at all, while the loss's denominator still counts their tokens,
+so the gradient is the same (up to float summation order); the optimizer still steps (AdamW
+moves with its momentum), so a run with skipping follows the one without.
+
+Example:
+    >>> config = GRPOConfig(steps=2, tasks_per_step=1, group_size=2, max_turns=2, max_new_tokens=16,
+    ...                     action_format="tags", output_dir="runs/grpo-smoke")     # doctest: +SKIP
+    >>> history = GRPOTrainer(config).train()                                          # doctest: +SKIP
+    >>> sorted(history[0])[:3]                                                         # doctest: +SKIP
+    ['action_errors_mean', 'answered', 'clip_ratio']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lite_world._lazy import require
+from lite_world.errors import ConfigError
+from lite_world.tasks import Task, load_tasks
+
+from trainers.grpo.algorithm import aggregate, group_advantages, kl_k3, policy_loss, token_logprobs
+from trainers.grpo.config import GRPOConfig
+from trainers.grpo.rollout import SamplingRNG, Trajectory, eos_token_ids, make_envs, rollout
+
+torch = require("torch")
+transformers = require("transformers", extra="llm")
+
+__all__ = ["Batch", "GRPOTrainer", "load_policy", "step_metrics"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_PREFIX = "checkpoint-"
+
+
+def load_policy(name: str | os.PathLike[str], dtype: str = "float32") -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of a trainable policy, loaded offline.
+
+    ``"smollm2"`` is a private copy of the embedded SmolLM2-135M-Instruct (the process-wide
+    cached one must not be trained); anything else is a local directory (a checkpoint's
+    ``model/``) or a model id in the Hugging Face cache.
+
+    Example:
+        >>> model, tokenizer = load_policy("smollm2")
+        >>> from lite_world.agents.smollm import load_smollm2
+        >>> model is load_smollm2()[0], model.dtype
+        (False, torch.float32)
+    """
+    torch_dtype = getattr(torch, dtype)
+    if str(name) == "smollm2":
+        from lite_world.agents.smollm import load_smollm2
+
+        shared, tokenizer = load_smollm2(torch_dtype)
+        model = copy.deepcopy(shared)
+        # The GGUF weights were de-quantised on load: mark the copy as the plain float model it
+        # is, so that save_pretrained writes it (transformers refuses to save "GGUF-quantised" ones).
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        return model, tokenizer
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=True)
+        model = transformers.AutoModelForCausalLM.from_pretrained(name, dtype=torch_dtype, local_files_only=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"Expects model to be 'smollm2', a local model directory or a model id in the Hugging Face cache "
+            f"(loading is offline), actual: {str(name)!r} ({exc})"
+        ) from exc
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"Expects a tokenizer with a chat template, actual: none in {str(name)!r}")
+    return model, tokenizer
+
+
+@dataclass
+class Batch:
+    """Right-padded tensors of some trajectories: ``input_ids``, ``attention_mask``, ``loss_mask`` ``(B, T)``."""
+
+    input_ids: Any
+    attention_mask: Any
+    loss_mask: Any
+
+    @classmethod
+    def collate(cls, trajectories: Sequence[Trajectory], pad_token_id: int, device: Any = "cpu") -> Batch:
+        """Pad ``trajectories`` to their longest one.
+
+        Example:
+            >>> t = Trajectory("q", 0, [5, 6, 7], [0, 1, 1], [0.0, -1.0, -2.0])
+            >>> b = Batch.collate([t, Trajectory("q", 0, [5], [0], [0.0])], pad_token_id=0)
+            >>> b.input_ids.tolist(), b.loss_mask.tolist()
+            ([[5, 6, 7], [5, 0, 0]], [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+        """
+        width = max(len(t.input_ids) for t in trajectories)
+        ids = torch.full((len(trajectories), width), pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(trajectories), width), dtype=torch.long)
+        mask = torch.zeros((len(trajectories), width), dtype=torch.float32)
+        for row, t in enumerate(trajectories):
+            n = len(t.input_ids)
+            ids[row, :n] = torch.tensor(t.input_ids, dtype=torch.long)
+            attention[row, :n] = 1
+            mask[row, :n] = torch.tensor(t.loss_mask, dtype=torch.float32)
+        return cls(ids.to(device), attention.to(device), mask.to(device))
+
+    def pad_values(self, values: Sequence[Sequence[float]] | Sequence[Any]) -> Any:
+        """Per-trajectory token values (e.g. old log-probs) as a ``(B, T)`` tensor."""
+        out = torch.zeros(self.loss_mask.shape, dtype=torch.float32)
+        for row, v in enumerate(values):
+            v = torch.as_tensor(v, dtype=torch.float32)
+            out[row, : v.numel()] = v.cpu()
+        return out.to(self.loss_mask.device)
+
+
+class GRPOTrainer:
+    """Trains a causal LM with GRPO on ``LiteSearch-v0`` episodes (see the module docstring).
+
+    Args:
+        config: The settings.
+        model, tokenizer: A policy to train in place (default: loaded from ``config.model``,
+            or from the checkpoint being resumed).
+        tasks: Training tasks (default: loaded from ``config.tasks``).
+
+    Attributes:
+        step: Optimisation steps done (the next checkpoint is ``checkpoint-{step}``).
+    """
+
+    def __init__(
+        self, config: GRPOConfig, *, model: Any = None, tokenizer: Any = None, tasks: Sequence[Task] | None = None
+    ) -> None:
+        if not isinstance(config, GRPOConfig):
+            raise ConfigError(f"Expects a GRPOConfig, actual: {type(config).__name__}")
+        self.config = config
+        self.output_dir = Path(config.output_dir)
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+        )
+        resume_dir = self._resume_dir(config.resume_from)
+        if model is not None and resume_dir is not None:
+            raise ConfigError(
+                f"Expects either a model or a checkpoint to resume (its weights are loaded from {resume_dir}), "
+                "actual: both. Drop the model argument"
+            )
+        if model is None:
+            model, tokenizer = load_policy(resume_dir / "model" if resume_dir else config.model, config.dtype)
+        elif tokenizer is None:
+            raise ConfigError("Expects a tokenizer with a model, actual: None")
+        self.model, self.tokenizer = model.to(self.device), tokenizer
+        self.model.eval()  # no dropout: the sampled and the trained log-probs agree
+        if config.gradient_checkpointing:
+            self.model.gradient_checkpointing_enable()
+            self.model.config.use_cache = False
+        self.ref_model = None
+        if config.kl_coef > 0:
+            self.ref_model = load_policy(config.model, config.dtype)[0].to(self.device).eval().requires_grad_(False)
+        self.eos_token_ids = eos_token_ids(self.model, tokenizer)
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+
+        self.tasks = list(tasks) if tasks is not None else load_tasks(config.tasks)
+        self.envs = make_envs(config, self.tasks, config.episodes_per_step)
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.model.parameters() if p.requires_grad], lr=config.learning_rate,
+            betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_epsilon, weight_decay=config.weight_decay,
+        )
+        self.step = 0
+        self.sampling_rng = SamplingRNG(config.seed, self.device)
+        self.np_rng = np.random.default_rng(config.seed)
+        self._task_queue: list[int] = []
+        if resume_dir is not None:
+            self.load_checkpoint(resume_dir)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def train(self, time_limit_s: float | None = None) -> list[dict[str, Any]]:
+        """Run steps until ``config.steps``; return this call's metrics, one dict per step.
+
+        ``time_limit_s``: stop after the step that ends past this many seconds (a job's time
+        limit); the last step is checkpointed, so ``resume_from="latest"`` goes on from it.
+        """
+        start = time.perf_counter()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / "config.json").write_text(self.config.to_json())
+        history = []
+        while self.step < self.config.steps:
+            metrics, trajectories = self.train_step()
+            history.append(metrics)
+            self._log(metrics, trajectories)
+            out_of_time = time_limit_s is not None and time.perf_counter() - start >= time_limit_s
+            last = self.step == self.config.steps or out_of_time
+            if last or (self.config.save_every and self.step % self.config.save_every == 0):
+                self.save_checkpoint()
+                if self.config.plot:
+                    self.plot()
+            if out_of_time:
+                logger.info("time limit of %.0f s reached after step %d", time_limit_s, self.step)
+                break
+        return history
+
+    def train_step(self) -> tuple[dict[str, Any], list[Trajectory]]:
+        """One step: sample tasks, roll out groups, update once. Returns ``(metrics, trajectories)``."""
+        c = self.config
+        t0 = time.perf_counter()
+        tasks = self._sample_tasks()
+        self.model.eval()
+        trajectories = rollout(
+            self.model, self.tokenizer, self.envs, tasks, group_size=c.group_size, config=c, rng=self.sampling_rng,
+            seed=c.seed + self.step * c.episodes_per_step, eos_ids=self.eos_token_ids, autocast=self._autocast,
+        )
+        t1 = time.perf_counter()
+        rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
+        advantages = group_advantages(rewards, c.group_size, c.scale_rewards)
+        stats = self.update(trajectories, advantages)
+        t2 = time.perf_counter()
+        self.step += 1
+        metrics = step_metrics(trajectories, advantages, stats, group_size=c.group_size)
+        generated = sum(t.response_tokens for t in trajectories)
+        metrics.update(step=self.step, lr=self._lr(self.step - 1), time_rollout_s=t1 - t0, time_update_s=t2 - t1,
+                       time_step_s=t2 - t0, generated_tokens=generated, generated_tokens_per_s=generated / max(t1 - t0, 1e-9))
+        return metrics, trajectories
+
+    # -- the update ----------------------------------------------------------------------------
+    def update(self, trajectories: Sequence[Trajectory], advantages: Any) -> dict[str, float]:
+        """The optimisation of one step on ``trajectories`` with their ``advantages`` ``(N,)``.
+
+        Returns loss and clipping statistics (sums turned into means over the trained tokens).
+        """
+        c = self.config
+        advantages = torch.as_tensor(advantages, dtype=torch.float32)
+        n = len(trajectories)
+        lr = self._lr(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        order = self.np_rng.permutation(n).tolist() if c.updates_per_step > 1 else list(range(n))
+        minis = [[int(i) for i in m] for m in np.array_split(order, c.updates_per_step)]
+        skip = c.skip_zero_advantage and c.kl_coef == 0 and c.entropy_coef == 0
+        trained = [i for i in range(n) if not (skip and float(advantages[i]) == 0.0)]
+        old = self.behaviour_logprobs([trajectories[i] for i in trained])
+        old_by_index = dict(zip(trained, old))
+        sampler_diff = _sampler_diff([trajectories[i] for i in trained], old)
+        ref_by_index = {}
+        if self.ref_model is not None:
+            ref_by_index = dict(zip(trained, self.behaviour_logprobs([trajectories[i] for i in trained], self.ref_model)))
+
+        totals = {k: 0.0 for k in ("loss", "pg_loss", "kl", "entropy", "tokens", "clipped_low", "clipped_high",
+                                   "ratio", "approx_kl", "grad_norm")}
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for mini in minis:
+            normalizer = self._normalizer([trajectories[i] for i in mini])
+            self.optimizer.zero_grad(set_to_none=False)
+            items = [i for i in mini if i in old_by_index]
+            for micro in _chunks(items, c.micro_batch_size):
+                batch = Batch.collate([trajectories[i] for i in micro], self.pad_token_id, self.device)
+                with self._autocast():
+                    logp, entropy = self._logprobs(self.model, batch, with_entropy=c.entropy_coef > 0)
+                old_b = batch.pad_values([old_by_index[i] for i in micro])
+                pg, st = policy_loss(
+                    logp, old_b, advantages[micro].to(self.device), batch.loss_mask, epsilon_low=c.epsilon_low,
+                    epsilon_high=c.epsilon_high, aggregation=c.loss_aggregation, normalizer=normalizer,
+                )
+                loss = pg
+                if self.ref_model is not None:
+                    ref_b = batch.pad_values([ref_by_index[i] for i in micro])
+                    kl = aggregate(kl_k3(logp, ref_b), batch.loss_mask, c.loss_aggregation, normalizer)
+                    loss = loss + c.kl_coef * kl
+                    totals["kl"] += float(kl.detach())
+                if entropy is not None:
+                    ent = aggregate(entropy, batch.loss_mask, c.loss_aggregation, normalizer)
+                    loss = loss - c.entropy_coef * ent
+                    totals["entropy"] += float(ent.detach())
+                loss.backward()
+                totals["loss"] += float(loss.detach())
+                totals["pg_loss"] += float(pg.detach())
+                for k, v in st.items():
+                    totals[k] += float(v)
+                totals["approx_kl"] += float(((old_b - logp.detach()) * batch.loss_mask).sum())
+            for p in params:  # trajectories all skipped: a zero gradient, as without skipping
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            norm = torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm if c.max_grad_norm > 0 else float("inf"))
+            totals["grad_norm"] += float(norm) / len(minis)
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=False)
+        tokens = max(totals["tokens"], 1.0)
+        return {
+            "loss": totals["loss"] / len(minis), "pg_loss": totals["pg_loss"] / len(minis),
+            "kl": totals["kl"] / len(minis), "entropy_bonus": totals["entropy"] / len(minis),
+            "grad_norm": totals["grad_norm"], "trained_tokens": totals["tokens"], "trained_trajectories": len(trained),
+            "clip_ratio": (totals["clipped_low"] + totals["clipped_high"]) / tokens,
+            "clip_ratio_low": totals["clipped_low"] / tokens, "clip_ratio_high": totals["clipped_high"] / tokens,
+            "ratio_mean": totals["ratio"] / tokens if totals["tokens"] else 1.0,
+            "approx_kl": totals["approx_kl"] / tokens, "sampler_logprob_diff": sampler_diff,
+        }
+
+    def behaviour_logprobs(self, trajectories: Sequence[Trajectory], model: Any = None) -> list[Any]:
+        """Log-probs of each trajectory's tokens under ``model`` (default: the policy), no grad.
+
+        With ``old_logprobs="sampler"`` (and the policy) the ones recorded while sampling are
+        returned instead. Each item is a ``(len(input_ids),)`` tensor, 0 on mask-0 tokens.
+        """
+        if model is None and self.config.old_logprobs == "sampler":
+            return [torch.tensor(t.sampler_logprobs, dtype=torch.float32) for t in trajectories]
+        model = self.model if model is None else model
+        out: list[Any] = []
+        with torch.no_grad():
+            for micro in _chunks(list(trajectories), self.config.micro_batch_size):
+                batch = Batch.collate(micro, self.pad_token_id, self.device)
+                with self._autocast():
+                    logp, _ = self._logprobs(model, batch, with_entropy=False)
+                out.extend(logp[row, : len(t.input_ids)].float().cpu() for row, t in enumerate(micro))
+        return out
+
+    def surrogate_loss(self, trajectories: Sequence[Trajectory], advantages: Any, old_logprobs: Sequence[Any]) -> float:
+        """The clipped surrogate loss of a batch under the current weights (no grad, no update)."""
+        c = self.config
+        advantages = torch.as_tensor(advantages, dtype=torch.float32)
+        normalizer = self._normalizer(trajectories)
+        total = 0.0
+        with torch.no_grad():
+            for start in range(0, len(trajectories), c.micro_batch_size):
+                micro = list(range(start, min(start + c.micro_batch_size, len(trajectories))))
+                batch = Batch.collate([trajectories[i] for i in micro], self.pad_token_id, self.device)
+                with self._autocast():
+                    logp, _ = self._logprobs(self.model, batch, with_entropy=False)
+                loss, _ = policy_loss(
+                    logp, batch.pad_values([old_logprobs[i] for i in micro]), advantages[micro].to(self.device),
+                    batch.loss_mask, epsilon_low=c.epsilon_low, epsilon_high=c.epsilon_high,
+                    aggregation=c.loss_aggregation, normalizer=normalizer,
+                )
+                total += float(loss)
+        return total
+
+    def _logprobs(self, model: Any, batch: Batch, with_entropy: bool) -> tuple[Any, Any]:
+        """``(B, T)`` log-probs of the policy tokens (0 elsewhere), and their entropies if asked.
+
+        Logits are computed only where the next token is a policy token (``logits_to_keep``
+        with a boolean mask), which skips the vocabulary projection of the prompt and tool
+        responses.
+        """
+        labels_mask = batch.loss_mask.bool()
+        predict = torch.zeros_like(labels_mask)
+        predict[:, :-1] = labels_mask[:, 1:]
+        kwargs: dict[str, Any] = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "use_cache": False}
+        if self._keeps_logits:
+            kwargs["logits_to_keep"] = predict
+        logits = model(**kwargs).logits
+        if logits.dim() == 3:  # the model computed every position
+            logits = logits[predict]
+        labels = batch.input_ids[labels_mask]
+        flat = token_logprobs(logits, labels, self.config.temperature)
+        logp = torch.zeros(labels_mask.shape, dtype=flat.dtype, device=flat.device).masked_scatter(labels_mask, flat)
+        entropy = None
+        if with_entropy:
+            lp = torch.log_softmax(logits.float() / self.config.temperature, dim=-1)
+            flat_entropy = -(lp.exp() * lp).sum(-1)
+            entropy = torch.zeros(labels_mask.shape, dtype=flat.dtype, device=flat.device).masked_scatter(
+                labels_mask, flat_entropy
+            )
+        return logp, entropy
+
+    def _normalizer(self, trajectories: Sequence[Trajectory]) -> float:
+        """The loss denominator of a mini-batch: its policy tokens, or its trajectories with any."""
+        if self.config.loss_aggregation == "token-mean":
+            return float(max(sum(t.response_tokens for t in trajectories), 1))
+        return float(max(sum(1 for t in trajectories if t.response_tokens), 1))
+
+    def _lr(self, step: int) -> float:
+        warmup = self.config.warmup_steps
+        return self.config.learning_rate * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        if self.config.mixed_precision == "bf16":
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+
+    def _sample_tasks(self) -> list[Task]:
+        """``tasks_per_step`` tasks: the task list in shuffled epochs, without replacement within one."""
+        n = self.config.tasks_per_step
+        while len(self._task_queue) < n:
+            self._task_queue.extend(int(i) for i in self.np_rng.permutation(len(self.tasks)))
+        picked, self._task_queue = self._task_queue[:n], self._task_queue[n:]
+        return [self.tasks[i] for i in picked]
+
+    # -- outputs -----------------------------------------------------------------------------
+    def _log(self, metrics: dict[str, Any], trajectories: Sequence[Trajectory]) -> None:
+        with open(self.output_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(metrics) + "\n")
+        if self.config.log_trajectories:
+            with open(self.output_dir / "trajectories.jsonl", "a", encoding="utf-8") as f:
+                for t in trajectories[: self.config.log_trajectories]:
+                    record = {"step": self.step, "task_id": t.task_id, "reward": t.reward, "turns": t.turns,
+                              "answer": t.answer, "response_tokens": t.response_tokens,
+                              "messages": [m for m in t.messages if m.get("role") != "system"]}
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        logger.info(
+            "step %d/%d reward %.3f response %.1f tok turns %.2f tool calls %.2f clip %.4f len-clip %.3f "
+            "loss %.4f (%.0f s)", self.step, self.config.steps, metrics["reward_mean"], metrics["response_length_mean"],
+            metrics["turns_mean"], metrics["tool_calls_mean"], metrics["clip_ratio"], metrics["length_clip_ratio"],
+            metrics["loss"], metrics["time_step_s"],
+        )
+
+    def plot(self) -> Path | None:
+        """Write ``metrics.png`` from ``metrics.jsonl`` (None when matplotlib is missing)."""
+        from trainers.grpo.plot import plot_metrics
+
+        try:
+            return plot_metrics(self.output_dir / "metrics.jsonl", self.output_dir / "metrics.png")
+        except ImportError:
+            logger.info("matplotlib is not installed: no metrics.png")
+            return None
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoint-{step}``: model and tokenizer, optimizer, RNG states, step and config."""
+        final = self.output_dir / f"{CHECKPOINT_PREFIX}{self.step:06d}"
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.model.save_pretrained(tmp / "model")
+        self.tokenizer.save_pretrained(tmp / "model")
+        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save({"sampling": self.sampling_rng.state_dict()}, tmp / "rng.pt")
+        state = {"step": self.step, "config": self.config.to_dict(), "numpy_rng": self.np_rng.bit_generator.state,
+                 "task_queue": self._task_queue}
+        (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        limit = self.config.save_total_limit
+        if limit:
+            for old in _checkpoints(self.output_dir)[:-limit]:
+                shutil.rmtree(old, ignore_errors=True)
+        logger.info("saved %s", final)
+        return final
+
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """Restore optimizer, RNG states, task queue and step from a checkpoint (the weights are
+        loaded by the constructor); drop later lines of ``metrics.jsonl``."""
+        path = Path(path)
+        state = json.loads((path / "trainer_state.json").read_text())
+        self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=self.device, weights_only=True))
+        self.sampling_rng.load_state_dict(torch.load(path / "rng.pt", weights_only=True)["sampling"])
+        self.np_rng.bit_generator.state = state["numpy_rng"]
+        self._task_queue = [int(i) for i in state["task_queue"]]
+        self.step = int(state["step"])
+        changed = {k: (v, getattr(self.config, k)) for k, v in state["config"].items()
+                   if k not in ("resume_from", "steps") and hasattr(self.config, k) and v != getattr(self.config, k)}
+        if changed:
+            logger.warning("resuming %s with changed settings (checkpoint, now): %s", path, changed)
+        for name in ("metrics.jsonl", "trajectories.jsonl"):
+            log = self.output_dir / name
+            if log.is_file():
+                kept = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= self.step]
+                log.write_text("".join(line + "\n" for line in kept))
+        logger.info("resumed from %s at step %d", path, self.step)
+
+    def _resume_dir(self, resume_from: str | None) -> Path | None:
+        if resume_from is None:
+            return None
+        if resume_from == "latest":
+            found = _checkpoints(self.output_dir)
+            if not found:
+                logger.info("no checkpoint in %s: starting from scratch", self.output_dir)
+                return None
+            return found[-1]
+        path = Path(resume_from)
+        if not (path / "trainer_state.json").is_file():
+            raise ConfigError(f"Expects a checkpoint directory with trainer_state.json, actual: {str(path)!r}")
+        return path
+
+
+def step_metrics(
+    trajectories: Sequence[Trajectory], advantages: Any, stats: dict[str, float], *, group_size: int
+) -> dict[str, Any]:
+    """The per-step metrics: rollout statistics (the paper's training-dynamics figure) and ``stats``.
+
+    ``length_clip_ratio`` is the share of turns cut by ``max_new_tokens``; ``clip_ratio`` the
+    share of trained policy tokens whose ratio was clipped; ``groups_zero_std`` the share of
+    groups whose episodes all got the same reward (no learning signal).
+
+    Example:
+        >>> t1 = Trajectory("a", 0, [1, 2, 3], [0, 1, 1], [0.0, -0.5, -0.5], reward=1.0, turns=2, tool_calls=1,
+        ...                 length_clipped_turns=1, answered=True, entropy_sum=2.0)
+        >>> t2 = Trajectory("a", 0, [1, 2], [0, 1], [0.0, -1.0], turns=1, truncated=True)
+        >>> m = step_metrics([t1, t2], [0.7, -0.7], {"loss": 0.0}, group_size=2)
+        >>> m["reward_mean"], m["response_length_mean"], m["length_clip_ratio"], m["groups_zero_std"]
+        (0.5, 1.5, 0.3333333333333333, 0.0)
+    """
+    n = len(trajectories)
+    rewards = np.array([t.reward for t in trajectories], dtype=np.float64)
+    lengths = np.array([t.response_tokens for t in trajectories], dtype=np.float64)
+    turns = sum(t.turns for t in trajectories)
+    tokens = max(lengths.sum(), 1.0)
+    groups = rewards.reshape(-1, group_size)
+    metrics: dict[str, Any] = {
+        "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()), "reward_max": float(rewards.max()),
+        "em_mean": float(np.mean([t.em for t in trajectories])), "f1_mean": float(np.mean([t.f1 for t in trajectories])),
+        "answered": sum(t.answered for t in trajectories) / n, "truncated": sum(t.truncated for t in trajectories) / n,
+        "context_truncated": sum(t.context_truncated for t in trajectories) / n,
+        "response_length_mean": float(lengths.mean()), "response_length_max": float(lengths.max()),
+        "sequence_length_mean": float(np.mean([len(t.input_ids) for t in trajectories])),
+        "turns_mean": turns / n, "tool_calls_mean": sum(t.tool_calls for t in trajectories) / n,
+        "action_errors_mean": sum(t.action_errors for t in trajectories) / n,
+        "length_clip_ratio": sum(t.length_clipped_turns for t in trajectories) / max(turns, 1),
+        "entropy": sum(t.entropy_sum for t in trajectories) / tokens,
+        "advantage_abs_mean": float(np.abs(np.asarray(advantages, dtype=np.float64)).mean()),
+        "groups_zero_std": float((groups.max(1) == groups.min(1)).mean()),
+        "clip_ratio": 0.0, "clip_ratio_low": 0.0, "clip_ratio_high": 0.0,
+    }
+    metrics.update(stats)
+    return metrics
+
+
+def _sampler_diff(trajectories: Sequence[Trajectory], behaviour: Sequence[Any]) -> float:
+    """Mean |sampler log-prob - behaviour log-prob| over policy tokens (sampling vs training numerics)."""
+    total, count = 0.0, 0
+    for t, old in zip(trajectories, behaviour):
+        mask = torch.tensor(t.loss_mask, dtype=torch.bool)
+        total += float((torch.tensor(t.sampler_logprobs)[mask] - old[mask]).abs().sum())
+        count += int(mask.sum())
+    return total / max(count, 1)
+
+
+def _checkpoints(output_dir: Path) -> list[Path]:
+    found = [p for p in output_dir.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and not p.name.endswith(".tmp")
+             and (p / "trainer_state.json").is_file()]
+    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
