@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import json
 import logging
 import os
@@ -190,7 +189,6 @@ class GRPOTrainer:
             self.ref_model = load_policy(config.model, config.dtype)[0].to(self.device).eval().requires_grad_(False)
         self.eos_token_ids = eos_token_ids(self.model, tokenizer)
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
-        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
         self.tasks = list(tasks) if tasks is not None else load_tasks(config.tasks)
         self.envs = make_envs(config, self.tasks, config.episodes_per_step)
@@ -367,19 +365,16 @@ class GRPOTrainer:
     def _logprobs(self, model: Any, batch: Batch, with_entropy: bool) -> tuple[Any, Any]:
         """``(B, T)`` log-probs of the policy tokens (0 elsewhere), and their entropies if asked.
 
-        Logits are computed only where the next token is a policy token (``logits_to_keep``
-        with a boolean mask), which skips the vocabulary projection of the prompt and tool
-        responses.
+        Log-probs are read only where the next token is a policy token. (Passing that boolean
+        mask as ``logits_to_keep`` would skip the vocabulary projection elsewhere, but only
+        transformers >= 5.11 accepts a 2-D mask, and verl 0.9.1 pins < 5.11.)
         """
         labels_mask = batch.loss_mask.bool()
         predict = torch.zeros_like(labels_mask)
         predict[:, :-1] = labels_mask[:, 1:]
         kwargs: dict[str, Any] = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "use_cache": False}
-        if self._keeps_logits:
-            kwargs["logits_to_keep"] = predict
         logits = model(**kwargs).logits
-        if logits.dim() == 3:  # the model computed every position
-            logits = logits[predict]
+        logits = logits[predict]
         labels = batch.input_ids[labels_mask]
         flat = token_logprobs(logits, labels, self.config.temperature)
         logp = torch.zeros(labels_mask.shape, dtype=flat.dtype, device=flat.device).masked_scatter(labels_mask, flat)
