@@ -64,7 +64,7 @@ class DenseIndex:
     Args:
         index: a ``faiss.Index``.
         factory: the factory string it was built from.
-        params: search-time parameters (``efSearch``, ``nprobe``, ``k_factor``).
+        params: search-time parameters (``efSearch``, ``nprobe``, ``k_factor_rf``).
         use_gpu: move to GPU when faiss has one (Flat/IVF only).
     """
 
@@ -87,12 +87,12 @@ class DenseIndex:
     def _apply_params(self, index: Any) -> None:
         faiss = _faiss()
         ps = faiss.ParameterSpace()
-        for key in ("efSearch", "nprobe", "k_factor"):
+        for key in ("efSearch", "nprobe", "k_factor_rf"):
             if key in self.params:
                 try:
                     ps.set_index_parameter(index, key, self.params[key])
-                except RuntimeError:
-                    pass
+                except RuntimeError as exc:
+                    logger.warning("index %s ignores search parameter %s=%s (%s)", self.factory, key, self.params[key], exc)
 
     @property
     def ntotal(self) -> int:
@@ -128,7 +128,7 @@ class DenseIndex:
         if "IVF" in factory:
             defaults["nprobe"] = 32
         if "Refine" in factory:
-            defaults["k_factor"] = 4
+            defaults["k_factor_rf"] = 8  # re-rank 8k PQ candidates: recall@10 0.40 -> 0.72 at 1M (bench_scale_1m)
         defaults.update(params or {})
         if not index.is_trained:
             rng = np.random.default_rng(seed)

@@ -133,3 +133,17 @@ def test_load_missing_and_damaged(tmp_path):
     (tmp_path / "index" / "dense.faiss").write_bytes(b"not a faiss index at all")
     with pytest.raises(WorldCorruptedError, match=r"Expects a readable FAISS index at .*dense\.faiss, actual: .*Rebuild"):
         DenseIndex.load(tmp_path)
+
+
+def test_refine_index_really_reranks():
+    """Regression: the IVF-PQ + Refine default must apply its re-ranking factor (faiss: k_factor_rf)."""
+    import faiss
+    import numpy as np
+
+    from lite_world.index.dense import DenseIndex
+
+    x = np.random.default_rng(0).standard_normal((3000, 32)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    idx = DenseIndex.build(x, "IVF8,PQ4,Refine(SQ8)")
+    assert idx.params["k_factor_rf"] == 8
+    assert faiss.downcast_index(idx.index).k_factor == 8.0
