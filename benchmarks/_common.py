@@ -262,12 +262,17 @@ def plot_latency(name: str, panels: dict[str, dict[str, Sequence[float]]], *, ti
         ax.set_xlabel("latency (ms), whiskers p1–p99")
         ax.set_title(ptitle, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
+    return _save(fig, name, title)
+
+
+def _save(fig, name: str, title: str) -> Path:  # type: ignore[no-untyped-def]
+    """Title, lay out and write ``results/<name>.png``; close the figure."""
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     path = RESULTS_DIR / f"{name}.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -311,10 +316,4 @@ def plot_bar_panels(
         ax.set_title(ptitle, fontsize=10)
         ax.legend(fontsize=7)
         ax.grid(axis="y", alpha=0.3)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path = RESULTS_DIR / f"{name}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, name, title)
