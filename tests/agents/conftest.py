@@ -24,19 +24,6 @@ def smollm2():
     return load_smollm2()
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Generate on one thread: on a busy 2-core machine two OpenMP threads run ~5x slower."""
-    try:
-        import torch
-    except ImportError:  # the tests that need torch skip themselves
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def make_agent(smollm2):

@@ -104,18 +104,5 @@ def verl_dataset(verl_parquet, smollm2_verl, compose):
     return RLHFDataset(data_files=[str(verl_parquet)], tokenizer=smollm2_verl[1], config=cfg.data)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Generate and encode on one thread (the machine is shared)."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
