@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 # Nothing reaches the network. The bundled demo world is built once into LITE_WORLD_CACHE

@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections import defaultdict
