@@ -9,6 +9,7 @@ Subcommands (these exact forms are stable; scripts call them)::
     lite-world demo-world                      # build (if needed) and print the demo world's path
     lite-world rollout --agent scripted|hf|openai ... --out DIR
     lite-world serve WORLD [--host H] [--port P] [--token-file F] [--ray --replicas N]
+    lite-world sft-data TRAJECTORIES... --out DIR [--rules F1 ... F7] [--tokenizer smollm2]
 
 ``WORLD`` may be ``demo`` for the bundled demo world.
 
@@ -150,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_serve_parser = None
     if add_serve_parser is not None:
         add_serve_parser(sub)
+    from lite_world.sft.cli import add_sft_parser
+
+    add_sft_parser(sub)
     return p
 
 
