@@ -23,7 +23,7 @@ $(BASE): setup.cfg pyproject.toml
 # The test set adds pytest & co. and verl 0.9.1 without extras (its extras pin a CUDA torch),
 # so the verl adapter's CPU tests run against the real verl classes.
 $(TESTENV): $(BASE)
-	$(PIP) install -q -e '.[cpu,llm,test,serve,verl]'
+	$(PIP) install -q -e '.[cpu,llm,test,serve,verl,sft]'
 	touch $(TESTENV)
 
 install: $(BASE)

@@ -22,6 +22,7 @@ _HINTS = {
     "matplotlib": "pip install matplotlib",
     "uvicorn": "pip install 'lite-world[serve]'",
     "starlette": "pip install 'lite-world[serve]'",
+    "peft": "pip install 'lite-world[sft]'",
 }
 
 

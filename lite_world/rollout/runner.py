@@ -32,10 +32,12 @@ from lite_world.errors import ConfigError
 from lite_world.rollout.summary import summarize
 from lite_world.tasks import Task, load_tasks
 
-__all__ = ["RolloutConfig", "Episode", "run_episode", "run_rollouts"]
+__all__ = ["STEP_KEYS", "RolloutConfig", "Episode", "episode_record", "run_episode", "run_rollouts"]
 
 logger = logging.getLogger(__name__)
 Episode = dict[str, Any]
+STEP_KEYS = ("turn", "action_kind", "tool", "arguments", "tool_latency_s", "error", "repeat_count")
+"""The ``info`` keys recorded for every step of an episode."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,24 @@ def run_episode(env: Any, agent: Agent, task: Task, *, seed: int) -> Episode:
         action = agent.act(obs, last)
         agent_s += time.perf_counter() - ta
         obs, reward, terminated, truncated, last = env.step(action)
-        steps.append({k: last.get(k) for k in ("turn", "action_kind", "tool", "arguments", "tool_latency_s", "error", "repeat_count")})
+        steps.append({k: last.get(k) for k in STEP_KEYS})
+    return episode_record(task, seed=seed, steps=steps, reward=reward, terminated=terminated, truncated=truncated,
+                          last=last, agent_s=agent_s, wall_s=time.perf_counter() - t0)
+
+
+def episode_record(
+    task: Task,
+    *,
+    seed: int,
+    steps: list[dict[str, Any]],
+    reward: float,
+    terminated: bool,
+    truncated: bool,
+    last: dict[str, Any],
+    agent_s: float = 0.0,
+    wall_s: float = 0.0,
+) -> Episode:
+    """One line of ``trajectories.jsonl``: the task, the outcome (from the last ``info``), the steps."""
     return {
         "task_id": task.id,
         "question": task.question,
@@ -84,7 +103,7 @@ def run_episode(env: Any, agent: Agent, task: Task, *, seed: int) -> Episode:
         "seed": seed,
         "reward": float(reward),
         "answered": bool(terminated),
-        "truncated": truncated,
+        "truncated": bool(truncated),
         "answer": last.get("answer"),
         "reward_info": last.get("reward_info"),
         "turns": len(steps),
@@ -92,7 +111,7 @@ def run_episode(env: Any, agent: Agent, task: Task, *, seed: int) -> Episode:
         "steps": steps,
         "messages": last.get("messages", []),
         "agent_s": round(agent_s, 4),
-        "wall_s": round(time.perf_counter() - t0, 4),
+        "wall_s": round(wall_s, 4),
     }
 
 

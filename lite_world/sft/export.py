@@ -19,6 +19,7 @@ assistant turns masks them. Layouts written by :func:`write_records`:
 
 Example:
     >>> import tempfile
+    >>> from lite_world.sft.records import make_record, read_records
     >>> rec = make_record("t1", [{"role": "user", "content": "Q?"},
     ...                          {"role": "assistant", "content": "<answer>A</answer>"}], answers=["A"])
     >>> rec["meta"]
@@ -33,47 +34,15 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from lite_world.errors import TaskError
-from lite_world.tools.protocol import parse_action
+from lite_world.sft.records import DATA_FILES, Record
 
-__all__ = ["HF_JSONL", "HF_PARQUET", "VERL_PARQUET", "make_record", "read_records", "write_records"]
+__all__ = ["HF_JSONL", "HF_PARQUET", "VERL_PARQUET", "write_records"]
 
-HF_JSONL = "sft.jsonl"
-HF_PARQUET = "sft.parquet"
+HF_JSONL, HF_PARQUET = DATA_FILES
 VERL_PARQUET = "verl_sft.parquet"
-
-Record = dict[str, Any]
-
-
-def make_record(
-    record_id: str,
-    messages: Sequence[Mapping[str, str]],
-    *,
-    question: str = "",
-    answers: Sequence[str] = (),
-    data_source: str = "lite-world",
-) -> Record:
-    """One SFT record; ``meta`` counts assistant turns and the tool calls by tool."""
-    msgs = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
-    calls = [parse_action(m["content"]).call for m in msgs if m["role"] == "assistant"]
-    names = [c.name for c in calls if c is not None]
-    return {
-        "id": record_id,
-        "messages": msgs,
-        "question": question,
-        "answers": [str(a) for a in answers],
-        "data_source": data_source,
-        "meta": {
-            "turns": sum(m["role"] == "assistant" for m in msgs),
-            "tool_calls": len(names),
-            "search": names.count("search"),
-            "visit": names.count("visit"),
-        },
-    }
 
 
 def write_records(records: Sequence[Record], out_dir: str | Path) -> dict[str, Path]:
@@ -103,27 +72,3 @@ def write_records(records: Sequence[Record], out_dir: str | Path) -> dict[str, P
     ]
     pq.write_table(pa.Table.from_pylist(rows, schema=verl_schema), paths["verl_parquet"])
     return paths
-
-
-def read_records(path: str | Path) -> list[Record]:
-    """Records from ``sft.jsonl`` / ``sft.parquet`` (or a directory holding one of them).
-
-    Raises:
-        TaskError: No such file, or a record without a ``messages`` list.
-    """
-    p = Path(path)
-    if p.is_dir():
-        p = p / HF_JSONL if (p / HF_JSONL).is_file() else p / HF_PARQUET
-    if not p.is_file():
-        raise TaskError(f"Expects SFT data ({HF_JSONL} or {HF_PARQUET}, or a directory with one), actual: {p} does not exist")
-    if p.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        rows = pq.read_table(p).to_pylist()
-    else:
-        with open(p, encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-    for n, r in enumerate(rows):
-        if not isinstance(r, dict) or not isinstance(r.get("messages"), list):
-            raise TaskError(f"Expects every SFT record to have a 'messages' list, actual: record {n} in {p} has none")
-    return rows

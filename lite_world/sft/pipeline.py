@@ -37,7 +37,8 @@ from tqdm.auto import tqdm
 from lite_world.errors import ConfigError, TaskError
 from lite_world.reward.judge import LLMJudge
 from lite_world.sft.cleaning import CLEANING_STEPS, clean_messages
-from lite_world.sft.export import make_record, write_records
+from lite_world.sft.export import write_records
+from lite_world.sft.records import make_record
 from lite_world.sft.filters import DEFAULT_ALLOWED_TOOLS, RULES, check_all
 from lite_world.sft.report import summarize_build, write_report
 from lite_world.sft.trajectory import Trajectory

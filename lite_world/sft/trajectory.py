@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from lite_world.errors import TaskError
+from lite_world.sft.records import ROLES
 from lite_world.tools.protocol import ParsedAction, ToolCall, parse_action
 
 __all__ = ["AssistantTurn", "Trajectory", "read_trajectories"]
 
 Message = dict[str, str]
-_ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass(frozen=True)
@@ -144,9 +144,9 @@ class Trajectory:
 
 
 def _message(m: Any, i: int) -> Message:
-    if not isinstance(m, Mapping) or not isinstance(m.get("content"), str) or m.get("role") not in _ROLES:
+    if not isinstance(m, Mapping) or not isinstance(m.get("content"), str) or m.get("role") not in ROLES:
         raise TaskError(
-            f"Expects message {i} to be {{'role': one of {_ROLES}, 'content': str}}, actual: {str(m)[:120]!r}"
+            f"Expects message {i} to be {{'role': one of {ROLES}, 'content': str}}, actual: {str(m)[:120]!r}"
         )
     return {"role": str(m["role"]), "content": m["content"]}
 

@@ -9,7 +9,7 @@ import pytest
 
 from lite_world.agents.scripted import ScriptedAgent
 from lite_world.cli import main
-from lite_world.errors import ConfigError, TaskError
+from lite_world.errors import ConfigError
 from lite_world.rollout import RolloutConfig, run_rollouts
 from lite_world.sft import SFTDataConfig, build_sft_data, read_records, read_trajectories
 from lite_world.tasks import Task
@@ -118,5 +118,5 @@ def test_bad_config_and_inputs():
         SFTDataConfig.from_dict({"rule": ["F1"]})
     result = build_sft_data([{"messages": "not a list"}, {"messages": []}], SFTDataConfig())
     assert result.report["invalid"] == 2 and result.records == []
-    with pytest.raises(TaskError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):
         read_records("/nonexistent/sft.jsonl")

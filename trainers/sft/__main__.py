@@ -1,0 +1,127 @@
+"""``python -m trainers.sft`` (console script ``lite-world-sft``): cold-start SFT.
+
+Every :class:`~trainers.sft.config.SFTConfig` field is a flag (``--max-steps 20``, ``--lora``,
+``--no-shuffle``, ``--lora-target-modules q_proj,v_proj``); ``--config run.json`` (or ``.yaml``)
+supplies values that flags override. Prints a JSON summary at the end.
+
+Usage:
+    # CPU, SmolLM2-135M, full-parameter
+    python -m trainers.sft --data runs/sft-data --model smollm2 --output-dir runs/sft --max-steps 20 \\
+        --max-length 2048 --num-threads 1
+    # one GPU, a bigger model from the Hugging Face cache, LoRA
+    python -m trainers.sft --data runs/sft-data --model Qwen/Qwen2.5-1.5B-Instruct --lora --epochs 2 \\
+        --batch-size 4 --gradient-accumulation-steps 4 --mixed-precision bf16 --gradient-checkpointing
+    # then RL from the fine-tuned model
+    python -m trainers.grpo --model runs/sft/model ...
+
+Example:
+    >>> args = build_parser().parse_args(["--data", "d", "--max-steps", "3", "--lora", "--no-shuffle"])
+    >>> config = config_from_args(args)[0]
+    >>> config.max_steps, config.lora, config.shuffle, config.learning_rate
+    (3, True, False, 2e-05)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lite_world.errors import LiteWorldError
+
+from trainers.sft.config import SFTConfig
+
+__all__ = ["build_parser", "config_from_args", "main", "summary"]
+
+_CLI_ONLY = ("config", "num_threads", "log_level")
+
+
+def _field_type(field: dataclasses.Field) -> Any:
+    kind = str(field.type).split(" ")[0]
+    return {"bool": bool, "int": int, "float": float}.get(kind, str)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: one flag per config field (unset flags stay out of the namespace)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m trainers.sft", description="Cold-start SFT of a search agent on conversation records.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--config", help="JSON or YAML file of SFTConfig fields (flags override it)")
+    parser.add_argument("--num-threads", type=int, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
+    parser.add_argument("--log-level", default="INFO", help="logging level")
+    for field in dataclasses.fields(SFTConfig):
+        flag = "--" + field.name.replace("_", "-")
+        cast = _field_type(field)
+        help_text = field.metadata.get("help", "")
+        if cast is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            parser.add_argument(flag, type=cast, help=help_text, metavar=field.name.upper())
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[SFTConfig, dict[str, Any]]:
+    """``(config, cli_only_options)`` from parsed arguments (``--config`` file first, then flags)."""
+    values: dict[str, Any] = {}
+    path = getattr(args, "config", None)
+    if path:
+        text = Path(path).read_text()
+        if path.endswith((".yaml", ".yml")):
+            from lite_world._lazy import require
+
+            values.update(require("yaml").safe_load(text) or {})
+        else:
+            values.update(json.loads(text))
+    given = vars(args)
+    values.update({k: v for k, v in given.items() if k not in _CLI_ONLY})
+    return SFTConfig.from_dict(values), {k: given.get(k) for k in _CLI_ONLY}
+
+
+def summary(history: Sequence[dict[str, Any]], output_dir: str) -> dict[str, Any]:
+    """The run's summary: steps, first and last loss, where the model is.
+
+    Example:
+        >>> summary([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}], "runs/sft")["last_loss"]
+        1.5
+    """
+    return {
+        "steps": history[-1]["step"] if history else 0,
+        "first_loss": history[0]["loss"] if history else None,
+        "last_loss": history[-1]["loss"] if history else None,
+        "output_dir": output_dir,
+        "model_dir": str(Path(output_dir) / "model"),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, train, print a JSON summary. Returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        config, options = config_from_args(args)
+    except (LiteWorldError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=str(options["log_level"] or "INFO").upper(), format="%(asctime)s %(name)s: %(message)s")
+    if options["num_threads"]:
+        import torch
+
+        torch.set_num_threads(int(options["num_threads"]))
+    from trainers.sft.trainer import SFTTrainer
+
+    try:
+        history = SFTTrainer(config).train()
+    except LiteWorldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary(history, config.output_dir), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""``SFTConfig``: every setting of the cold-start SFT trainer, frozen and validated.
+
+Defaults follow LiteResearcher's cold start (arXiv 2604.17931): full-parameter fine-tuning with
+learning rate 2e-5, linear warm-up over the first 10% of the steps then cosine decay, loss on
+assistant tokens only. ``lora=True`` trains a LoRA adapter instead (merged into the weights
+when the run is saved).
+
+Example:
+    >>> config = SFTConfig(data="runs/sft-data", max_steps=20)
+    >>> config.learning_rate, config.lr_scheduler, config.examples_per_step
+    (2e-05, 'cosine', 1)
+    >>> SFTConfig(lora_target_modules="q_proj, v_proj").lora_target_modules
+    ('q_proj', 'v_proj')
+    >>> SFTConfig(warmup_ratio=1.5)
+    Traceback (most recent call last):
+    ...
+    lite_world.errors.ConfigError: Expects SFTConfig.warmup_ratio in [0, 1), actual: 1.5
+    >>> SFTConfig.from_dict({"max_steps": 3, "lora": True}).lora
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lite_world.errors import ConfigError
+
+__all__ = ["LR_SCHEDULERS", "SFTConfig", "TRUNCATIONS"]
+
+LR_SCHEDULERS = ("cosine", "linear", "constant")
+"""Decay after the warm-up: cosine to 0, linear to 0, or none (see :func:`~trainers.sft.trainer.lr_at`)."""
+TRUNCATIONS = ("right", "error", "drop")
+"""What happens to a conversation longer than ``max_length`` (see :func:`~trainers.sft.data.encode_chat`)."""
+LINEAR_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+"""The linear layers of a Llama/Qwen-style block: the default LoRA targets."""
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    """Settings of :class:`~trainers.sft.trainer.SFTTrainer` (and ``python -m trainers.sft``).
+
+    Every field carries ``metadata["help"]``; the CLI turns each one into a ``--flag``.
+    """
+
+    # -- data --------------------------------------------------------------------------------
+    data: str | None = field(
+        default=None,
+        metadata={"help": "Training conversations: a JSONL or Parquet file of records with 'messages', or a "
+                          "directory holding sft.jsonl (or sft.parquet)."},
+    )
+    max_length: int | None = field(
+        default=4096, metadata={"help": "Tokens per conversation (None: no limit); longer ones follow 'truncation'."}
+    )
+    truncation: str = field(
+        default="right",
+        metadata={"help": "A conversation longer than max_length: 'right' (keep its first max_length tokens), "
+                          "'drop' (skip it) or 'error'."},
+    )
+    shuffle: bool = field(default=True, metadata={"help": "Shuffle the conversations at every epoch (seeded)."})
+
+    # -- model -------------------------------------------------------------------------------
+    model: str = field(
+        default="smollm2",
+        metadata={"help": "Model to fine-tune: 'smollm2' (the embedded SmolLM2-135M-Instruct), a local model "
+                          "directory or a model id already in the Hugging Face cache (loaded offline)."},
+    )
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "dtype of the trained weights: 'float32' (default; Adam on bf16 weights loses small "
+                          "updates), 'bfloat16' or 'float16'."},
+    )
+    mixed_precision: str = field(
+        default="no", metadata={"help": "'bf16': run forward passes under bfloat16 autocast."}
+    )
+    device: str = field(
+        default="auto", metadata={"help": "'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'."}
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations in the backward pass (less memory, ~30% slower)."}
+    )
+
+    # -- LoRA --------------------------------------------------------------------------------
+    lora: bool = field(
+        default=False,
+        metadata={"help": "Train a LoRA adapter instead of every weight (needs peft); the saved model has the "
+                          "adapter merged in, the adapter alone goes to adapter/."},
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: float = field(
+        default=32.0, metadata={"help": "LoRA scaling numerator (the update is scaled by alpha / r)."}
+    )
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input, in [0, 1)."})
+    lora_target_modules: tuple[str, ...] = field(
+        default=LINEAR_PROJECTIONS,
+        metadata={"help": "Module names LoRA wraps, comma-separated (default: every linear projection of a "
+                          "Llama/Qwen block)."},
+    )
+
+    # -- optimiser ---------------------------------------------------------------------------
+    learning_rate: float = field(default=2e-5, metadata={"help": "Peak AdamW learning rate (the paper's 2e-5)."})
+    lr_scheduler: str = field(
+        default="cosine", metadata={"help": "After the warm-up: 'cosine' (to 0), 'linear' (to 0) or 'constant'."}
+    )
+    warmup_ratio: float = field(
+        default=0.1, metadata={"help": "Share of the steps with a linear learning-rate warm-up, in [0, 1)."}
+    )
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1."})
+    adam_beta2: float = field(default=0.999, metadata={"help": "AdamW beta2."})
+    adam_epsilon: float = field(default=1e-8, metadata={"help": "AdamW epsilon."})
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "Gradient-norm clip (0: no clipping, norm still logged)."}
+    )
+
+    # -- schedule ----------------------------------------------------------------------------
+    epochs: float = field(
+        default=1.0, metadata={"help": "Passes over the data (fractions allowed); ignored with max_steps."}
+    )
+    max_steps: int | None = field(
+        default=None, metadata={"help": "Optimizer steps (None: as many as 'epochs' passes over the data take)."}
+    )
+    batch_size: int = field(default=1, metadata={"help": "Conversations per forward/backward (right-padded)."})
+    gradient_accumulation_steps: int = field(
+        default=1,
+        metadata={"help": "Forward/backward passes per optimizer step; the loss is the mean over every assistant "
+                          "token of the accumulated batch."},
+    )
+
+    # -- run ---------------------------------------------------------------------------------
+    seed: int = field(default=0, metadata={"help": "Seed of the data order, LoRA initialisation and dropout."})
+    output_dir: str = field(
+        default="runs/sft",
+        metadata={"help": "Run directory: config.json, metrics.jsonl, loss.png, model/ (and adapter/), checkpoints."},
+    )
+    log_every: int = field(default=1, metadata={"help": "Log a line every N steps (metrics.jsonl gets every step)."})
+    save_every: int = field(
+        default=0, metadata={"help": "Also write checkpoint-NNNNNN/ every N steps (0: only the final model/)."}
+    )
+    save_total_limit: int = field(
+        default=2, metadata={"help": "Intermediate checkpoints kept (oldest removed first); 0 keeps all."}
+    )
+    show_progress: bool = field(default=True, metadata={"help": "Show a tqdm progress bar."})
+    plot: bool = field(default=True, metadata={"help": "Write loss.png (needs matplotlib) at the end."})
+
+    def __post_init__(self) -> None:
+        ints = {
+            "lora_r": 1, "batch_size": 1, "gradient_accumulation_steps": 1, "seed": 0, "log_every": 1,
+            "save_every": 0, "save_total_limit": 0,
+        }
+        for name, low in ints.items():
+            _check_int(name, getattr(self, name), low)
+        for name in ("max_length", "max_steps"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 2 if name == "max_length" else 1)
+        for name in ("learning_rate", "epochs", "lora_alpha"):
+            if not _is_number(getattr(self, name)) or not getattr(self, name) > 0:
+                raise ConfigError(f"Expects SFTConfig.{name} > 0, actual: {getattr(self, name)!r}")
+        for name in ("weight_decay", "max_grad_norm", "adam_epsilon"):
+            if not _is_number(getattr(self, name)) or not getattr(self, name) >= 0:
+                raise ConfigError(f"Expects SFTConfig.{name} >= 0, actual: {getattr(self, name)!r}")
+        for name in ("warmup_ratio", "lora_dropout", "adam_beta1", "adam_beta2"):
+            if not _is_number(getattr(self, name)) or not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"Expects SFTConfig.{name} in [0, 1), actual: {getattr(self, name)!r}")
+        choices = {
+            "dtype": ("float32", "bfloat16", "float16"), "mixed_precision": ("no", "bf16"),
+            "lr_scheduler": LR_SCHEDULERS, "truncation": TRUNCATIONS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"Expects SFTConfig.{name} in {allowed}, actual: {getattr(self, name)!r}")
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu") or self.device.startswith("cuda")
+        ):
+            raise ConfigError(f"Expects SFTConfig.device 'auto', 'cpu' or 'cuda[:N]', actual: {self.device!r}")
+        for name in ("model", "output_dir"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ConfigError(f"Expects SFTConfig.{name} to be a non-empty string, actual: {getattr(self, name)!r}")
+        if self.data is not None and (not isinstance(self.data, str) or not self.data):
+            raise ConfigError(f"Expects SFTConfig.data to be a path or None, actual: {self.data!r}")
+        object.__setattr__(self, "lora_target_modules", _modules(self.lora_target_modules))
+
+    @property
+    def examples_per_step(self) -> int:
+        """Conversations per optimizer step: ``batch_size * gradient_accumulation_steps``."""
+        return self.batch_size * self.gradient_accumulation_steps
+
+    def total_steps(self, num_examples: int) -> int:
+        """Optimizer steps of a run over ``num_examples`` conversations: ``max_steps``, or enough
+        steps for ``epochs`` passes (rounded up).
+
+        Example:
+            >>> SFTConfig(epochs=2.0, batch_size=2).total_steps(5)
+            5
+            >>> SFTConfig(max_steps=3).total_steps(100)
+            3
+        """
+        if self.max_steps is not None:
+            return self.max_steps
+        return max(1, math.ceil(self.epochs * num_examples / self.examples_per_step - 1e-9))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field.
+
+        Example:
+            >>> SFTConfig().to_dict()["lora_target_modules"][:2]
+            ['q_proj', 'k_proj']
+        """
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SFTConfig:
+        """Build a config from a dict; unknown keys raise :class:`ConfigError`.
+
+        Example:
+            >>> SFTConfig.from_dict({"lerning_rate": 1e-5})
+            Traceback (most recent call last):
+            ...
+            lite_world.errors.ConfigError: Expects SFTConfig fields, actual: unknown ['lerning_rate']
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"Expects SFTConfig fields, actual: unknown {unknown}")
+        return cls(**dict(values))
+
+    def replace(self, **changes: Any) -> SFTConfig:
+        """A validated copy with ``changes`` applied.
+
+        Example:
+            >>> SFTConfig().replace(max_steps=5).max_steps
+            5
+        """
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        """The config as indented JSON (what a run directory's ``config.json`` holds)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: Any, low: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"Expects SFTConfig.{name} to be an int, actual: {value!r}")
+    if low is not None and value < low:
+        raise ConfigError(f"Expects SFTConfig.{name} >= {low}, actual: {value}")
+
+
+def _modules(value: Any) -> tuple[str, ...]:
+    """LoRA target modules from a comma-separated string or a sequence of names."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"Expects SFTConfig.lora_target_modules to be module names, actual: {value!r}")
+    out = tuple(n.strip() for n in names if n.strip())
+    if not out:
+        raise ConfigError(f"Expects at least one SFTConfig.lora_target_modules name, actual: {value!r}")
+    return out
