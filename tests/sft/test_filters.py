@@ -4,6 +4,9 @@ for each rule one trajectory that fails that rule and no other."""
 from __future__ import annotations
 
 import copy
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -117,3 +120,49 @@ def test_bad_trajectory_records_raise_task_error(tmp_path):
         list(read_trajectories(tmp_path / "t.jsonl"))
     with pytest.raises(TaskError, match="does not exist"):
         list(read_trajectories(tmp_path / "missing"))
+
+
+class _Judge(ThreadingHTTPServer):
+    """A local OpenAI-compatible chat server that answers every judge request with one verdict."""
+
+    def __init__(self, verdict: str):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.server.requests.append(body)
+                content = json.dumps({"reasoning": "same organisation", "judgment": verdict})
+                data = json.dumps({"id": "c", "object": "chat.completion", "model": body["model"], "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.requests: list[dict] = []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+def test_f1_with_an_llm_judge_and_its_exact_match_fallback(replay):
+    from lite_world.reward.judge import JudgeConfig, LLMJudge
+
+    ep = replay(GOOD[:2] + [answer("the APA")])  # right, but not an exact match
+    assert reasons(ep) == ["F1_incorrect"]
+    server = _Judge("Correct")
+    try:
+        judge = LLMJudge(JudgeConfig(base_url=server.url, model="judge", max_retries=0))
+        assert reasons(ep, judge=judge) == []
+        assert "the APA" in json.dumps(server.requests[0])  # the judge saw the answer
+    finally:
+        server.shutdown()
+    down = LLMJudge(JudgeConfig(base_url=server.url, model="judge", max_retries=0, timeout_s=0.5))
+    assert reasons(ep, judge=down) == ["F1_incorrect"]  # judge unreachable: exact match decides
+    assert reasons(replay(GOOD), judge=down) == []
