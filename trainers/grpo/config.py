@@ -20,13 +20,13 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lite_world.errors import ConfigError
+
+from trainers._config import ConfigMixin
 
 __all__ = ["AGGREGATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
 
@@ -40,7 +40,7 @@ _ENV_KEYS_OWNED = ("world", "tasks", "max_turns", "action_format", "reward")
 
 
 @dataclass(frozen=True)
-class GRPOConfig:
+class GRPOConfig(ConfigMixin):
     """Settings of :class:`~trainers.grpo.trainer.GRPOTrainer` (and ``python -m trainers.grpo``).
 
     Every field carries ``metadata["help"]``; the CLI turns each one into a ``--flag``.
@@ -219,42 +219,3 @@ class GRPOConfig:
     def episodes_per_step(self) -> int:
         """Episodes per step: ``tasks_per_step * group_size`` (the paper's batch of 128)."""
         return self.tasks_per_step * self.group_size
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of every field.
-
-        Example:
-            >>> GRPOConfig().to_dict()["epsilon_low"]
-            0.2
-        """
-        return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v)
-                for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> GRPOConfig:
-        """Build a config from a dict; unknown keys raise :class:`ConfigError`.
-
-        Example:
-            >>> GRPOConfig.from_dict({"stpes": 3})
-            Traceback (most recent call last):
-            ...
-            lite_world.errors.ConfigError: Expects GRPOConfig fields, actual: unknown ['stpes']
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"Expects GRPOConfig fields, actual: unknown {unknown}")
-        return cls(**dict(values))
-
-    def replace(self, **changes: Any) -> GRPOConfig:
-        """A validated copy with ``changes`` applied.
-
-        Example:
-            >>> GRPOConfig().replace(steps=5).steps
-            5
-        """
-        return dataclasses.replace(self, **changes)
-
-    def to_json(self) -> str:
-        """The config as indented JSON (what a run directory's ``config.json`` holds)."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)

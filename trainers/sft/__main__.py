@@ -24,9 +24,7 @@ Example:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,53 +32,20 @@ from typing import Any
 
 from lite_world.errors import LiteWorldError
 
+from trainers._cli import config_from_args as _config_from_args
+from trainers._cli import config_parser, setup_run
 from trainers.sft.config import SFTConfig
 
 __all__ = ["build_parser", "config_from_args", "main", "summary"]
 
-_CLI_ONLY = ("config", "num_threads", "log_level")
-
-
-def _field_type(field: dataclasses.Field) -> Any:
-    kind = str(field.type).split(" ")[0]
-    return {"bool": bool, "int": int, "float": float}.get(kind, str)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one flag per config field (unset flags stay out of the namespace)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m trainers.sft", description="Cold-start SFT of a search agent on conversation records.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS,
-    )
-    parser.add_argument("--config", help="JSON or YAML file of SFTConfig fields (flags override it)")
-    parser.add_argument("--num-threads", type=int, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
-    parser.add_argument("--log-level", default="INFO", help="logging level")
-    for field in dataclasses.fields(SFTConfig):
-        flag = "--" + field.name.replace("_", "-")
-        cast = _field_type(field)
-        help_text = field.metadata.get("help", "")
-        if cast is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        else:
-            parser.add_argument(flag, type=cast, help=help_text, metavar=field.name.upper())
-    return parser
+    return config_parser(SFTConfig, "python -m trainers.sft", "Cold-start SFT of a search agent on conversation records.")
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[SFTConfig, dict[str, Any]]:
     """``(config, cli_only_options)`` from parsed arguments (``--config`` file first, then flags)."""
-    values: dict[str, Any] = {}
-    path = getattr(args, "config", None)
-    if path:
-        text = Path(path).read_text()
-        if path.endswith((".yaml", ".yml")):
-            from lite_world._lazy import require
-
-            values.update(require("yaml").safe_load(text) or {})
-        else:
-            values.update(json.loads(text))
-    given = vars(args)
-    values.update({k: v for k, v in given.items() if k not in _CLI_ONLY})
-    return SFTConfig.from_dict(values), {k: given.get(k) for k in _CLI_ONLY}
+    return _config_from_args(SFTConfig, args)
 
 
 def summary(history: Sequence[dict[str, Any]], output_dir: str) -> dict[str, Any]:
@@ -107,11 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LiteWorldError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=str(options["log_level"] or "INFO").upper(), format="%(asctime)s %(name)s: %(message)s")
-    if options["num_threads"]:
-        import torch
-
-        torch.set_num_threads(int(options["num_threads"]))
+    setup_run(options)
     from trainers.sft.trainer import SFTTrainer
 
     try:

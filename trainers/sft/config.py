@@ -21,14 +21,14 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lite_world.errors import ConfigError
+
+from trainers._config import ConfigMixin
 
 __all__ = ["LR_SCHEDULERS", "SFTConfig", "TRUNCATIONS"]
 
@@ -41,7 +41,7 @@ LINEAR_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_p
 
 
 @dataclass(frozen=True)
-class SFTConfig:
+class SFTConfig(ConfigMixin):
     """Settings of :class:`~trainers.sft.trainer.SFTTrainer` (and ``python -m trainers.sft``).
 
     Every field carries ``metadata["help"]``; the CLI turns each one into a ``--flag``.
@@ -202,45 +202,6 @@ class SFTConfig:
         if self.max_steps is not None:
             return self.max_steps
         return max(1, math.ceil(self.epochs * num_examples / self.examples_per_step - 1e-9))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of every field.
-
-        Example:
-            >>> SFTConfig().to_dict()["lora_target_modules"][:2]
-            ['q_proj', 'k_proj']
-        """
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SFTConfig:
-        """Build a config from a dict; unknown keys raise :class:`ConfigError`.
-
-        Example:
-            >>> SFTConfig.from_dict({"lerning_rate": 1e-5})
-            Traceback (most recent call last):
-            ...
-            lite_world.errors.ConfigError: Expects SFTConfig fields, actual: unknown ['lerning_rate']
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"Expects SFTConfig fields, actual: unknown {unknown}")
-        return cls(**dict(values))
-
-    def replace(self, **changes: Any) -> SFTConfig:
-        """A validated copy with ``changes`` applied.
-
-        Example:
-            >>> SFTConfig().replace(max_steps=5).max_steps
-            5
-        """
-        return dataclasses.replace(self, **changes)
-
-    def to_json(self) -> str:
-        """The config as indented JSON (what a run directory's ``config.json`` holds)."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
 def _is_number(value: Any) -> bool:
