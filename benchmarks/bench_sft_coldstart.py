@@ -23,7 +23,9 @@ Usage:
     HF_HUB_OFFLINE=1 python -m benchmarks.bench_sft_coldstart                 # ~1 h on 2 cores
     HF_HUB_OFFLINE=1 python -m benchmarks.bench_sft_coldstart --quick         # smoke test, minutes
 
-Outputs: ``benchmarks/results/bench_sft_coldstart.{json,png}``.
+Outputs: ``benchmarks/results/bench_sft_coldstart.{json,png}`` (``_quick`` with ``--quick``), and the
+runs (teacher trajectories, SFT data and report, SFT checkpoint, evaluation episodes with an HTML
+viewer each, GRPO metrics) under ``benchmarks/.cache/sft/``.
 """
 
 from __future__ import annotations
@@ -100,13 +102,27 @@ def teacher_rollouts(tasks: list[Any], out: Path) -> Path:
     return path
 
 
+def teacher_on(tasks: list[Any]) -> dict[str, float]:
+    """The teacher's own accuracy on ``tasks`` in each setting (the student's reference point)."""
+    from lite_world.agents.scripted import ScriptedAgent
+    from lite_world.rollout import RolloutConfig, run_rollouts
+
+    return {
+        f"hops{hops}-visit{visit_k}": run_rollouts(
+            lambda: ScriptedAgent(visit_k=visit_k, hops=hops), RolloutConfig(env_kwargs=ENV_KWARGS, show_progress=False),
+            tasks=tasks)["accuracy"]
+        for hops, visit_k in TEACHERS
+    }
+
+
 def evaluate(model_name: str, tasks: list[Any], out: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Greedy episodes of ``model_name`` on ``tasks`` (cached in ``out``); protocol metrics."""
     from trainers.grpo.trainer import load_policy
     from trainers.sft.evaluate import evaluate_policy, protocol_metrics
 
     path = out / "episodes.jsonl"
-    if not path.is_file():
+    cached = [json.loads(line)["task_id"] for line in path.read_text().splitlines()] if path.is_file() else None
+    if cached != [t.id for t in tasks]:  # none yet, or for other tasks
         out.mkdir(parents=True, exist_ok=True)
         model, tokenizer = load_policy(model_name)
         model.eval()
@@ -136,17 +152,18 @@ def run_grpo(checkpoint: str, tasks: list[Any], args: argparse.Namespace) -> dic
     from trainers.grpo.trainer import GRPOTrainer
 
     out = OUT / "grpo"
-    shutil.rmtree(out, ignore_errors=True)
     config = GRPOConfig(
         model=checkpoint, action_format="tool_call", reward="f1", max_turns=args.max_turns,
         max_new_tokens=args.max_new_tokens, tasks_per_step=args.grpo_tasks_per_step, group_size=args.grpo_group_size,
-        learning_rate=args.grpo_learning_rate, temperature=1.0, micro_batch_size=2, max_seq_len=4096, steps=100,
+        learning_rate=args.grpo_learning_rate, temperature=args.grpo_temperature, micro_batch_size=2, max_seq_len=4096, steps=100,
         save_every=0, save_total_limit=1, output_dir=str(out), seed=args.seed, log_trajectories=2, env_kwargs=ENV_KWARGS,
     )
-    trainer = GRPOTrainer(config, tasks=tasks)
-    history = trainer.train(time_limit_s=args.grpo_minutes * 60)
-    for ckpt in out.glob("checkpoint-*"):
-        shutil.rmtree(ckpt, ignore_errors=True)
+    if (out / "metrics.jsonl").is_file():  # cached: the run is its metrics
+        history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    else:
+        history = GRPOTrainer(config, tasks=tasks).train(time_limit_s=args.grpo_minutes * 60)
+        for ckpt in out.glob("checkpoint-*"):  # 540 MB each: the curve is the result
+            shutil.rmtree(ckpt, ignore_errors=True)
     keep = ("step", "reward_mean", "reward_max", "f1_mean", "answered", "tool_calls_mean", "action_errors_mean",
             "groups_zero_std", "response_length_mean", "time_step_s")
     steps = [{k: m.get(k) for k in keep} for m in history]
@@ -169,6 +186,9 @@ def plot(result: dict[str, Any], sft_metrics: list[dict[str, Any]], grpo: dict[s
     for x, m in zip(xs, METRICS):
         axes[0].annotate(f"{after[m]:.2f}", (x + 0.2, after[m]), ha="center", va="bottom", fontsize=8)
         axes[0].annotate(f"{before[m]:.2f}", (x - 0.2, before[m]), ha="center", va="bottom", fontsize=8)
+    teacher = max(result["teacher_on_held_back"].values())
+    acc = METRICS.index("accuracy")
+    axes[0].hlines(teacher, acc - 0.45, acc + 0.45, colors="tab:red", linestyles="--", label="best teacher setting")
     axes[0].set_xticks(list(xs), [m.replace("_", "\n") for m in METRICS], fontsize=8)
     axes[0].set_ylim(0, 1.1)
     axes[0].set_title(f"held-back tasks ({before['episodes']} episodes, greedy)")
@@ -176,7 +196,7 @@ def plot(result: dict[str, Any], sft_metrics: list[dict[str, Any]], grpo: dict[s
     axes[1].plot([m["step"] for m in sft_metrics], [m["loss"] for m in sft_metrics], color="tab:blue")
     axes[1].set_xlabel("SFT step")
     axes[1].set_ylabel("assistant-token loss")
-    axes[1].set_title(f"SFT of SmolLM2-135M on {result['data']['kept']} trajectories")
+    axes[1].set_title(f"SFT of SmolLM2-135M: {result['sft']['conversations']} conversations, lr {result['args']['learning_rate']:g}")
     if grpo:
         steps = grpo["steps"]
         axes[2].plot([s["step"] for s in steps], [s["reward_mean"] for s in steps], marker="o", label="mean reward (F1)")
@@ -187,7 +207,7 @@ def plot(result: dict[str, Any], sft_metrics: list[dict[str, Any]], grpo: dict[s
         axes[2].set_title("GRPO from the SFT checkpoint")
     fig.suptitle("Cold-start SFT on CPU: ScriptedAgent teacher → filters → SmolLM2-135M", fontsize=11)
     fig.tight_layout()
-    path = RESULTS_DIR / "bench_sft_coldstart.png"
+    path = RESULTS_DIR / f"{result['name']}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -195,12 +215,12 @@ def plot(result: dict[str, Any], sft_metrics: list[dict[str, Any]], grpo: dict[s
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_sft_coldstart", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sft-steps", type=int, default=60)
+    ap.add_argument("--sft-steps", type=int, default=80)
     ap.add_argument("--learning-rate", type=float, default=5e-5)
     ap.add_argument("--max-length", type=int, default=2048, help="SFT tokens per conversation (longer ones dropped)")
-    ap.add_argument("--eval-single", type=int, default=12, help="held-back single-hop tasks evaluated")
-    ap.add_argument("--eval-multi", type=int, default=8, help="held-back multi-hop tasks evaluated")
-    ap.add_argument("--eval-batch", type=int, default=20)
+    ap.add_argument("--eval-single", type=int, default=10, help="held-back single-hop tasks evaluated")
+    ap.add_argument("--eval-multi", type=int, default=6, help="held-back multi-hop tasks evaluated")
+    ap.add_argument("--eval-batch", type=int, default=16)
     ap.add_argument("--max-turns", type=int, default=6)
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--grpo-minutes", type=float, default=15.0, help="0: no GRPO stage")
@@ -209,10 +229,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--grpo-learning-rate", type=float, default=2e-6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--grpo-temperature", type=float, default=1.0)
+    ap.add_argument("--tag", default="", help="a variant's name: runs go to .cache/sft-TAG, results to bench_sft_coldstart_TAG")
     ap.add_argument("--fresh", action="store_true", help="redo every stage")
     ap.add_argument("--quick", action="store_true", help="smoke test: 3 SFT steps, 2+1 eval tasks, 1 GRPO step")
     args = ap.parse_args(argv)
     global OUT
+    if args.tag:
+        OUT = CACHE_DIR / f"sft-{args.tag}"
     if args.quick:
         OUT = CACHE_DIR / "sft-quick"
         args.sft_steps, args.eval_single, args.eval_multi, args.max_turns, args.max_new_tokens = 3, 2, 1, 3, 48
@@ -261,6 +285,8 @@ def main(argv: list[str] | None = None) -> None:
 
     after = evaluate(str(sft_dir / "model"), held, OUT / "eval-after", args)
     print("after SFT:", {m: after[m] for m in METRICS}, flush=True)
+    teacher_held = teacher_on(held)
+    print("teacher (ScriptedAgent) accuracy on the same held-back tasks:", teacher_held, flush=True)
 
     grpo = None
     if args.grpo_minutes > 0:
@@ -270,16 +296,19 @@ def main(argv: list[str] | None = None) -> None:
                                     "groups_zero_std", "time_step_s"]))
 
     losses = [m["loss"] for m in sft_metrics]
+    name = "bench_sft_coldstart" + ("_quick" if args.quick else f"_{args.tag}" if args.tag else "")
     out = {
+        "name": name,
         "quick": args.quick, "args": vars(args), "env_kwargs": ENV_KWARGS, "teachers": TEACHERS,
         "tasks": {"train": len(train), "held_back": len(held)}, "teacher_s": round(teacher_s, 1),
-        "data": data, "before": before, "after": after,
+        "data": data, "before": before, "after": after, "teacher_on_held_back": teacher_held,
         "sft": {"steps": len(sft_metrics), "first_loss": losses[0], "last_loss": losses[-1],
                 "min_loss": min(losses), "wall_s": float((sft_dir / "wall_s.txt").read_text()),
-                "tokens_per_step": sum(m["tokens"] for m in sft_metrics) / len(sft_metrics)},
+                "tokens_per_step": sum(m["tokens"] for m in sft_metrics) / len(sft_metrics),
+                "conversations": json.loads((sft_dir / "trainer_state.json").read_text())["conversations"]},
         "grpo": grpo, "wall_s": round(time.perf_counter() - t_start, 1),
     }
-    print(f"wrote {write_result('bench_sft_coldstart', out)}")
+    print(f"wrote {write_result(name, out)}")
     print(f"wrote {plot(out, sft_metrics, grpo)}")
 
 
