@@ -17,10 +17,14 @@ import argparse
 import dataclasses
 import json
 import logging
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLI_ONLY", "config_from_args", "config_parser", "field_type", "setup_run"]
+from lite_world.errors import LiteWorldError
+
+__all__ = ["CLI_ONLY", "config_from_args", "config_parser", "field_type", "run_main", "setup_run"]
 
 CLI_ONLY = ("config", "num_threads", "log_level")
 """Options of the command line itself, not config fields."""
@@ -78,3 +82,30 @@ def setup_run(options: dict[str, Any]) -> None:
         import torch
 
         torch.set_num_threads(int(options["num_threads"]))
+
+
+def run_main(
+    parser: argparse.ArgumentParser,
+    config_cls: Any,
+    argv: Sequence[str] | None,
+    train: Callable[[Any], Any],
+    report: Callable[[Any, Any], dict[str, Any]],
+) -> int:
+    """Parse ``argv``, build the config, ``train(config)``, print ``report(config, history)`` as JSON.
+
+    Returns the exit status: 2 (with the message on stderr) for a bad config or a failed run.
+    """
+    args = parser.parse_args(argv)
+    try:
+        config, options = config_from_args(config_cls, args)
+    except (LiteWorldError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    setup_run(options)
+    try:
+        history = train(config)
+    except LiteWorldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report(config, history), indent=2))
+    return 0

@@ -23,15 +23,11 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lite_world.errors import ConfigError, LiteWorldError
-
 from trainers._cli import config_from_args as _config_from_args
-from trainers._cli import config_parser, setup_run
+from trainers._cli import config_parser, run_main
 from trainers.grpo.config import GRPOConfig
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -49,22 +45,16 @@ def config_from_args(args: argparse.Namespace) -> tuple[GRPOConfig, dict[str, An
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, train, print the last step's metrics as JSON. Returns the exit status."""
-    args = build_parser().parse_args(argv)
-    try:
-        config, options = config_from_args(args)
-    except (LiteWorldError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    setup_run(options)
-    from trainers.grpo.trainer import GRPOTrainer
 
-    try:
-        history = GRPOTrainer(config).train()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(history[-1] if history else {"step": config.steps, "note": "nothing to do"}, indent=2))
-    return 0
+    def train(config: GRPOConfig) -> list[dict[str, Any]]:
+        from trainers.grpo.trainer import GRPOTrainer
+
+        return GRPOTrainer(config).train()
+
+    def report(config: GRPOConfig, history: list[dict[str, Any]]) -> dict[str, Any]:
+        return history[-1] if history else {"step": config.steps, "note": "nothing to do"}
+
+    return run_main(build_parser(), GRPOConfig, argv, train, report)
 
 
 if __name__ == "__main__":

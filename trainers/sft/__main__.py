@@ -24,19 +24,16 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lite_world.errors import LiteWorldError
-
 from trainers._cli import config_from_args as _config_from_args
-from trainers._cli import config_parser, setup_run
+from trainers._cli import config_parser, run_main
 from trainers.sft.config import SFTConfig
 
 __all__ = ["build_parser", "config_from_args", "main", "summary"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one flag per config field (unset flags stay out of the namespace)."""
@@ -66,22 +63,13 @@ def summary(history: Sequence[dict[str, Any]], output_dir: str) -> dict[str, Any
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, train, print a JSON summary. Returns the exit status."""
-    args = build_parser().parse_args(argv)
-    try:
-        config, options = config_from_args(args)
-    except (LiteWorldError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    setup_run(options)
-    from trainers.sft.trainer import SFTTrainer
 
-    try:
-        history = SFTTrainer(config).train()
-    except LiteWorldError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary(history, config.output_dir), indent=2))
-    return 0
+    def train(config: SFTConfig) -> list[dict[str, Any]]:
+        from trainers.sft.trainer import SFTTrainer
+
+        return SFTTrainer(config).train()
+
+    return run_main(build_parser(), SFTConfig, argv, train, lambda c, h: summary(h, c.output_dir))
 
 
 if __name__ == "__main__":
