@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lite_world.config import ConfigMixin
 from lite_world.errors import ConfigError, TaskError
 from lite_world.reward.judge import LLMJudge
 from lite_world.sft.cleaning import CLEANING_STEPS, clean_messages
@@ -53,7 +53,7 @@ TokenCounter = Callable[[Sequence[Mapping[str, str]]], int]
 
 
 @dataclass(frozen=True)
-class SFTDataConfig:
+class SFTDataConfig(ConfigMixin):
     """How teacher trajectories become SFT data (defaults: the paper's rules)."""
 
     rules: tuple[str, ...] = field(default=RULES, metadata={"help": "Filters to apply, among F1..F7."})
@@ -82,20 +82,6 @@ class SFTDataConfig:
                 raise ConfigError(f"Expects {name} >= 0, actual: {getattr(self, name)}")
         if not self.allowed_tools:
             raise ConfigError("Expects at least one allowed tool, actual: none")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SFTDataConfig:
-        """Build from plain values (lists become tuples); unknown keys raise ``ConfigError``.
-
-        Example:
-            >>> SFTDataConfig.from_dict({"rules": ["F1", "F3"]}).rules
-            ('F1', 'F3')
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"Expects keys among {sorted(names)}, actual unknown: {unknown}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 @dataclass(frozen=True)
@@ -189,7 +175,7 @@ def build_sft_data(
         total, [r for _, r in dropped], token_counts=tokens, turns=turns,
         token_unit="tokens" if count_tokens else "chars/4", invalid=invalid,
     )
-    report["config"] = dataclasses.asdict(config)
+    report["config"] = config.to_dict()
     paths: dict[str, Path] = {}
     if out_dir is not None:
         paths.update(write_records(records, out_dir))

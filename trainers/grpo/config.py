@@ -24,9 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lite_world.config import ConfigMixin
 from lite_world.errors import ConfigError
-
-from trainers._config import ConfigMixin
 
 __all__ = ["AGGREGATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
 

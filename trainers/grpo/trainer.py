@@ -42,7 +42,6 @@ import copy
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from lite_world.tasks import Task, load_tasks
 
 from trainers.grpo.algorithm import aggregate, group_advantages, kl_k3, policy_loss, token_logprobs
 from trainers.grpo.config import GRPOConfig
+from trainers._runs import CHECKPOINT_PREFIX, bf16_autocast, checkpoint_dirs, prune_checkpoints, write_dir
 from trainers.grpo.rollout import SamplingRNG, Trajectory, eos_token_ids, make_envs, rollout
 
 torch = require("torch")
@@ -65,9 +65,6 @@ transformers = require("transformers", extra="llm")
 __all__ = ["Batch", "GRPOTrainer", "load_policy", "step_metrics"]
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_PREFIX = "checkpoint-"
-
 
 def load_policy(name: str | os.PathLike[str], dtype: str = "float32") -> tuple[Any, Any]:
     """``(model, tokenizer)`` of a trainable policy, loaded offline.
@@ -397,13 +394,8 @@ class GRPOTrainer:
         warmup = self.config.warmup_steps
         return self.config.learning_rate * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
 
-    @contextlib.contextmanager
-    def _autocast(self) -> Iterator[None]:
-        if self.config.mixed_precision == "bf16":
-            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+    def _autocast(self) -> contextlib.AbstractContextManager[None]:
+        return bf16_autocast(self.config.mixed_precision, self.device.type)
 
     def _sample_tasks(self) -> list[Task]:
         """``tasks_per_step`` tasks: the task list in shuffled epochs, without replacement within one."""
@@ -445,22 +437,18 @@ class GRPOTrainer:
     def save_checkpoint(self) -> Path:
         """Write ``checkpoint-{step}``: model and tokenizer, optimizer, RNG states, step and config."""
         final = self.output_dir / f"{CHECKPOINT_PREFIX}{self.step:06d}"
-        tmp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        self.model.save_pretrained(tmp / "model")
-        self.tokenizer.save_pretrained(tmp / "model")
-        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save({"sampling": self.sampling_rng.state_dict()}, tmp / "rng.pt")
-        state = {"step": self.step, "config": self.config.to_dict(), "numpy_rng": self.np_rng.bit_generator.state,
-                 "task_queue": self._task_queue}
-        (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        limit = self.config.save_total_limit
-        if limit:
-            for old in _checkpoints(self.output_dir)[:-limit]:
-                shutil.rmtree(old, ignore_errors=True)
+
+        def write(tmp: Path) -> None:
+            self.model.save_pretrained(tmp / "model")
+            self.tokenizer.save_pretrained(tmp / "model")
+            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save({"sampling": self.sampling_rng.state_dict()}, tmp / "rng.pt")
+            state = {"step": self.step, "config": self.config.to_dict(), "numpy_rng": self.np_rng.bit_generator.state,
+                     "task_queue": self._task_queue}
+            (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
+
+        write_dir(final, write)
+        prune_checkpoints(self.output_dir, self.config.save_total_limit)
         logger.info("saved %s", final)
         return final
 
@@ -489,7 +477,7 @@ class GRPOTrainer:
         if resume_from is None:
             return None
         if resume_from == "latest":
-            found = _checkpoints(self.output_dir)
+            found = checkpoint_dirs(self.output_dir)
             if not found:
                 logger.info("no checkpoint in %s: starting from scratch", self.output_dir)
                 return None
@@ -550,12 +538,6 @@ def _sampler_diff(trajectories: Sequence[Trajectory], behaviour: Sequence[Any]) 
         total += float((torch.tensor(t.sampler_logprobs)[mask] - old[mask]).abs().sum())
         count += int(mask.sum())
     return total / max(count, 1)
-
-
-def _checkpoints(output_dir: Path) -> list[Path]:
-    found = [p for p in output_dir.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir() and not p.name.endswith(".tmp")
-             and (p / "trainer_state.json").is_file()]
-    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:

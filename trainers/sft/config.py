@@ -26,9 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lite_world.config import ConfigMixin
 from lite_world.errors import ConfigError
-
-from trainers._config import ConfigMixin
 
 __all__ = ["LR_SCHEDULERS", "SFTConfig", "TRUNCATIONS"]
 

@@ -35,9 +35,8 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ import numpy as np
 from lite_world._lazy import require
 from lite_world.errors import ConfigError
 
+from trainers._runs import CHECKPOINT_PREFIX, bf16_autocast, prune_checkpoints, write_dir
 from trainers.grpo.trainer import load_policy
 from trainers.sft.config import LR_SCHEDULERS, SFTConfig
 from trainers.sft.data import IGNORE_INDEX, EncodedChat, SFTDataset, collate, load_records
@@ -56,7 +56,6 @@ __all__ = ["CHECKPOINT_PREFIX", "SFTTrainer", "lr_at", "plot_loss"]
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_PREFIX = "checkpoint-"
 
 
 def lr_at(step: int, total: int, base_lr: float, warmup_ratio: float = 0.0, kind: str = "cosine") -> float:
@@ -303,13 +302,8 @@ class SFTTrainer:
             torch.manual_seed(seed)
             yield
 
-    @contextlib.contextmanager
-    def _autocast(self) -> Iterator[None]:
-        if self.config.mixed_precision == "bf16":
-            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+    def _autocast(self) -> contextlib.AbstractContextManager[None]:
+        return bf16_autocast(self.config.mixed_precision, self.device.type)
 
     # -- outputs -----------------------------------------------------------------------------
     def save_model(self, directory: str | os.PathLike[str], *, final: bool = False) -> Path:
@@ -323,14 +317,14 @@ class SFTTrainer:
         directory.mkdir(parents=True, exist_ok=True)
         model = self.model
         if self.config.lora:
-            _write_dir(directory / "adapter", lambda tmp: self._save(model, tmp, save_embedding_layers=False))
+            write_dir(directory / "adapter", lambda tmp: self._save(model, tmp, save_embedding_layers=False))
             model = (model if final else copy.deepcopy(model)).merge_and_unload()
             if final:
                 self.model, self._merged = model, True
         use_cache = model.config.use_cache
         model.config.use_cache = True  # the saved model generates with a KV cache
         try:
-            _write_dir(directory / "model", lambda tmp: self._save(model, tmp))
+            write_dir(directory / "model", lambda tmp: self._save(model, tmp))
         finally:
             model.config.use_cache = use_cache
         logger.info("saved %s", directory / "model")
@@ -348,12 +342,7 @@ class SFTTrainer:
         state = {"step": self.step, "total_steps": self.total_steps, "examples_seen": self.examples_seen,
                  "config": self.config.to_dict()}
         (path / "trainer_state.json").write_text(json.dumps(state, indent=2))
-        limit = self.config.save_total_limit
-        if limit:
-            found = sorted(p for p in self.output_dir.glob(f"{CHECKPOINT_PREFIX}*")
-                           if p.is_dir() and p.name[len(CHECKPOINT_PREFIX):].isdigit())
-            for old in found[:-limit]:
-                shutil.rmtree(old, ignore_errors=True)
+        prune_checkpoints(self.output_dir, self.config.save_total_limit)
         return path
 
     def plot(self) -> Path | None:
@@ -392,13 +381,3 @@ def plot_loss(metrics: str | os.PathLike[str], out: str | os.PathLike[str]) -> P
 def _mix(seed: int, step: int) -> int:
     """A 32-bit seed of ``(seed, step)``."""
     return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
-
-
-def _write_dir(final: Path, write: Callable[[Path], Any]) -> None:
-    """Write a directory through ``write(tmp)`` next to it, then swap it in."""
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)

@@ -1,17 +1,18 @@
-"""What every trainer config shares: plain-dict and JSON round trips, validated copies.
+"""What every frozen config dataclass shares: plain-dict and JSON round trips, validated copies.
+
+Used by :class:`~lite_world.sft.pipeline.SFTDataConfig` and the trainers' configs
+(``GRPOConfig``, ``SFTConfig``); validation stays in each class's ``__post_init__``.
 
 Example:
-    >>> from trainers.sft.config import SFTConfig
-    >>> SFTConfig.from_dict(SFTConfig(max_steps=3).to_dict()).max_steps
-    3
-    >>> SFTConfig().replace(max_steps=5).max_steps
+    >>> from lite_world.sft.pipeline import SFTDataConfig
+    >>> SFTDataConfig.from_dict(SFTDataConfig(rules=("F1",)).to_dict()).rules   # lists come back as tuples
+    ('F1',)
+    >>> SFTDataConfig().replace(max_repeats=5).max_repeats
     5
-    >>> SFTConfig().to_dict()["lora_target_modules"][:2]
-    ['q_proj', 'k_proj']
-    >>> SFTConfig.from_dict({"lerning_rate": 1e-5})
+    >>> SFTDataConfig.from_dict({"rule": ["F1"]})
     Traceback (most recent call last):
     ...
-    lite_world.errors.ConfigError: Expects SFTConfig fields, actual: unknown ['lerning_rate']
+    lite_world.errors.ConfigError: Expects SFTDataConfig fields, actual: unknown ['rule']
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ class ConfigMixin:
 
     @classmethod
     def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
-        """Build from plain values; unknown keys raise ``ConfigError``."""
+        """Build from plain values (lists become tuples); unknown keys raise ``ConfigError``."""
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConfigError(f"Expects {cls.__name__} fields, actual: unknown {unknown}")
-        return cls(**dict(values))
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     def replace(self: C, **changes: Any) -> C:
         """A validated copy with ``changes`` applied."""
