@@ -156,15 +156,16 @@ def build_sft_data(
             traj, rules=config.rules, judge=judge, max_repeats=config.max_repeats,
             min_calls=config.min_tool_calls, allowed_tools=config.allowed_tools, max_errors=config.max_tool_errors,
         )
+        if reasons:
+            dropped.append((traj.id, reasons))
+            continue
         messages = clean_messages(
             traj.messages, answers=traj.answers, action_format=config.action_format,  # type: ignore[arg-type]
             date=config.date, max_answer_chars=config.max_answer_chars, steps=config.cleaning,
         )
         key = json.dumps([m["content"] for m in messages if m["role"] == "assistant"] + [traj.question])
-        if not reasons and config.dedup and key in seen:
-            reasons = ["duplicate"]
-        if reasons:
-            dropped.append((traj.id, reasons))
+        if config.dedup and key in seen:
+            dropped.append((traj.id, ["duplicate"]))
             continue
         seen.add(key)
         record = make_record(traj.id, messages, question=traj.question, answers=traj.answers, data_source=config.data_source)
