@@ -18,6 +18,7 @@ __all__ = [
     "WorldNotFoundError",
     "WorldCorruptedError",
     "EmbedderMismatchError",
+    "ModelNotFoundError",
     "IngestError",
     "TaskError",
     "ServiceError",
@@ -50,6 +51,13 @@ class WorldCorruptedError(WorldError):
 
 class EmbedderMismatchError(WorldError):
     """The index was built with another embedder (name or dimension) than the one requested."""
+
+
+class ModelNotFoundError(LiteWorldError, FileNotFoundError):
+    """A model (e.g. a world's query embedder) is not on this machine; nothing is downloaded at run time.
+
+    The message names the model and how to get it (a download command or a local path).
+    """
 
 
 class IngestError(LiteWorldError):
