@@ -1,0 +1,5 @@
+"""The page snapshot: the LMDB store, its codec, page records, URL normalisation, the manifest
+and ingest.
+
+Importing this package imports nothing heavy; open a store through :mod:`lite_world.store.lmdb_store`.
+"""
