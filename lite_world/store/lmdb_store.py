@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -37,15 +38,16 @@ from typing import Any
 import lmdb
 
 from lite_world.errors import WorldCorruptedError, WorldError, WorldNotFoundError
+from lite_world.layout import STORE_DATA, STORE_DIRNAME
 from lite_world.store.codec import PageCodec, train_dictionary
 from lite_world.store.page import Page
 from lite_world.store.urls import normalize_url
 
-__all__ = ["PageStore", "STORE_DIRNAME"]
+__all__ = ["PageStore", "STORE_DIRNAME", "check_data_file"]
 
-STORE_DIRNAME = "pages.lmdb"
 _MAP_SIZE = 1 << 40  # 1 TiB of address space; the file only grows as needed.
 _ID = struct.Struct(">Q")
+_TEXT_FIELDS = ("url", "title", "markdown", "summary")
 
 
 class _SharedEnv:
@@ -68,7 +70,7 @@ _ENVS_LOCK = threading.Lock()
 
 def _file_key(path: Path) -> tuple[int, int] | None:
     try:
-        st = (path / "data.mdb").stat()
+        st = (path / STORE_DATA).stat()
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
@@ -104,16 +106,41 @@ def _acquire_env(path: Path, readonly: bool) -> _SharedEnv:
                 max_readers=2048,
                 subdir=True,
             )
-            dbs = tuple(env.open_db(name, create=not readonly) for name in (b"pages", b"ids", b"hashes", b"meta"))
         except lmdb.Error as exc:
-            raise WorldCorruptedError(
-                f"Expects a readable LMDB store at {path}, actual: {exc}. "
-                "Rebuild the world with lite-world build."
-            ) from exc
+            raise _corrupted(path, str(exc)) from exc
+        try:
+            check_data_file(env, path)  # before the first read through the memory map
+            dbs = tuple(env.open_db(name, create=not readonly) for name in (b"pages", b"ids", b"hashes", b"meta"))
+        except (lmdb.Error, WorldCorruptedError) as exc:
+            env.close()
+            if isinstance(exc, WorldCorruptedError):
+                raise
+            raise _corrupted(path, str(exc)) from exc
         key = _file_key(path) or (-1, id(env))
         shared = _SharedEnv(key, env, dbs, readonly)
         _ENVS[key] = shared
         return shared
+
+
+def _corrupted(path: Path, what: str) -> WorldCorruptedError:
+    return WorldCorruptedError(
+        f"Expects a readable LMDB page store at {path}, actual: {what}. The store is damaged: restore the "
+        "world from a copy, or rebuild it with lite-world build (to a new --out)."
+    )
+
+
+def check_data_file(env: Any, path: Path) -> None:
+    """Raise :class:`WorldCorruptedError` if ``data.mdb`` is shorter than LMDB's own last page.
+
+    LMDB reads pages through a memory map, so a truncated data file kills the process with
+    SIGBUS at the first read past its end; this compares the file size with the size the
+    environment's meta page records (``(last_pgno + 1) * psize``), which LMDB reads with plain
+    ``pread`` when it opens the environment.
+    """
+    need = (int(env.info()["last_pgno"]) + 1) * int(env.stat()["psize"])
+    have = (path / STORE_DATA).stat().st_size
+    if have < need:
+        raise _corrupted(path, f"{STORE_DATA} holds {have} bytes but its last page ends at byte {need} (truncated)")
 
 
 def _release_env(shared: _SharedEnv) -> None:
@@ -147,7 +174,7 @@ class PageStore:
     ):
         self.path = Path(world_dir) / STORE_DIRNAME
         self.readonly = readonly
-        if readonly and not (self.path / "data.mdb").exists():
+        if readonly and not (self.path / STORE_DATA).exists():
             raise WorldNotFoundError(
                 f"Expects an LMDB page store at {self.path}, actual: not found. "
                 f"Build the world first: lite-world build INPUT... --out {Path(world_dir)}"
@@ -179,20 +206,44 @@ class PageStore:
             _release_env(self._shared)
 
     # -- internals ----------------------------------------------------------
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn LMDB and decoding failures while reading ``what`` into :class:`WorldCorruptedError`."""
+        try:
+            yield
+        except WorldError:
+            raise
+        except Exception as exc:  # lmdb.CorruptedError, zstd, JSON, a record of the wrong shape: damaged
+            raise _corrupted(self.path, f"{what} cannot be read ({type(exc).__name__}: {exc})") from exc
+
     def _get_raw(self, db: Any, key: bytes) -> bytes | None:
-        with self._env.begin(db=db, buffers=False) as txn:
+        with self._reading(f"key {key[:80]!r}"), self._env.begin(db=db, buffers=False) as txn:
             return txn.get(key)
+
+    def _decode(self, raw: bytes, what: str) -> dict[str, Any]:
+        with self._reading(what):
+            rec = self.codec.decode(raw)
+            if not isinstance(rec, dict) or not isinstance(rec.get("id"), int):
+                raise ValueError(f"a {type(rec).__name__} without an int id instead of a page record")
+            bad = [k for k in _TEXT_FIELDS if not isinstance(rec.get(k), str)]
+            if bad:
+                raise ValueError(f"a page record whose {bad} are not strings")
+            return rec
 
     def _read_meta(self) -> dict[str, Any]:
         raw = self._get_raw(self._meta, b"meta")
-        return json.loads(raw) if raw else {}
+        with self._reading("the store's metadata"):
+            meta = json.loads(raw) if raw else {}
+            if not isinstance(meta, dict):
+                raise ValueError(f"metadata is a {type(meta).__name__}")
+            return meta
 
     # -- reads --------------------------------------------------------------
     def __len__(self) -> int:
         return self._db_entries(self._pages)
 
     def _db_entries(self, db: Any) -> int:
-        with self._env.begin(db=db) as txn:
+        with self._reading("the entry count"), self._env.begin(db=db) as txn:
             return txn.stat(db)["entries"]
 
     def __contains__(self, url: object) -> bool:
@@ -206,15 +257,15 @@ class PageStore:
         raw = self._get_raw(self._pages, key)
         if raw is None:
             return None
-        try:
-            return self.codec.decode(raw)
-        except Exception as exc:  # zstd/json errors mean the file is damaged
-            raise WorldCorruptedError(f"Page {url!r} in {self.path} cannot be decoded ({exc}); rebuild the world.") from exc
+        return self._decode(raw, f"page {url!r}")
 
     def get(self, url: str) -> Page | None:
         """The :class:`Page` stored for ``url`` (normalised first), or ``None``."""
         d = self.get_dict(url)
-        return Page.from_dict(d) if d is not None else None
+        if d is None:
+            return None
+        with self._reading(f"page {url!r}"):
+            return Page.from_dict(d)
 
     def url_of(self, row_id: int) -> str | None:
         """URL of index row ``row_id``."""
@@ -226,7 +277,7 @@ class PageStore:
     def urls_of(self, row_ids: Iterable[int]) -> list[str | None]:
         """URLs of many rows in one read transaction."""
         out: list[str | None] = []
-        with self._env.begin(db=self._ids) as txn:
+        with self._reading("row URLs"), self._env.begin(db=self._ids) as txn:
             for i in row_ids:
                 raw = txn.get(_ID.pack(int(i))) if i >= 0 else None
                 out.append(raw.decode("utf-8", "surrogatepass") if raw is not None else None)
@@ -235,11 +286,11 @@ class PageStore:
     def get_many_by_id(self, row_ids: Iterable[int]) -> list[dict[str, Any] | None]:
         """Records of many rows in one read transaction (``None`` for -1 / missing)."""
         out: list[dict[str, Any] | None] = []
-        with self._env.begin() as txn:
+        with self._reading("search result rows"), self._env.begin() as txn:
             for i in row_ids:
                 url = txn.get(_ID.pack(int(i)), db=self._ids) if i >= 0 else None
                 raw = txn.get(url, db=self._pages) if url is not None else None
-                out.append(self.codec.decode(raw) if raw is not None else None)
+                out.append(self._decode(raw, f"row {i}") if raw is not None else None)
         return out
 
     def has_hash(self, h: str) -> bool:
@@ -248,7 +299,7 @@ class PageStore:
     def iter_records(self, start_id: int = 0, end_id: int | None = None) -> Iterator[dict[str, Any]]:
         """Records in row-id order (the dense index order)."""
         end = self._next_id if end_id is None else end_id
-        with self._env.begin() as txn:
+        with self._reading("rows in id order"), self._env.begin() as txn:
             cur = txn.cursor(db=self._ids)
             if not cur.set_range(_ID.pack(start_id)):
                 return
@@ -258,7 +309,7 @@ class PageStore:
                     break
                 raw = txn.get(url, db=self._pages)
                 if raw is not None:
-                    yield self.codec.decode(raw)
+                    yield self._decode(raw, f"row {rid}")
 
     @property
     def next_id(self) -> int:
@@ -270,7 +321,7 @@ class PageStore:
         import hashlib
 
         h = hashlib.sha1()
-        with self._env.begin(db=self._hashes) as txn:
+        with self._reading("the content hashes"), self._env.begin(db=self._hashes) as txn:
             for key, url in txn.cursor():
                 h.update(key)
                 h.update(b"\x00")
@@ -284,7 +335,7 @@ class PageStore:
             "pages": len(self),
             "rows": self._next_id,
             "hashes": self._db_entries(self._hashes),
-            "bytes_on_disk": (self.path / "data.mdb").stat().st_size,
+            "bytes_on_disk": (self.path / STORE_DATA).stat().st_size,
             "compression": self.codec.compression,
             "zstd_dictionary": self.codec.has_dictionary,
         }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -163,7 +165,7 @@ def test_readonly_open_of_missing_store(tmp_path):
 def test_garbage_store_file_is_corrupted(tmp_path):
     (tmp_path / STORE_DIRNAME).mkdir()
     (tmp_path / STORE_DIRNAME / "data.mdb").write_bytes(b"this is not an LMDB file" * 400)
-    with pytest.raises(WorldCorruptedError, match="Expects a readable LMDB store at .*Rebuild the world with lite-world build"):
+    with pytest.raises(WorldCorruptedError, match="Expects a readable LMDB page store at .*restore the world from a copy, or rebuild it"):
         PageStore(tmp_path)
 
 
@@ -173,8 +175,50 @@ def test_damaged_value_raises_corrupted(tmp_path):
         with w._env.begin(write=True) as txn:
             txn.put(b"https://en.wikipedia.org/wiki/Page_0", ZSTD + b"garbage", db=w._pages)
     with PageStore(tmp_path) as r:
-        with pytest.raises(WorldCorruptedError, match="cannot be decoded .*rebuild the world"):
+        with pytest.raises(WorldCorruptedError, match=r"actual: page '.*Page_0' cannot be read \(ZstdError: .*rebuild it"):
             r.get("https://en.wikipedia.org/wiki/Page_0")
+        with pytest.raises(WorldCorruptedError, match=r"actual: row 0 cannot be read \(ZstdError"):
+            r.get_many_by_id([0])  # the search path
+        with pytest.raises(WorldCorruptedError, match=r"actual: row 0 cannot be read"):
+            list(r.iter_records())
+
+
+def test_record_that_is_not_a_page_raises_corrupted(tmp_path):
+    with PageStore(tmp_path, readonly=False, compression="none") as w:
+        w.put_many([_page(0)])
+        with w._env.begin(write=True) as txn:
+            txn.put(b"https://en.wikipedia.org/wiki/Page_0", w.codec.encode({"id": 0, "url": 3}), db=w._pages)
+    with PageStore(tmp_path) as r:
+        with pytest.raises(WorldCorruptedError, match=r"a page record whose \['url', 'title', 'markdown', 'summary'\]"):
+            r.get_many_by_id([0])
+
+
+_TRUNCATED_READ = """
+import sys
+from lite_world.errors import WorldCorruptedError
+from lite_world.store.lmdb_store import PageStore
+try:
+    with PageStore(sys.argv[1]) as r:
+        print(len(r), r.get("https://en.wikipedia.org/wiki/Page_0"))
+except WorldCorruptedError as exc:
+    print("typed:", exc)
+    sys.exit(2)
+"""
+
+
+def test_truncated_data_file_is_a_typed_error_not_sigbus(tmp_path):
+    with PageStore(tmp_path, readonly=False) as w:
+        w.put_many([_page(i) for i in range(300)])
+    data = tmp_path / STORE_DIRNAME / "data.mdb"
+    size = data.stat().st_size
+    os.truncate(data, size // 2)
+    # in a subprocess: before the fix the first read past the end killed the process with SIGBUS
+    proc = subprocess.run([sys.executable, "-c", _TRUNCATED_READ, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.startswith(f"typed: Expects a readable LMDB page store at {tmp_path / STORE_DIRNAME}, actual: "
+                                  f"data.mdb holds {size // 2} bytes but its last page ends at byte ")
+    assert "(truncated). The store is damaged: restore the world from a copy, or rebuild it" in proc.stdout
 
 
 def test_many_readers_in_one_process_share_the_environment(tmp_path):
