@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,66 @@ import numpy as np
 
 from lite_world._lazy import require
 from lite_world.errors import ConfigError, WorldCorruptedError, WorldNotFoundError
+from lite_world.layout import DENSE_INDEX, DENSE_PARAMS, INDEX_DIRNAME
 
-__all__ = ["DenseIndex", "auto_factory", "INDEX_DIRNAME"]
+__all__ = ["DenseIndex", "auto_factory", "INDEX_DIRNAME", "read_params", "read_header"]
 
 logger = logging.getLogger(__name__)
 
-INDEX_DIRNAME = "index"
-_INDEX_FILE = "dense.faiss"
-_PARAMS_FILE = "dense.json"
+_HEADER = struct.Struct("<4siq")  # fourcc, d, ntotal: how every FAISS index file begins
+_PARAM_TYPES = {"factory": str, "params": dict, "dim": int, "ntotal": int}
+
+
+def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check ``dense.json`` (factory, params, dim, ntotal).
+
+    Raises:
+        WorldNotFoundError: the file is missing.
+        WorldCorruptedError: it is not a JSON object with those fields and types.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WorldNotFoundError(
+            f"Expects a dense index at {path.parent}, actual: missing {path.name}. "
+            "Re-run lite-world build with --out WORLD."
+        )
+    try:
+        meta = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise WorldCorruptedError(
+            f"Expects valid JSON in {path}, actual: {exc}. Restore the world from a copy or rebuild it."
+        ) from exc
+    bad = [k for k, t in _PARAM_TYPES.items() if not isinstance(meta, dict) or not isinstance(meta.get(k), t)
+           or isinstance(meta.get(k), bool)]
+    if bad:
+        raise WorldCorruptedError(
+            f"Expects {path} to hold {sorted(_PARAM_TYPES)} with types "
+            f"{ {k: t.__name__ for k, t in _PARAM_TYPES.items()} }, actual: {bad} missing or of another type. "
+            "Restore the world from a copy or rebuild it."
+        )
+    return meta
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """``(fourcc, dim, ntotal)`` from the first 16 bytes of a FAISS index file (no loading).
+
+    Raises:
+        WorldCorruptedError: the file is shorter than a header or the header is not plausible.
+    """
+    with open(path, "rb") as f:
+        head = f.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        raise WorldCorruptedError(
+            f"Expects a FAISS index header ({_HEADER.size} bytes) in {path}, actual: {len(head)} bytes. "
+            "Restore the world from a copy or rebuild it."
+        )
+    fourcc, d, ntotal = _HEADER.unpack(head)
+    if not fourcc.isalnum() or d < 1 or ntotal < 0:
+        raise WorldCorruptedError(
+            f"Expects a FAISS index header in {path}, actual: fourcc {fourcc!r}, d={d}, ntotal={ntotal}. "
+            "Restore the world from a copy or rebuild it."
+        )
+    return fourcc.decode("ascii"), d, ntotal
 
 
 def auto_factory(n: int, dim: int) -> str:
@@ -107,7 +160,7 @@ class DenseIndex:
         params: dict[str, Any] | None = None,
         train_size: int = 200_000,
         seed: int = 0,
-    ) -> "DenseIndex":
+    ) -> DenseIndex:
         """Build (and train, if needed) an index over ``vectors`` (row i = page id i)."""
         faiss = _faiss()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -148,27 +201,44 @@ class DenseIndex:
         return ids.astype(np.int64, copy=False), scores
 
     # -- persistence --------------------------------------------------------
-    def save(self, world_dir: str | os.PathLike[str]) -> None:
+    def save(self, world_dir: str | os.PathLike[str], *, index_dir: str = INDEX_DIRNAME) -> None:
+        """Write ``WORLD/<index_dir>/dense.faiss`` and ``dense.json`` (each through a temp file)."""
         faiss = _faiss()
-        d = Path(world_dir) / INDEX_DIRNAME
+        d = Path(world_dir) / index_dir
         d.mkdir(parents=True, exist_ok=True)
         index = faiss.index_gpu_to_cpu(self.index) if self.on_gpu else self.index
-        tmp = d / (_INDEX_FILE + ".tmp")
+        tmp = d / (DENSE_INDEX + ".tmp")
         faiss.write_index(index, str(tmp))
-        os.replace(tmp, d / _INDEX_FILE)
+        os.replace(tmp, d / DENSE_INDEX)
         meta = {"factory": self.factory, "params": self.params, "dim": self.dim, "ntotal": self.ntotal}
-        (d / _PARAMS_FILE).write_text(json.dumps(meta, indent=2))
+        tmp = d / (DENSE_PARAMS + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, d / DENSE_PARAMS)
 
     @classmethod
-    def load(cls, world_dir: str | os.PathLike[str], *, mmap: bool = True, use_gpu: bool | None = None) -> "DenseIndex":
+    def load(
+        cls,
+        world_dir: str | os.PathLike[str],
+        *,
+        mmap: bool = True,
+        use_gpu: bool | None = None,
+        index_dir: str = INDEX_DIRNAME,
+    ) -> DenseIndex:
+        """Load the index of ``WORLD/<index_dir>``; damage raises :class:`WorldCorruptedError`."""
         faiss = _faiss()
-        d = Path(world_dir) / INDEX_DIRNAME
-        path, meta_path = d / _INDEX_FILE, d / _PARAMS_FILE
+        d = Path(world_dir) / index_dir
+        path, meta_path = d / DENSE_INDEX, d / DENSE_PARAMS
         if not path.is_file() or not meta_path.is_file():
             raise WorldNotFoundError(
                 f"Expects a dense index at {path}, actual: missing. Re-run lite-world build with --out {world_dir}."
             )
-        meta = json.loads(meta_path.read_text())
+        meta = read_params(meta_path)
+        _, dim, ntotal = read_header(path)
+        if (dim, ntotal) != (meta["dim"], meta["ntotal"]):
+            raise WorldCorruptedError(
+                f"Expects the FAISS index {path} to hold {meta['ntotal']} vectors of dim {meta['dim']} "
+                f"({DENSE_PARAMS}), actual: {ntotal} of dim {dim}. Restore the world from a copy or rebuild it."
+            )
         index = None
         if mmap:
             for flag in ("IO_FLAG_MMAP_IFC", "IO_FLAG_MMAP"):
@@ -182,15 +252,18 @@ class DenseIndex:
             try:
                 index = faiss.read_index(str(path))
             except RuntimeError as exc:
-                raise WorldCorruptedError(f"Expects a readable FAISS index at {path}, actual: {exc}. Rebuild the world.") from exc
-        return cls(index, meta["factory"], meta.get("params", {}), use_gpu=use_gpu)
+                raise WorldCorruptedError(
+                    f"Expects a readable FAISS index at {path}, actual: {exc}. Restore the world from a copy "
+                    "or rebuild it."
+                ) from exc
+        if (int(index.d), int(index.ntotal)) != (dim, ntotal):
+            raise WorldCorruptedError(
+                f"Expects the FAISS index {path} to hold {ntotal} vectors of dim {dim}, actual: "
+                f"{index.ntotal} of dim {index.d}. Restore the world from a copy or rebuild it."
+            )
+        return cls(index, meta["factory"], meta["params"], use_gpu=use_gpu)
 
     @staticmethod
-    def peek_count(world_dir: str | os.PathLike[str]) -> int:
+    def peek_count(world_dir: str | os.PathLike[str], *, index_dir: str = INDEX_DIRNAME) -> int:
         """Vector count recorded next to the index (without loading it)."""
-        meta_path = Path(world_dir) / INDEX_DIRNAME / _PARAMS_FILE
-        if not meta_path.is_file():
-            raise WorldNotFoundError(
-                f"Expects a dense index at {meta_path.parent}, actual: missing. Re-run lite-world build with --out {world_dir}."
-            )
-        return int(json.loads(meta_path.read_text())["ntotal"])
+        return int(read_params(Path(world_dir) / index_dir / DENSE_PARAMS)["ntotal"])

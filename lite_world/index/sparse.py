@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lite_world.errors import WorldNotFoundError
+from lite_world.errors import WorldCorruptedError, WorldError, WorldNotFoundError
+from lite_world.layout import BM25_DIRNAME, BM25_PARAMS, INDEX_DIRNAME
 
 __all__ = ["BM25Index", "NUMBA_MIN_PAGES"]
 
-_DIRNAME = "bm25"
+_FIX = "Restore the world from a copy or rebuild it."
 NUMBA_MIN_PAGES = 20_000  # numpy: 3.2 ms/query at 20k pages, 15 ms at 100k; numba: 0.09 / 0.37 ms
 
 
@@ -75,7 +76,7 @@ class BM25Index:
         backend: str = "auto",
         show_progress: bool = False,
         n_docs: int | None = None,
-    ) -> "BM25Index":
+    ) -> BM25Index:
         """Index ``texts`` (doc i = page row i)."""
         import bm25s
         from bm25s.tokenization import Tokenizer
@@ -96,40 +97,85 @@ class BM25Index:
             return ids, scores
         q = self.tokenizer.tokenize(list(queries), update_vocab=False, return_as="ids", show_progress=False)
         kk = min(k, self.n_docs)
-        docs, sc = self.retriever.retrieve(q, k=kk, show_progress=False, n_threads=1)
+        try:
+            docs, sc = self.retriever.retrieve(q, k=kk, show_progress=False, n_threads=1)
+        except (IndexError, ValueError) as exc:  # damaged arrays: an index out of range, a bad shape
+            raise WorldCorruptedError(f"Expects consistent BM25 arrays, actual: {exc!r} while searching. {_FIX}") from exc
         docs = np.asarray(docs, dtype=np.int64)
         sc = np.asarray(sc, dtype=np.float32)
+        if docs.shape != (nq, kk) or (docs.size and (docs.min() < 0 or docs.max() >= self.n_docs)):
+            raise WorldCorruptedError(
+                f"Expects BM25 results of shape {(nq, kk)} with ids in [0, {self.n_docs}), actual: shape "
+                f"{docs.shape}, ids in [{docs.min(initial=0)}, {docs.max(initial=0)}]. {_FIX}"
+            )
         hit = sc > 0
         ids[:, :kk] = np.where(hit, docs, -1)
         scores[:, :kk] = np.where(hit, sc, 0.0)
         return ids, scores
 
-    def save(self, world_dir: str | os.PathLike[str]) -> None:
-        d = Path(world_dir) / "index" / _DIRNAME
+    def save(self, world_dir: str | os.PathLike[str], *, index_dir: str = INDEX_DIRNAME) -> None:
+        """Write ``WORLD/<index_dir>/bm25/`` (bm25s arrays and JSON, the tokenizer, our document count)."""
+        d = Path(world_dir) / index_dir / BM25_DIRNAME
         d.mkdir(parents=True, exist_ok=True)
         with _builtin_json():
             self.retriever.save(str(d))
         self.tokenizer.save_vocab(str(d))
         self.tokenizer.save_stopwords(str(d))
-        (d / "lite_world.json").write_text(json.dumps({"n_docs": self.n_docs}))
+        (d / BM25_PARAMS).write_text(json.dumps({"n_docs": self.n_docs}))
 
     @classmethod
-    def load(cls, world_dir: str | os.PathLike[str], *, backend: str = "auto", mmap: bool = True) -> "BM25Index":
+    def load(
+        cls,
+        world_dir: str | os.PathLike[str],
+        *,
+        backend: str = "auto",
+        mmap: bool = True,
+        index_dir: str = INDEX_DIRNAME,
+    ) -> BM25Index:
+        """Load ``WORLD/<index_dir>/bm25/``; damaged files raise :class:`WorldCorruptedError`."""
         import bm25s
         from bm25s.tokenization import Tokenizer
 
-        d = Path(world_dir) / "index" / _DIRNAME
-        if not (d / "lite_world.json").is_file():
-            raise WorldNotFoundError(f"Expects a BM25 index at {d}, actual: missing. Re-run lite-world build with --out {world_dir}.")
-        n = int(json.loads((d / "lite_world.json").read_text())["n_docs"])
-        retriever = bm25s.BM25.load(str(d), mmap=mmap, show_progress=False, verbosity=0)
-        be = _backend(n, backend)
-        if be != getattr(retriever, "backend", "numpy"):
-            retriever.backend = be
-        tok = Tokenizer(stopwords="en")
-        tok.load_vocab(str(d))
-        tok.load_stopwords(str(d))
+        d = Path(world_dir) / index_dir / BM25_DIRNAME
+        if not (d / BM25_PARAMS).is_file():
+            raise WorldNotFoundError(
+                f"Expects a BM25 index at {d}, actual: missing. Re-run lite-world build with --out {world_dir}."
+            )
+        try:
+            n = json.loads((d / BM25_PARAMS).read_bytes().decode("utf-8"))["n_docs"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ValueError(f"n_docs is {n!r}")
+            retriever = bm25s.BM25.load(str(d), mmap=mmap, show_progress=False, verbosity=0)
+            be = _backend(n, backend)
+            if be != getattr(retriever, "backend", "numpy"):
+                retriever.backend = be
+            tok = Tokenizer(stopwords="en")
+            tok.load_vocab(str(d))
+            tok.load_stopwords(str(d))
+            _check_arrays(retriever, n)
+        except WorldError:
+            raise
+        except FileNotFoundError as exc:
+            raise WorldNotFoundError(
+                f"Expects the BM25 index files in {d}, actual: {exc}. Re-run lite-world build with --out {world_dir}."
+            ) from exc
+        except Exception as exc:  # bm25s raises whatever numpy/json raise on damaged files
+            raise WorldCorruptedError(f"Expects a readable BM25 index at {d}, actual: {type(exc).__name__}: {exc}. {_FIX}") from exc
         index = cls(retriever, tok, n)
         if be == "numba":
             index.search(["warm up the numba kernels"], 1)  # pay the JIT when the world opens, not mid-rollout
         return index
+
+
+def _check_arrays(retriever, n_docs: int) -> None:  # type: ignore[no-untyped-def]
+    """Cheap consistency checks of the loaded CSC score matrix (shapes, not contents)."""
+    scores = retriever.scores
+    data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+    n_vocab = len(retriever.vocab_dict)
+    if len(indptr) != n_vocab + 1 or len(data) != len(indices) or (len(indptr) and int(indptr[-1]) != len(data)):
+        raise ValueError(
+            f"score matrix of {len(data)} values, {len(indices)} indices and {len(indptr)} pointers for a "
+            f"vocabulary of {n_vocab} tokens"
+        )
+    if int(scores.get("num_docs", n_docs)) != n_docs:
+        raise ValueError(f"the arrays index {scores.get('num_docs')} documents, {BM25_PARAMS} says {n_docs}")

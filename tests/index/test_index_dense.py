@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lite_world.errors import ConfigError, WorldCorruptedError, WorldNotFoundError
-from lite_world.index.dense import DenseIndex, auto_factory
+from lite_world.index.dense import DenseIndex, auto_factory, read_header
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -130,9 +130,49 @@ def test_load_missing_and_damaged(tmp_path):
     with pytest.raises(WorldNotFoundError, match="Expects a dense index at .*, actual: missing"):
         DenseIndex.peek_count(tmp_path)
     DenseIndex.build(np.eye(4, dtype=np.float32)).save(tmp_path)
+    good = (tmp_path / "index" / "dense.faiss").read_bytes()
     (tmp_path / "index" / "dense.faiss").write_bytes(b"not a faiss index at all")
-    with pytest.raises(WorldCorruptedError, match=r"Expects a readable FAISS index at .*dense\.faiss, actual: .*Rebuild"):
+    with pytest.raises(WorldCorruptedError, match=r"Expects a FAISS index header in .*dense\.faiss, actual: fourcc b'not '"):
         DenseIndex.load(tmp_path)
+    (tmp_path / "index" / "dense.faiss").write_bytes(good[:100])  # truncated after a valid header
+    with pytest.raises(WorldCorruptedError, match=r"Expects a readable FAISS index at .*dense\.faiss, actual: .*"
+                                                  r"Restore the world from a copy or rebuild it"):
+        DenseIndex.load(tmp_path)
+    (tmp_path / "index" / "dense.faiss").write_bytes(good[:10])
+    with pytest.raises(WorldCorruptedError, match=r"Expects a FAISS index header \(16 bytes\) in .*, actual: 10 bytes"):
+        DenseIndex.load(tmp_path)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", r"Expects valid JSON in .*dense\.json, actual: Expecting property name"),
+    ("[1, 2]", r"Expects .*dense\.json to hold \['dim', 'factory', 'ntotal', 'params'\] .*actual: \['factory', "),
+    ('{"factory": "Flat", "params": {}, "dim": "4", "ntotal": 4}', r"actual: \['dim'\] missing or of another type"),
+])
+def test_damaged_params_json_is_typed(tmp_path, content, message):
+    """Before: a bad dense.json raised JSONDecodeError / KeyError / TypeError."""
+    DenseIndex.build(np.eye(4, dtype=np.float32)).save(tmp_path)
+    (tmp_path / "index" / "dense.json").write_text(content)
+    with pytest.raises(WorldCorruptedError, match=message):
+        DenseIndex.load(tmp_path)
+    with pytest.raises(WorldCorruptedError, match=message):
+        DenseIndex.peek_count(tmp_path)
+
+
+def test_params_disagreeing_with_the_index_header(tmp_path):
+    DenseIndex.build(np.eye(4, dtype=np.float32)).save(tmp_path)
+    meta = json.loads((tmp_path / "index" / "dense.json").read_text())
+    (tmp_path / "index" / "dense.json").write_text(json.dumps({**meta, "ntotal": 3}))
+    with pytest.raises(WorldCorruptedError, match=r"to hold 3 vectors of dim 4 \(dense\.json\), actual: 4 of dim 4"):
+        DenseIndex.load(tmp_path)
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW8", "IVF4,Flat", "IVF4,PQ4x4fs,Refine(SQ8)"])
+def test_read_header_of_every_index_type(tmp_path, clustered, factory):
+    x, _ = clustered
+    DenseIndex.build(x, factory).save(tmp_path, index_dir="index.next")
+    fourcc, dim, ntotal = read_header(tmp_path / "index.next" / "dense.faiss")
+    assert (len(fourcc), dim, ntotal) == (4, 32, 2000)
+    assert DenseIndex.load(tmp_path, index_dir="index.next").ntotal == 2000
 
 
 def test_refine_index_really_reranks():
@@ -140,7 +180,7 @@ def test_refine_index_really_reranks():
     import faiss
     import numpy as np
 
-    from lite_world.index.dense import DenseIndex
+    from lite_world.index.dense import DenseIndex, read_header
 
     x = np.random.default_rng(0).standard_normal((3000, 32)).astype("float32")
     x /= np.linalg.norm(x, axis=1, keepdims=True)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lite_world.errors import WorldNotFoundError
+from lite_world.errors import WorldCorruptedError, WorldNotFoundError
 from lite_world.index.sparse import BM25Index
 
 DOCS = [
@@ -101,3 +101,41 @@ def test_build_from_a_generator_with_length():
     idx = BM25Index.build((d for d in DOCS), n_docs=len(DOCS))
     assert idx.n_docs == 4
     assert idx.search(["paris"], k=1)[0].tolist() == [[0]]
+
+
+@pytest.mark.parametrize(("name", "damage", "message"), [
+    ("lite_world.json", b"{oops", r"Expects a readable BM25 index at .*bm25, actual: JSONDecodeError"),
+    ("lite_world.json", b'{"n_docs": "4"}', r"actual: ValueError: n_docs is '4'"),
+    ("vocab.index.json", b"[1, 2", r"actual: JSONDecodeError"),
+    ("params.index.json", b"", r"actual: JSONDecodeError"),
+    ("indptr.csc.index.npy", b"\x93NUMPY garbage", r"Expects a readable BM25 index at .*, actual: ValueError"),
+    ("data.csc.index.npy", None, r"actual: ValueError: score matrix of \d+ values, \d+ indices"),
+])
+def test_damaged_files_are_typed(tmp_path, index, name, damage, message):
+    """Before: JSONDecodeError, KeyError, ValueError from numpy escaped untyped."""
+    index.save(tmp_path)
+    path = tmp_path / "index" / "bm25" / name
+    if damage is None:  # a shorter but well-formed array: the shapes disagree
+        arr = np.load(path)
+        np.save(path, arr[:-1])
+    else:
+        path.write_bytes(damage)
+    with pytest.raises(WorldCorruptedError, match=message + r".*Restore the world from a copy or rebuild it"):
+        BM25Index.load(tmp_path)
+
+
+def test_deleted_array_is_not_found(tmp_path, index):
+    index.save(tmp_path, index_dir="index.next")
+    (tmp_path / "index.next" / "bm25" / "indices.csc.index.npy").unlink()
+    with pytest.raises(WorldNotFoundError, match=r"Expects the BM25 index files in .*index\.next/bm25, actual: "):
+        BM25Index.load(tmp_path, index_dir="index.next")
+
+
+def test_out_of_range_ids_from_damaged_arrays_are_typed(tmp_path, index):
+    index.save(tmp_path)
+    path = tmp_path / "index" / "bm25" / "indices.csc.index.npy"
+    arr = np.load(path)
+    np.save(path, np.full_like(arr, 10_000))  # document ids far beyond the 4 documents
+    loaded = BM25Index.load(tmp_path)
+    with pytest.raises(WorldCorruptedError, match=r"Expects consistent BM25 arrays, actual: IndexError"):
+        loaded.search(["capital of France"], k=2)
