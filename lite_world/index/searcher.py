@@ -29,7 +29,9 @@ from lite_world.index.embedder import Embedder
 from lite_world.index.fusion import rrf, weighted
 from lite_world.index.sparse import BM25Index
 
-__all__ = ["Searcher", "SearchConfig", "SearchMode"]
+__all__ = ["Searcher", "SearchConfig", "SearchMode", "DEFAULT_CACHE_BYTES"]
+
+DEFAULT_CACHE_BYTES = 64 << 20  # per cache; a hybrid query costs ~2.2 KB of vector + ~0.7 KB of pool
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
 _MODES = ("hybrid", "dense", "sparse")
@@ -45,8 +47,14 @@ class SearchConfig:
     rrf_k: int = field(default=60, metadata={"help": "RRF constant (the paper uses 60)."})
     alpha: float = field(default=0.5, metadata={"help": "Dense weight for weighted fusion."})
     pool: int = field(default=50, metadata={"help": "Candidates fetched per retriever and cached per query."})
-    query_cache_size: int = field(default=100_000, metadata={"help": "Cached query embeddings."})
-    result_cache_size: int = field(default=100_000, metadata={"help": "Cached candidate pools."})
+    query_cache_size: int = field(default=100_000, metadata={"help": "Most cached query embeddings (entries)."})
+    result_cache_size: int = field(default=100_000, metadata={"help": "Most cached candidate pools (entries)."})
+    query_cache_bytes: int = field(
+        default=DEFAULT_CACHE_BYTES, metadata={"help": "Most bytes of cached query embeddings (0: no cache)."}
+    )
+    result_cache_bytes: int = field(
+        default=DEFAULT_CACHE_BYTES, metadata={"help": "Most bytes of cached candidate pools (0: no cache)."}
+    )
     max_query_chars: int = field(default=1000, metadata={"help": "Queries are cut to this length."})
 
     def __post_init__(self) -> None:
@@ -58,6 +66,10 @@ class SearchConfig:
             raise ConfigError(f"Expects rrf_k >= 1 and pool >= 1, actual: rrf_k={self.rrf_k}, pool={self.pool}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"Expects 0 <= alpha <= 1, actual: {self.alpha}")
+        for name in ("query_cache_size", "result_cache_size", "query_cache_bytes", "result_cache_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"Expects SearchConfig.{name} to be an int >= 0, actual: {value!r}")
 
 
 class Searcher:
@@ -88,8 +100,12 @@ class Searcher:
         if cfg.mode in ("hybrid", "sparse") and sparse is None:
             raise ConfigError(f"Expects a BM25 index for mode {cfg.mode!r}, actual: missing")
         self.dense, self.sparse, self.embedder = dense, sparse, embedder
-        self.query_cache: LRUCache[np.ndarray] = LRUCache(cfg.query_cache_size)
-        self.result_cache: LRUCache[tuple[np.ndarray, np.ndarray]] = LRUCache(cfg.result_cache_size)
+        self.query_cache: LRUCache[np.ndarray] = self._cache("query")
+        self.result_cache: LRUCache[tuple[np.ndarray, np.ndarray]] = self._cache("result")
+
+    def _cache(self, name: str) -> LRUCache[Any]:
+        c = self.config
+        return LRUCache(getattr(c, f"{name}_cache_size"), max_bytes=getattr(c, f"{name}_cache_bytes"))
 
     # -- the candidate pool for each query (cached) -------------------------
     def _embed(self, queries: list[str]) -> np.ndarray:
@@ -99,6 +115,7 @@ class Searcher:
         if todo:
             vecs = self.embedder.encode([queries[i] for i in todo])
             for i, v in zip(todo, vecs):
+                v = v.copy()  # a row view would keep the whole batch's buffer alive in the cache
                 self.query_cache.put(queries[i], v)
                 out[i] = v
         return np.stack(out)  # type: ignore[arg-type]
@@ -193,8 +210,13 @@ class Searcher:
 
     def clear_caches(self) -> None:
         """Empty the query-embedding and candidate-pool caches."""
-        self.query_cache = LRUCache(self.config.query_cache_size)
-        self.result_cache = LRUCache(self.config.result_cache_size)
+        self.query_cache = self._cache("query")
+        self.result_cache = self._cache("result")
 
     def cache_stats(self) -> dict[str, Any]:
+        """``{"query": ..., "result": ...}`` of :meth:`LRUCache.stats`."""
         return {"query": self.query_cache.stats(), "result": self.result_cache.stats()}
+
+    def cache_info(self) -> dict[str, Any]:
+        """``{"query": ..., "result": ...}`` of :meth:`LRUCache.info` (bytes, entries, hits, misses)."""
+        return {"query": self.query_cache.info(), "result": self.result_cache.info()}

@@ -82,10 +82,14 @@ def test_result_cache_hits_on_repeat(bm25):
     first = s.search(["river", "name2"], k=3)
     second = s.search(["name2", "river"], k=3)
     np.testing.assert_array_equal(first[0][::-1], second[0])
-    assert s.cache_stats() == {
-        "query": {"size": 0, "hits": 0, "misses": 0, "hit_rate": 0.0},
-        "result": {"size": 2, "hits": 2, "misses": 2, "hit_rate": 0.5},
-    }
+    stats = s.cache_stats()
+    assert stats["query"] == {"size": 0, "hits": 0, "misses": 0, "hit_rate": 0.0, "bytes": 0, "max_bytes": 64 << 20}
+    assert {k: stats["result"][k] for k in ("size", "hits", "misses", "hit_rate")} == {
+        "size": 2, "hits": 2, "misses": 2, "hit_rate": 0.5}
+    # two pools of 50 int64 ids + 50 float32 scores, their keys and entry overheads
+    assert 2 * (50 * 12) < stats["result"]["bytes"] < 2 * (50 * 12 + 900)
+    assert s.cache_info()["result"] == {"bytes": stats["result"]["bytes"], "max_bytes": 64 << 20, "entries": 2,
+                                        "max_entries": 100_000, "hits": 2, "misses": 2, "hit_rate": 0.5}
 
 
 @pytest.mark.parametrize(
@@ -130,7 +134,9 @@ def test_hybrid_caches_query_embeddings_and_pools(real_parts):
     a = s.search(["Victoria Falls waterfall"], k=3)
     b = s.search(["Victoria Falls waterfall"], k=3)
     np.testing.assert_array_equal(a[0], b[0])
-    assert s.cache_stats()["query"] == {"size": 1, "hits": 0, "misses": 1, "hit_rate": 0.0}
+    assert {k: s.cache_stats()["query"][k] for k in ("size", "hits", "misses", "hit_rate")} == {
+        "size": 1, "hits": 0, "misses": 1, "hit_rate": 0.0}
+    assert 384 * 4 < s.cache_stats()["query"]["bytes"] < 384 * 4 + 600  # one MiniLM vector, not its whole batch
     assert s.cache_stats()["result"]["hits"] == 1
     # a larger exclusion set needs a larger pool: a new pool, but the embedding is reused
     ids, _ = s.search(["Victoria Falls waterfall"], k=3, exclude=set(range(60)))
@@ -165,7 +171,8 @@ def test_lru_cache_eviction_and_stats():
     c.put("c", 3)  # evicts b
     assert c.get("b") is None
     assert (c.get("c"), len(c)) == (3, 2)
-    assert c.stats() == {"size": 2, "hits": 2, "misses": 1, "hit_rate": 2 / 3}
+    assert {k: c.stats()[k] for k in ("size", "hits", "misses", "hit_rate")} == {
+        "size": 2, "hits": 2, "misses": 1, "hit_rate": 2 / 3}
     zero: LRUCache[int] = LRUCache(0)
     zero.put("a", 1)
     assert (zero.get("a"), len(zero), zero.stats()["hit_rate"]) == (None, 0, 0.0)
@@ -187,3 +194,32 @@ def test_lru_cache_threads():
         t.join()
     assert len(c) == 50
     assert c.hits + c.misses == 2000
+
+
+def test_lru_cache_is_bounded_in_bytes():
+    """Before: only entries were bounded, so 100k big values could hold gigabytes."""
+    c: LRUCache[np.ndarray] = LRUCache(max_bytes=100_000)
+    vec = np.zeros(384, dtype=np.float32)  # 1536 bytes, like a MiniLM query vector
+    for i in range(1000):
+        c.put(f"query {i}", vec.copy())
+    info = c.info()
+    assert info["bytes"] <= 100_000 < info["bytes"] + 1536 + 300  # full up to less than one entry
+    assert info["entries"] == len(c) < 1000
+    assert c.get("query 999") is not None and c.get("query 0") is None  # the oldest went first
+    assert (info["max_bytes"], info["max_entries"]) == (100_000, None)
+    c.put("huge", np.zeros(1_000_000, dtype=np.uint8))  # bigger than the bound: not cached, nothing evicted
+    assert "huge" not in c and len(c) == info["entries"]
+    c.put("query 999", vec.copy())  # replacing an entry does not count it twice
+    assert c.bytes == info["bytes"]
+    c.clear()
+    assert (len(c), c.bytes) == (0, 0)
+    off: LRUCache[int] = LRUCache(max_bytes=0)
+    off.put("a", 1)
+    assert len(off) == 0 and not off.enabled
+
+
+def test_search_config_cache_bounds_are_validated():
+    with pytest.raises(ConfigError, match=r"Expects SearchConfig\.query_cache_bytes to be an int >= 0, actual: -1"):
+        SearchConfig(query_cache_bytes=-1)
+    with pytest.raises(ConfigError, match=r"Expects SearchConfig\.result_cache_bytes to be an int >= 0, actual: '1'"):
+        SearchConfig(result_cache_bytes="1")  # type: ignore[arg-type]
