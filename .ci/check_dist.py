@@ -33,13 +33,14 @@ FORBIDDEN_PARTS = ("__pycache__", ".pytest_cache", ".hypothesis", ".ci-cache")
 FORBIDDEN_SUFFIXES = (".pyc", ".pyo")
 
 
-def tracked(repo: Path, *paths: str) -> set[str]:
-    """Files git tracks under ``paths`` (POSIX paths relative to the repository)."""
-    out = subprocess.run(
-        ["git", "ls-files", "-z", "--", *paths], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
+def tracked(repo: Path, *paths: str, ref: str | None = None) -> set[str]:
+    """Files git tracks under ``paths`` (POSIX paths relative to the repository), in the work
+    tree or, with ``ref``, in that commit."""
+    cmd = ["git", "ls-tree", "-r", "-z", "--name-only", ref] if ref else ["git", "ls-files", "-z"]
+    out = subprocess.run([*cmd, "--", *paths], cwd=repo, check=True, capture_output=True, text=True)
+    files = {p for p in out.stdout.split("\0") if p}
     # A tracked file deleted in the work tree is not expected in a build of that tree.
-    return {p for p in out.split("\0") if p and (repo / p).is_file()}
+    return files if ref else {p for p in files if (repo / p).is_file()}
 
 
 def wheel_files(path: Path) -> set[str]:
@@ -79,12 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dist", type=Path, help="folder holding the built .whl and .tar.gz")
     ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
+    ap.add_argument("--ref", default=None, help="compare with this commit (default: the work tree)")
     a = ap.parse_args(argv)
 
     whl, sdist = find_one(a.dist, "*.whl"), find_one(a.dist, "*.tar.gz")
     in_whl, in_sdist = wheel_files(whl), sdist_files(sdist)
-    pkg_files = tracked(a.repo, *PACKAGES)
-    sdist_extra = tracked(a.repo, *SDIST_ONLY)
+    pkg_files = tracked(a.repo, *PACKAGES, ref=a.ref)
+    sdist_extra = tracked(a.repo, *SDIST_ONLY, ref=a.ref)
 
     problems: list[str] = []
     for name, have, want in (
