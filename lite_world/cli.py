@@ -10,6 +10,8 @@ Subcommands (these exact forms are stable; scripts call them)::
     lite-world rollout --agent scripted|hf|openai ... --out DIR
     lite-world serve WORLD [--host H] [--port P] [--token-file F] [--ray --replicas N]
     lite-world sft-data TRAJECTORIES... --out DIR [--rules F1 ... F7] [--tokenizer smollm2]
+    lite-world synth extract|filter|audit|expand|multihop IN --out OUT ...   # the data engine
+    lite-world curriculum profile|build ...                                   # pass@K stage files
 
 ``WORLD`` may be ``demo`` for the bundled demo world.
 
@@ -154,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lite_world.sft.cli import add_sft_parser
 
     add_sft_parser(sub)
+    from lite_world.synth.cli import add_synth_parsers
+
+    add_synth_parsers(sub)
     return p
 
 
