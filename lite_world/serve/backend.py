@@ -33,8 +33,17 @@ logger = logging.getLogger(__name__)
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON (ASCII escapes if a string holds a lone surrogate, so it never raises on text).
+
+    Example:
+        >>> dumps({"q": "é"}), dumps({"q": chr(0xD800)})
+        (b'{"q":"\\xc3\\xa9"}', b'{"q":"\\\\ud800"}')
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -179,12 +188,16 @@ class WorldBackend:
         return dumps(body)
 
     def visit_text(self, req: BrowseRequest) -> str:
+        from lite_world.tools.base import CallContext
+
         if self._visit is None:
-            from lite_world.tools.browse import ExtractiveSummarizer, VisitTool
+            from lite_world.tools.summarize import ExtractiveSummarizer
+            from lite_world.tools.visit import VisitTool
 
             self._visit = VisitTool(self.world, ExtractiveSummarizer(max_chars=self.config.visit_max_chars),
                                     max_urls=self.config.max_urls)
-        return self._visit(list(req.urls), req.goal, exclude=req.exclude).text
+        context = CallContext(exclude=frozenset(req.exclude))
+        return self._visit({"url": list(req.urls), "goal": req.goal}, context).text
 
     # -- stats ----------------------------------------------------------------
     def cache_stats(self) -> dict[str, dict[str, Any]]:

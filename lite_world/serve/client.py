@@ -12,6 +12,10 @@ Connections are pooled (keep-alive, thread-safe, re-created after a fork). Conne
 A refused request (4xx) is not retried: 422 raises :class:`~lite_world.errors.ConfigError`
 naming the field.
 
+No text argument makes the client raise: bodies are sent as ASCII JSON (``ensure_ascii``), so a
+lone surrogate travels as a ``\\udXXX`` escape and the server reads it as U+FFFD; queries are cut
+to the server's default limit and over-long URLs are known to be in no world.
+
 Example:
     >>> w = RemoteWorld("http://127.0.0.1:8000")                 # doctest: +SKIP
     >>> w.search(["Carl Rogers"], k=3)[0][0].title               # doctest: +SKIP
@@ -46,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 _RETRY_STATUS = (500, 502, 503, 504)
 MAX_URL_CHARS = 4096  # the server's default limit; longer URLs are not in any world (LMDB keys are short)
+MAX_QUERY_CHARS = 2000  # the server's default limit; the encoder reads far fewer characters anyway
 
 
 class RemoteWorld:
@@ -82,6 +87,9 @@ class RemoteWorld:
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._prefix = parts.path.rstrip("/")
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        if token is not None and (not isinstance(token, str) or not token.isascii() or not token.isprintable()):
+            raise ConfigError("Expects the token to be printable ASCII (it travels in an HTTP header), "
+                              "actual: other characters. Use the token the server was started with.")
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -130,7 +138,8 @@ class RemoteWorld:
         """Send one call and return its decoded JSON, retrying what a restart or overload causes."""
         import urllib3
 
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
+        # ASCII JSON: a lone surrogate becomes a \udXXX escape instead of a UnicodeEncodeError
+        data = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii") if body is not None else None
         start = time.monotonic()
         attempt = 0
         while True:
@@ -203,8 +212,9 @@ class RemoteWorld:
             return []
         if int(k) < 1:
             raise ConfigError(f"Expects k >= 1, actual: {k}")
-        qs = [q if isinstance(q, str) else "" for q in queries]  # a local world finds nothing for non-strings
-        excl = sorted({u for u in exclude if isinstance(u, str)})
+        # a local world finds nothing for non-strings
+        qs = [q[:MAX_QUERY_CHARS] if isinstance(q, str) else "" for q in queries]
+        excl = _urls(exclude)
         out: list[list[SearchHit]] = []
         for i in range(0, len(qs), 32):
             body = {"queries": qs[i : i + 32], "k": int(k), "snippets": bool(snippets)}
@@ -218,7 +228,7 @@ class RemoteWorld:
         """Many pages in one call (``None`` where missing or masked)."""
         out: list[Page | None] = [None] * len(urls)
         todo = [i for i, u in enumerate(urls) if isinstance(u, str) and len(u) <= MAX_URL_CHARS]
-        excl = sorted({u for u in exclude if isinstance(u, str)})
+        excl = _urls(exclude)
         for j in range(0, len(todo), 16):
             idx = todo[j : j + 16]
             body: dict[str, Any] = {"urls": [urls[i] for i in idx]}
@@ -237,5 +247,10 @@ class RemoteWorld:
         """The server-rendered Visit tool text for ``urls`` and ``goal``."""
         body: dict[str, Any] = {"urls": list(urls), "goal": goal}
         if exclude:
-            body["exclude"] = sorted(set(exclude))
+            body["exclude"] = _urls(exclude)
         return self.request("POST", "/browse", body)["text"]
+
+
+def _urls(urls: Collection[str]) -> list[str]:
+    """The URLs that can name a page (strings within the server's limit), sorted and unique."""
+    return sorted({u for u in urls if isinstance(u, str) and len(u) <= MAX_URL_CHARS})

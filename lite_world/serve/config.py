@@ -25,8 +25,9 @@ _INT_MINIMUM = {
     "query_cache_size": 0, "result_cache_size": 0, "search_workers": 1, "browse_workers": 1, "torch_threads": 1,
     "max_batch_queries": 1, "encode_batch_size": 1, "max_body_bytes": 1024, "max_queries": 1, "max_query_chars": 1, "max_k": 1,
     "max_urls": 1, "max_url_chars": 16, "max_exclude": 0, "max_goal_chars": 1, "visit_max_chars": 100,
-    "max_queue": 1, "retry_after_s": 1, "keep_alive_s": 1,
+    "max_queue": 1, "retry_after_s": 1, "keep_alive_s": 1, "max_header_bytes": 1024, "max_connections": 1,
 }
+_POSITIVE_SECONDS = ("request_timeout_s", "header_timeout_s", "body_timeout_s")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,23 @@ class ServeConfig:
     retry_after_s: int = field(default=1, metadata={"help": "Retry-After sent with 503."})
     request_timeout_s: float = field(default=30.0, metadata={"help": "A request still unanswered then gets 504."})
     keep_alive_s: int = field(default=30, metadata={"help": "Idle keep-alive connections are closed after this."})
+    header_timeout_s: float = field(
+        default=10.0,
+        metadata={"help": "A connection that has not sent a request's complete headers within this many seconds "
+                          "(after connecting or after its last answer) is closed."},
+    )
+    body_timeout_s: float = field(
+        default=10.0,
+        metadata={"help": "A request body not fully received this many seconds after its headers gets 408 and the "
+                          "connection is closed (stalled or truncated uploads)."},
+    )
+    max_header_bytes: int = field(
+        default=16384, metadata={"help": "Request line plus headers at most (uvicorn's h11_max_incomplete_event_size)."}
+    )
+    max_connections: int = field(
+        default=4096,
+        metadata={"help": "Open connections or running requests at most (uvicorn's limit_concurrency); beyond, 503."},
+    )
     warmup: bool = field(default=True, metadata={"help": "Load the index and encoder before accepting connections."})
 
     def __post_init__(self) -> None:
@@ -97,8 +115,10 @@ class ServeConfig:
                 raise ConfigError(f"Expects {f.name} to be an int >= {low}, actual: {v!r}")
         if not isinstance(self.max_wait_ms, (int, float)) or not 0 <= self.max_wait_ms <= 1000:
             raise ConfigError(f"Expects max_wait_ms in [0, 1000], actual: {self.max_wait_ms!r}")
-        if not isinstance(self.request_timeout_s, (int, float)) or self.request_timeout_s <= 0:
-            raise ConfigError(f"Expects request_timeout_s > 0, actual: {self.request_timeout_s!r}")
+        for name in _POSITIVE_SECONDS:
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < float("inf"):
+                raise ConfigError(f"Expects {name} to be a number of seconds > 0, actual: {v!r}")
         if self.max_batch_queries < self.max_queries:
             raise ConfigError(
                 f"Expects max_batch_queries >= max_queries (one request fits in a batch), "

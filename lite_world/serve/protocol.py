@@ -9,6 +9,9 @@ plus ``"text"`` (the Visit tool's rendering) when a goal is given.
 
 Errors: ``{"error": {"code": str, "field": str | null, "message": str}}`` with a 4xx/5xx status.
 
+Strings are read as Unicode text: a lone surrogate escape (``"\\ud800"``, legal JSON but not a
+character) becomes U+FFFD, so every string the world sees can be encoded as UTF-8.
+
 Example:
     >>> cfg = ServeConfig()
     >>> parse_search({"queries": ["paris"], "k": 3}, cfg)
@@ -21,13 +24,30 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lite_world.errors import LiteWorldError
 from lite_world.serve.backend import BrowseRequest, SearchRequest, error_body
 from lite_world.serve.config import ServeConfig
 
-__all__ = ["RequestError", "parse_search", "parse_browse"]
+__all__ = ["RequestError", "parse_search", "parse_browse", "scalar_text"]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scalar_text(s: str) -> str:
+    """``s`` with each lone surrogate replaced by U+FFFD (the rest unchanged).
+
+    Example:
+        >>> scalar_text("café " + chr(0xD800) + "!") == "café \\ufffd!"
+        True
+    """
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", s)
 
 
 class RequestError(LiteWorldError):
@@ -70,7 +90,7 @@ def _str_list(body: dict[str, Any], name: str, max_items: int, max_chars: int, *
             raise _invalid(f"{name}[{i}]", f"Expects {name}[{i}] to be a string, actual: {type(s).__name__}")
         if len(s) > max_chars:
             raise _invalid(f"{name}[{i}]", f"Expects {name}[{i}] to have at most {max_chars} characters, actual: {len(s)}")
-    return tuple(v)
+    return tuple(scalar_text(s) for s in v)
 
 
 def _int(body: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
@@ -102,5 +122,6 @@ def parse_browse(body: Any, cfg: ServeConfig) -> BrowseRequest:
             raise _invalid("goal", f"Expects goal to be a string or null, actual: {type(goal).__name__}")
         if len(goal) > cfg.max_goal_chars:
             raise _invalid("goal", f"Expects goal to have at most {cfg.max_goal_chars} characters, actual: {len(goal)}")
+        goal = scalar_text(goal)
     exclude = _str_list(body, "exclude", cfg.max_exclude, cfg.max_url_chars, required=False)
     return BrowseRequest(urls, goal, exclude)

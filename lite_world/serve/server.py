@@ -1,7 +1,9 @@
 """Running the world service: uvicorn in the foreground (``lite-world serve``) or in a thread.
 
-uvicorn picks httptools and uvloop when installed (``pip install 'lite-world[serve]'``); access
-logs are off and the server header is dropped (they cost more than the routing).
+uvicorn runs its h11 protocol, whose header limit (``h11_max_incomplete_event_size``) bounds every
+request, with the deadlines of :mod:`lite_world.serve.guards`; uvloop is used when installed
+(``pip install 'lite-world[serve]'``). Access logs are off and the server header is dropped (they
+cost more than the routing).
 
 Example:
     >>> with ServerThread("~/.cache/lite-world/demo-v1", ServeConfig(port=0)) as srv:   # doctest: +SKIP
@@ -21,6 +23,7 @@ from lite_world._lazy import require
 from lite_world.errors import ServiceError
 from lite_world.serve.app import WorldService, create_app
 from lite_world.serve.config import ServeConfig
+from lite_world.serve.guards import uvicorn_kwargs
 
 __all__ = ["serve", "ServerThread", "uvicorn_config", "bind_socket"]
 
@@ -39,6 +42,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def uvicorn_config(app: Any, config: ServeConfig) -> Any:
+    """The ``uvicorn.Config`` serving ``app`` with the limits and deadlines of ``config``."""
     uvicorn = require("uvicorn", extra="serve")
     return uvicorn.Config(
         app,
@@ -49,9 +53,9 @@ def uvicorn_config(app: Any, config: ServeConfig) -> Any:
         log_level="warning",
         server_header=False,
         date_header=False,
-        timeout_keep_alive=config.keep_alive_s,
         timeout_graceful_shutdown=10,
         backlog=4096,
+        **uvicorn_kwargs(config),
     )
 
 

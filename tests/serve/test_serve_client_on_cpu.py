@@ -10,8 +10,10 @@ import pytest
 import lite_world  # noqa: F401  (registers LiteSearch-v0)
 from lite_world.errors import ConfigError, ServiceError
 from lite_world.serve import RemoteWorld
-from lite_world.tools.browse import ExtractiveSummarizer, VisitTool
+from lite_world.tools.base import CallContext
 from lite_world.tools.search import SearchTool
+from lite_world.tools.summarize import ExtractiveSummarizer
+from lite_world.tools.visit import VisitTool
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -56,16 +58,19 @@ def test_manifest_and_len(remote, world):
 
 
 def test_tools_render_the_same_text(remote, world):
+    top = world.search(QUERIES[:1], 1)[0][0].url
+    masked = CallContext(exclude=frozenset([top]))
     for style in ("web", "train"):
         local, far = SearchTool(world, k=4, style=style), SearchTool(remote, k=4, style=style)
-        assert far(QUERIES[:3]).text == local(QUERIES[:3]).text
-        assert far(QUERIES[0], exclude=[world.search(QUERIES[:1], 1)[0][0].url]).data == \
-            local(QUERIES[0], exclude=[world.search(QUERIES[:1], 1)[0][0].url]).data
-    url = world.search(QUERIES[:1], 1)[0][0].url
-    v_local, v_far = VisitTool(world, ExtractiveSummarizer(max_chars=500)), VisitTool(remote, ExtractiveSummarizer(max_chars=500))
-    for args in ((url, "who publishes it"), ([url, "https://nowhere.example/x"], "publisher"), ("not a url", "g")):
-        assert v_far(*args).text == v_local(*args).text
-    assert remote.browse([url], "who publishes it") == VisitTool(world)([url], "who publishes it").text
+        assert far({"query": QUERIES[:3]}).text == local({"query": QUERIES[:3]}).text
+        assert far({"query": QUERIES[0]}, masked).data == local({"query": QUERIES[0]}, masked).data
+    v_local = VisitTool(world, ExtractiveSummarizer(max_chars=500))
+    v_far = VisitTool(remote, ExtractiveSummarizer(max_chars=500))
+    for args in ({"url": top, "goal": "who publishes it"},
+                 {"url": [top, "https://nowhere.example/x"], "goal": "publisher"},
+                 {"url": "not a url", "goal": "g"}, {"url": top + chr(0xD800), "goal": "g" + chr(0xDC00)}):
+        assert v_far(args).text == v_local(args).text
+    assert remote.browse([top], "who publishes it") == VisitTool(world)({"url": [top], "goal": "who publishes it"}).text
 
 
 def test_gym_env_accepts_the_url(served, tiny_world, musique, monkeypatch):

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.timeout(120)
 QUERY = "Journal of Psychotherapy Integration publisher"
 
 
-def test_health_needs_no_token_and_reports_limits(http, tiny_world):
+def test_health_needs_no_token_and_reports_limits_with_it(http, tiny_world):
     status, headers, body = http("GET", "/health", token=None)
-    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert status == 200 and headers["Content-Type"] == "application/json" and body == {"status": "ok"}
+    status, headers, body = http("GET", "/health")
     assert body["status"] == "ok" and body["pages"] == 96 and body["auth"] is True
     assert (body["search_mode"], body["batching"], body["caches"]) == ("hybrid", True, True)
     assert body["limits"]["max_queries"] == 32 and body["limits"]["max_k"] == 100
