@@ -460,9 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if a.quick:
         a.duration, a.concurrency, a.no_ablations, a.fault_duration = 5.0, [64], True, 25.0
-    from lite_world.envs.worlds import resolve_world_path
+    from lite_world.worlds import resolve_world_spec
 
-    world = resolve_world_path(a.world)
+    world = resolve_world_spec(a.world)
     wl = {"queries": task_queries(), "urls": world_urls(world), "search_share": 0.6, "novel_share": a.novel_share}
     phases = set(a.phases.split(","))
     out: dict[str, Any] = {"world": world, "duration_s": a.duration, "workload": {

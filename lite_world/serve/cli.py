@@ -64,9 +64,9 @@ def config_from_args(a: argparse.Namespace) -> ServeConfig:
 
 
 def _cmd_serve(a: argparse.Namespace) -> int:
-    from lite_world.envs.worlds import resolve_world_path
+    from lite_world.worlds import resolve_world_spec
 
-    world = resolve_world_path(a.world)
+    world = resolve_world_spec(a.world)
     if not os.path.isdir(os.path.expanduser(world)):
         raise ConfigError(f"Expects a world directory to serve, actual: {world!r} is not one")
     cfg = config_from_args(a)

@@ -20,7 +20,29 @@ pytestmark = pytest.mark.timeout(120)
 QUERIES = ["Victoria Falls", "Anglican Communion", "Avery County", "Journal of Psychotherapy Integration"]
 
 
-def test_clients_retry_across_a_restart(tiny_world, world):
+SEARCH = '<tool_call>{"name": "search", "arguments": {"query": ["Victoria Falls"]}}</tool_call>'
+VISIT = ('<tool_call>{"name": "visit", "arguments": {"url": ["https://en.wikipedia.org/wiki/Victoria_Falls"], '
+         '"goal": "where is it"}}</tool_call>')
+
+
+def episode(env, task_id: str) -> list[str]:
+    """One scripted episode (search, visit, answer); its observations."""
+    obs = [env.reset(seed=0, options={"task_id": task_id})[0]]
+    for action in (SEARCH, VISIT, "<answer>Victoria Falls</answer>"):
+        o, _, terminated, truncated, info = env.step(action)
+        assert info.get("error") in (None, "not_found"), info.get("error")
+        obs.append(o)
+    assert terminated and not truncated
+    return obs
+
+
+def test_clients_retry_across_a_restart(tiny_world, world, musique):
+    """Calls and env episodes under load while the server goes down and comes back: none lost, none crashed."""
+    import gymnasium as gym
+
+    import lite_world  # noqa: F401  (registers LiteSearch-v0)
+    from lite_world.tasks import demo_tasks
+
     cfg = ServeConfig(port=0, torch_threads=None)
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
@@ -28,24 +50,45 @@ def test_clients_retry_across_a_restart(tiny_world, world):
     remote = RemoteWorld(first.url, retry_deadline_s=30.0, backoff_s=0.02, max_backoff_s=0.2)
     expected = world.search(QUERIES, 3)
     assert remote.search(QUERIES, 3) == expected
+    tasks = [t.to_dict() for t in demo_tasks()[: len(musique)]]
+    local_env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=tasks)
+    expected_episode = episode(local_env, tasks[3]["id"])
+    local_env.close()
 
     stop = threading.Event()
     errors: list[BaseException] = []
-    calls = [0]
+    issued, answered = [0] * 6, [0] * 6
+    episodes = {"done": 0, "crashed": 0}
 
     def rollout(i: int) -> None:  # a client that keeps calling, as a rollout worker does
         while not stop.is_set():
             try:
-                q = [QUERIES[(i + calls[0]) % 4]]
+                issued[i] += 1
+                q = [QUERIES[(i + answered[i]) % 4]]
                 assert remote.search(q, 3) == [expected[QUERIES.index(q[0])]]
                 url = expected[0][0].url
                 assert remote.get_page(url) == world.get_page(url)
-                calls[0] += 1
+                answered[i] += 1
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
                 return
 
+    def episodes_loop() -> None:  # an env on the served world, as a rollout worker runs it
+        env = gym.make("LiteSearch-v0", world=first.url, tasks=tasks)
+        try:
+            while not stop.is_set():
+                try:
+                    assert episode(env, tasks[3]["id"]) == expected_episode
+                    episodes["done"] += 1
+                except BaseException as exc:  # noqa: BLE001
+                    episodes["crashed"] += 1
+                    errors.append(exc)
+                    return
+        finally:
+            env.close()
+
     threads = [threading.Thread(target=rollout, args=(i,)) for i in range(6)]
+    threads += [threading.Thread(target=episodes_loop) for _ in range(2)]
     for t in threads:
         t.start()
     time.sleep(0.5)
@@ -53,8 +96,8 @@ def test_clients_retry_across_a_restart(tiny_world, world):
     first.stop()
     time.sleep(1.0)  # down for a second: clients back off and retry
     second = ServerThread(str(tiny_world), cfg.replace(port=port)).start()
-    before = calls[0]
-    while calls[0] == before and time.monotonic() - t0 < 30:
+    before, done_before = sum(answered), episodes["done"]
+    while (sum(answered) == before or episodes["done"] == done_before) and time.monotonic() - t0 < 30:
         time.sleep(0.01)
     recovery_s = time.monotonic() - t0
     time.sleep(0.3)
@@ -63,7 +106,9 @@ def test_clients_retry_across_a_restart(tiny_world, world):
         t.join()
     second.stop()
     assert not errors, errors[0]
-    assert calls[0] > before and remote.retries > 0 and recovery_s < 30
+    assert issued == answered, "lost calls"  # every call a client made got its right answer
+    assert episodes["crashed"] == 0 and episodes["done"] > done_before
+    assert sum(answered) > before and remote.retries > 0 and recovery_s < 30
 
 
 def test_cli_serve_subprocess(tiny_world, tmp_path):
