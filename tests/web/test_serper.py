@@ -81,3 +81,55 @@ def test_unreachable_server_raises_service_error():
 def test_empty_query_is_a_config_error():
     with pytest.raises(ConfigError, match="non-empty query"):
         SerperClient(api_key="k").search("  ")
+
+
+def test_expansion_through_serper_and_fetcher(
+    serper_server, page_server, wiki_pages, world_copy, tmp_path
+):
+    """Serper search + HTTP fetch (both local servers) extend a world, once, with provenance."""
+    from lite_world.store.manifest import read_manifest
+    from lite_world.synth.expand import expand_world
+    from lite_world.web import PageFetcher
+    from lite_world.world import World
+
+    client = SerperClient(api_key=API_KEY, base_url=serper_server.base_url)
+    tasks = [
+        {"id": f"t{i}", "question": f"Who was {p['title']}?", "answers": ["x"]}
+        for i, p in enumerate(wiki_pages[:4])
+    ]
+    before = read_manifest(world_copy).page_count
+    out = tmp_path / "serper_pages.jsonl"
+    rows, rep = expand_world(
+        tasks,
+        world_copy,
+        client,
+        out,
+        page_source=PageFetcher(timeout_s=5),
+        num=2,
+        max_entities=0,
+        min_chars=100,
+        show_progress=False,
+    )
+    assert len(serper_server.requests) == 4  # one search per question
+    assert len(rows) == len({r["url"] for r in rows}) >= 4
+    assert all(r["provenance"]["provider"] == "SerperClient" for r in rows)
+    assert all(r["url"].startswith(page_server.base_url) for r in rows)
+    m = read_manifest(world_copy)
+    assert m.page_count == before + len(rows) and "serper_pages.jsonl" in m.sources
+    w = World(world_copy)
+    hit = w.search([wiki_pages[0]["title"]], k=1)[0][0]
+    assert (
+        hit.title == wiki_pages[0]["title"] and w.get_page(hit.url).source == "serper_pages.jsonl"
+    )
+    w.close()
+    rows2, rep2 = expand_world(
+        tasks,
+        world_copy,
+        client,
+        tmp_path / "again.jsonl",
+        num=2,
+        max_entities=0,
+        min_chars=100,
+        show_progress=False,
+    )
+    assert rows2 == [] and rep2.dropped["in_world"] >= len(rows)
