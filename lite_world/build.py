@@ -2,8 +2,14 @@
 
 Every stage is resumable. Pages are committed in batches (a killed run keeps every committed
 batch); embeddings are appended to ``index/embeddings.f32`` in chunks with a row counter, so
-re-running embeds only new rows; the indexes and the manifest are rebuilt at the end and
-written atomically. The manifest is written last: a world without one is an unfinished build.
+re-running embeds only new rows; the indexes are rebuilt at the end. The manifest, with the size
+and blake2b digest of every file, is written last: a world without one is an unfinished build.
+
+Extending a world is atomic for its readers: the new indexes go into the other generation
+directory (``index.next/`` when the world uses ``index/``, and back, see
+:mod:`lite_world.layout`), the manifest is replaced atomically to point at them, and only then
+are the old ones deleted. Until that switch, readers keep the old indexes and the manifest's
+pages (:class:`~lite_world.world.World` does not serve pages beyond the manifest's count).
 
 Example:
     >>> cfg = BuildConfig(min_chars=50)
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,22 +31,35 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from lite_world.errors import ConfigError, EmbedderMismatchError, IngestError
-from lite_world.index.dense import INDEX_DIRNAME, DenseIndex
+from lite_world.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    IngestError,
+    WorldCorruptedError,
+    WorldNotFoundError,
+)
+from lite_world.index.dense import DenseIndex
 from lite_world.index.embedder import DEFAULT_EMBEDDER, Embedder, get_embedder
 from lite_world.index.sparse import BM25Index
+from lite_world.layout import (
+    BM25_DIRNAME,
+    EMBEDDINGS,
+    EMBEDDINGS_STATE,
+    INDEX_DIRNAME,
+    index_files,
+    other_index_dir,
+)
 from lite_world.store.ingest.html import html_to_markdown
 from lite_world.store.ingest.sources import RawPage, iter_source
 from lite_world.store.lmdb_store import PageStore
-from lite_world.store.manifest import Manifest, write_manifest
+from lite_world.store.manifest import Manifest, read_manifest, write_manifest
 from lite_world.store.page import Page
+from lite_world.verify import record_files
 
 __all__ = ["BuildConfig", "build_world", "ingest", "embed_pages", "build_indexes"]
 
 logger = logging.getLogger(__name__)
 
-_EMB_FILE = "embeddings.f32"
-_EMB_META = "embeddings.json"
 
 
 @dataclass(frozen=True)
@@ -118,7 +138,7 @@ def ingest(store: PageStore, inputs: Sequence[str | os.PathLike[str]], config: B
 
 
 def _emb_state(world: Path) -> dict[str, object]:
-    p = world / INDEX_DIRNAME / _EMB_META
+    p = world / INDEX_DIRNAME / EMBEDDINGS_STATE
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
@@ -135,7 +155,7 @@ def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: Build
                 f"existing {done} rows, actual: {embedder.name!r} (dim {embedder.dim}). Use the same --embedder, or "
                 f"delete {d} to re-embed everything."
             )
-    emb_path = d / _EMB_FILE
+    emb_path = d / EMBEDDINGS
     row_bytes = embedder.dim * 4
     with open(emb_path, "ab") as f:
         f.truncate(done * row_bytes)  # drop a partly written chunk from a killed run
@@ -150,7 +170,7 @@ def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: Build
             f.flush()
             os.fsync(f.fileno())
         done = end
-        (d / _EMB_META).write_text(json.dumps({"embedder": embedder.name, "dim": embedder.dim, "rows": done}))
+        (d / EMBEDDINGS_STATE).write_text(json.dumps({"embedder": embedder.name, "dim": embedder.dim, "rows": done}))
         bar.update(len(texts))
     bar.close()
     if total == 0:
@@ -158,11 +178,13 @@ def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: Build
     return np.memmap(emb_path, dtype=np.float32, mode="r", shape=(total, embedder.dim))
 
 
-def build_indexes(store: PageStore, world: Path, vectors: np.ndarray, config: BuildConfig) -> tuple[DenseIndex, BM25Index]:
-    """Build and save the dense and BM25 indexes over all rows."""
+def build_indexes(
+    store: PageStore, world: Path, vectors: np.ndarray, config: BuildConfig, *, index_dir: str = INDEX_DIRNAME
+) -> tuple[DenseIndex, BM25Index]:
+    """Build and save the dense and BM25 indexes over all rows into ``world/index_dir``."""
     t = time.perf_counter()
     dense = DenseIndex.build(np.asarray(vectors), config.index_factory)
-    dense.save(world)
+    dense.save(world, index_dir=index_dir)
     logger.info("dense index %s over %d rows in %.1fs", dense.factory, dense.ntotal, time.perf_counter() - t)
 
     def texts() -> Iterable[str]:
@@ -170,8 +192,27 @@ def build_indexes(store: PageStore, world: Path, vectors: np.ndarray, config: Bu
             yield f"{r['title']}\n{r['markdown']}"
 
     sparse = BM25Index.build(texts(), show_progress=config.show_progress, n_docs=store.next_id)
-    sparse.save(world)
+    sparse.save(world, index_dir=index_dir)
     return dense, sparse
+
+
+def _previous_manifest(world: Path) -> Manifest | None:
+    try:
+        return read_manifest(world)
+    except WorldNotFoundError:
+        return None
+    except WorldCorruptedError as exc:
+        logger.warning("ignoring the unreadable manifest of %s (%s); the build writes a new one", world, exc)
+        return None
+
+
+def _remove_generation(world: Path, index_dir: str) -> None:
+    """Delete one generation's index files (never the embeddings, which live in ``index/``)."""
+    for f in index_files(index_dir):
+        (world / f.path).unlink(missing_ok=True)
+    shutil.rmtree(world / index_dir / BM25_DIRNAME, ignore_errors=True)
+    if index_dir != INDEX_DIRNAME:
+        shutil.rmtree(world / index_dir, ignore_errors=True)
 
 
 def build_world(
@@ -190,6 +231,9 @@ def build_world(
     world = Path(out)
     t0 = time.perf_counter()
     world.mkdir(parents=True, exist_ok=True)
+    previous = _previous_manifest(world)
+    # a world in use keeps its indexes until the manifest switches to the new generation
+    index_dir = other_index_dir(previous.index_dir) if previous is not None else INDEX_DIRNAME
     with PageStore(world, readonly=False, compression=config.compression) as store:
         counts = ingest(store, inputs, config)
         logger.info("ingest: %s", counts)
@@ -201,30 +245,30 @@ def build_world(
             )
         emb = embedder or get_embedder(config.embedder, config.device)
         vectors = embed_pages(store, world, emb, config)
-        dense, sparse = build_indexes(store, world, vectors, config)
+        _remove_generation(world, index_dir)  # leftovers of an interrupted build
+        dense, sparse = build_indexes(store, world, vectors, config, index_dir=index_dir)
         store.sync()
         n = len(store)
         if n != store.next_id:  # pages and rows must agree one to one
             raise RuntimeError(f"store has {n} pages but {store.next_id} rows")
-        previous = []
-        mpath = world / "manifest.json"
-        if mpath.is_file():
-            try:
-                previous = json.loads(mpath.read_text()).get("sources", [])
-            except json.JSONDecodeError:
-                previous = []
-        sources = list(dict.fromkeys([*previous, *(str(Path(i).name) for i in inputs)]))
-        manifest = Manifest(
-            page_count=n,
-            store_digest=store.content_digest(),
-            embedder=emb.name,
-            embedding_dim=emb.dim,
-            index_factory=dense.factory,
-            index_params=dense.params,
-            sources=sources,
-            bm25={"n_docs": sparse.n_docs, "k1": 1.2, "b": 0.75, "text": "title + markdown"},
-            build_config={**asdict(config), "last_ingest": counts, "store": store.stats()},
-            build_seconds=round(time.perf_counter() - t0, 2),
-        )
-    write_manifest(world, manifest)
+        store_digest, store_stats = store.content_digest(), store.stats()
+    previous_sources = previous.sources if previous is not None else []
+    sources = list(dict.fromkeys([*previous_sources, *(str(Path(i).name) for i in inputs)]))
+    manifest = Manifest(
+        page_count=n,
+        store_digest=store_digest,
+        embedder=emb.name,
+        embedding_dim=emb.dim,
+        index_factory=dense.factory,
+        index_params=dense.params,
+        sources=sources,
+        bm25={"n_docs": sparse.n_docs, "k1": 1.2, "b": 0.75, "text": "title + markdown"},
+        build_config={**asdict(config), "last_ingest": counts, "store": store_stats},
+        build_seconds=round(time.perf_counter() - t0, 2),
+        files=record_files(world, index_dir),
+        index_dir=index_dir,
+    )
+    write_manifest(world, manifest)  # the atomic switch to the new indexes
+    if previous is not None and previous.index_dir != index_dir:
+        _remove_generation(world, previous.index_dir)
     return manifest

@@ -3,7 +3,7 @@
 Subcommands (these exact forms are stable; scripts call them)::
 
     lite-world build INPUT... --out WORLD [--min-chars N] [--embedder NAME_OR_PATH] [--index FACTORY]
-    lite-world info WORLD
+    lite-world info WORLD [--quick]
     lite-world search WORLD "query" [-k K] [--json]
     lite-world browse WORLD URL --goal "..." [--json]
     lite-world demo-world                      # build (if needed) and print the demo world's path
@@ -61,13 +61,20 @@ def _cmd_build(a: argparse.Namespace) -> int:
 
 def _cmd_info(a: argparse.Namespace) -> int:
     from lite_world.store.lmdb_store import PageStore
-    from lite_world.store.manifest import verify_world
+    from lite_world.verify import check_world
 
     path = _world_path(a.world)
-    m = verify_world(path, deep=not a.fast)
+    check = check_world(path, level="quick" if a.quick else "full")
     with PageStore(path) as store:
         stats = store.stats()
-    print(json.dumps({"world": path, "verified": True, "manifest": m.to_dict(), "store": stats}, indent=2))
+    notes = {
+        "verified": "every file's size, header and blake2b digest, and the store's content digest",
+        "skipped": "sizes and headers only (--quick); run without --quick to check the digests",
+        "unavailable": "sizes and headers only: this world was built before digests were recorded; rebuild it "
+                       "to record them",
+    }
+    print(json.dumps({"world": path, "verified": True, "check": {**check.to_dict(), "note": notes[check.digests]},
+                      "manifest": check.manifest.to_dict(), "store": stats}, indent=2))
     return 0
 
 
@@ -117,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     b.set_defaults(fn=_cmd_build)
 
-    i = sub.add_parser("info", help="print and verify a world's manifest")
+    i = sub.add_parser("info", help="print and verify a world (sizes, headers and digests of every file)")
     i.add_argument("world")
-    i.add_argument("--fast", action="store_true", help="skip the content digest check")
+    i.add_argument("--quick", "--fast", dest="quick", action="store_true",
+                   help="check sizes and headers only, not the digests (--fast is the old name)")
     i.set_defaults(fn=_cmd_info)
 
     s = sub.add_parser("search", help="search a world")

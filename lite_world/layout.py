@@ -89,8 +89,8 @@ class WorldFile:
 
 
 STORE_FILES = (
-    WorldFile(f"{STORE_DIRNAME}/{STORE_DATA}", "lmdb", "page store (LMDB data)"),
-    WorldFile(f"{STORE_DIRNAME}/{STORE_LOCK}", "lock", "page store lock (writers only)", digested=False),
+    WorldFile(f"{STORE_DIRNAME}/{STORE_DATA}", "lmdb", "the page store (LMDB data)"),
+    WorldFile(f"{STORE_DIRNAME}/{STORE_LOCK}", "lock", "the page store lock (writers only)", digested=False),
 )
 
 
@@ -103,11 +103,11 @@ def index_files(index_dir: str = INDEX_DIRNAME) -> list[WorldFile]:
     """
     bm25 = f"{index_dir}/{BM25_DIRNAME}"
     return [
-        WorldFile(f"{index_dir}/{DENSE_INDEX}", "faiss", "dense index (FAISS)"),
-        WorldFile(f"{index_dir}/{DENSE_PARAMS}", "json", "dense index parameters"),
-        WorldFile(f"{bm25}/{BM25_PARAMS}", "json", "BM25 document count"),
-        *(WorldFile(f"{bm25}/{name}", "npy", "BM25 score matrix") for name in BM25_ARRAYS),
-        *(WorldFile(f"{bm25}/{name}", "json", "BM25 parameters and vocabulary") for name in BM25_JSON),
+        WorldFile(f"{index_dir}/{DENSE_INDEX}", "faiss", "the dense index (FAISS)"),
+        WorldFile(f"{index_dir}/{DENSE_PARAMS}", "json", "the dense index parameters"),
+        WorldFile(f"{bm25}/{BM25_PARAMS}", "json", "the BM25 document count"),
+        *(WorldFile(f"{bm25}/{name}", "npy", "a BM25 score array") for name in BM25_ARRAYS),
+        *(WorldFile(f"{bm25}/{name}", "json", "the BM25 parameters or vocabulary") for name in BM25_JSON),
     ]
 
 

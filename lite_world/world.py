@@ -20,14 +20,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lite_world.errors import ConfigError
 from lite_world.cache import LRUCache
-from lite_world.index.searcher import SearchConfig, Searcher
+from lite_world.errors import ConfigError, EmbedderMismatchError
+from lite_world.index.searcher import DEFAULT_CACHE_BYTES, SearchConfig, Searcher
 from lite_world.store.lmdb_store import PageStore
-from lite_world.store.manifest import Manifest, read_manifest, verify_world
+from lite_world.store.manifest import Manifest, read_manifest
 from lite_world.store.page import Page
 from lite_world.store.urls import normalize_url
 from lite_world.tools.text import best_snippet
+from lite_world.verify import check_world
 
 __all__ = ["World", "SearchHit"]
 
@@ -54,12 +55,21 @@ class World:
         path: the world directory.
         embedder: embedder name/path for queries; must match the index's (default: the manifest's).
         search: a :class:`SearchConfig` (mode, fusion, caches).
-        verify: check the manifest against the store when opened (cheap checks; ``lite-world info``
-            runs the deep one).
+        verify: check the world when opened: every index file's size and header against the
+            manifest, the embedding dimension, the store's size and page count (reads a few bytes
+            per file; ``lite-world info`` hashes every file). Pages that a running or interrupted
+            extend appended beyond the manifest are not served until the build finishes.
         device: device for the query encoder (``None``: CUDA when available).
         num_threads: torch threads while encoding queries on CPU (default 1: stable latency when
             rollout workers share the cores; ``None`` leaves torch's setting alone).
-        snippet_cache_size, mask_cache_size: entries kept in the snippet and mask caches (0: none).
+        snippet_cache_size, mask_cache_size: most entries kept in the snippet and mask caches
+            (0: none).
+        snippet_cache_bytes, mask_cache_bytes: most approximate bytes kept in each (0: none). The
+            query and result caches are bounded by ``search`` (:class:`SearchConfig`).
+
+    Raises:
+        WorldNotFoundError, WorldCorruptedError, EmbedderMismatchError: from the open checks;
+        searching can also raise these and :class:`~lite_world.errors.ModelNotFoundError`.
     """
 
     def __init__(
@@ -73,10 +83,12 @@ class World:
         num_threads: int | None = 1,
         snippet_cache_size: int = 200_000,
         mask_cache_size: int = 4096,
+        snippet_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        mask_cache_bytes: int = DEFAULT_CACHE_BYTES,
     ):
         self.path = Path(os.path.expanduser(str(path)))
         self.manifest: Manifest = (
-            verify_world(self.path, embedder=embedder, deep=False) if verify else read_manifest(self.path)
+            check_world(self.path, level="open", embedder=embedder).manifest if verify else read_manifest(self.path)
         )
         self.search_config = search or SearchConfig()
         self._embedder_name = embedder or self.manifest.embedder
@@ -86,8 +98,8 @@ class World:
         self._pid = -1
         self._store: PageStore | None = None
         self._searcher: Searcher | None = None
-        self._mask_cache: LRUCache[frozenset[int]] = LRUCache(mask_cache_size)
-        self._snippet_cache: LRUCache[str] = LRUCache(snippet_cache_size)
+        self._mask_cache: LRUCache[frozenset[int]] = LRUCache(mask_cache_size, max_bytes=mask_cache_bytes)
+        self._snippet_cache: LRUCache[str] = LRUCache(snippet_cache_size, max_bytes=snippet_cache_bytes)
 
     # -- lazy, per-process handles ------------------------------------------
     @property
@@ -115,33 +127,58 @@ class World:
         from lite_world.index.sparse import BM25Index
 
         mode = self.search_config.mode
+        index_dir = self.manifest.index_dir
         dense = embedder = sparse = None
         if mode in ("hybrid", "dense"):
-            dense = DenseIndex.load(self.path)
+            dense = DenseIndex.load(self.path, index_dir=index_dir)
             embedder = get_embedder(self._embedder_name, self._device, self._num_threads)
             if embedder.dim != dense.dim:
-                from lite_world.errors import EmbedderMismatchError
-
-                raise EmbedderMismatchError(
-                    f"Expects a {dense.dim}-dim embedder for this index (built with {self.manifest.embedder!r}), "
-                    f"actual: {self._embedder_name!r} gives {embedder.dim}. Use --embedder {self.manifest.embedder}."
-                )
+                raise self._dim_mismatch(embedder.dim, dense.dim)
         if mode in ("hybrid", "sparse"):
-            sparse = BM25Index.load(self.path)
+            sparse = BM25Index.load(self.path, index_dir=index_dir)
         return Searcher(dense, sparse, embedder, config=self.search_config)
+
+    def _dim_mismatch(self, got: int, want: int) -> EmbedderMismatchError:
+        built_with = self.manifest.embedder
+        if self._embedder_name == built_with:  # the world's own embedder: suggesting it again would not help
+            return EmbedderMismatchError(
+                f"Expects the world's embedder {built_with!r} to give {want}-dim vectors like its index, actual: "
+                f"{got}-dim. The model under that name or path is not the one the world was built with: restore "
+                "that model, or rebuild the world with this one (lite-world build ... --embedder NAME_OR_PATH)."
+            )
+        return EmbedderMismatchError(
+            f"Expects a {want}-dim embedder for this index (built with {built_with!r}), actual: "
+            f"{self._embedder_name!r} gives {got}. Use --embedder {built_with} (or leave it unset)."
+        )
 
     def clear_caches(self) -> None:
         """Drop the query, result, snippet and mask caches (e.g. between benchmark runs)."""
         if self._searcher is not None:
             self._searcher.clear_caches()
-        self._mask_cache = LRUCache(self._mask_cache.maxsize)
-        self._snippet_cache = LRUCache(self._snippet_cache.maxsize)
+        self._mask_cache.clear()
+        self._snippet_cache.clear()
 
     def cache_stats(self) -> dict[str, dict[str, Any]]:
-        """Hit/miss statistics of every cache (query embeddings, candidate pools, snippets, masks)."""
+        """Hit/miss statistics of every cache (query embeddings, candidate pools, snippets, masks).
+
+        Each value has ``size`` (entries), ``hits``, ``misses``, ``hit_rate``, ``bytes`` and
+        ``max_bytes``; the query and result caches appear once the searcher is open.
+        """
         out = dict(self._searcher.cache_stats()) if self._searcher is not None else {}
         out["snippet"] = self._snippet_cache.stats()
         out["mask"] = self._mask_cache.stats()
+        return out
+
+    def cache_info(self) -> dict[str, dict[str, Any]]:
+        """Memory and use of every cache: ``bytes``, ``max_bytes``, ``entries``, ``max_entries``,
+        ``hits``, ``misses``, ``hit_rate`` per cache (``query``, ``result``, ``snippet``, ``mask``).
+
+        Bytes are approximate (:func:`lite_world.cache.approx_size`); the query and result caches
+        appear once the searcher is open.
+        """
+        out = dict(self._searcher.cache_info()) if self._searcher is not None else {}
+        out["snippet"] = self._snippet_cache.info()
+        out["mask"] = self._mask_cache.info()
         return out
 
     def close(self) -> None:
@@ -163,7 +200,10 @@ class World:
         nurl = normalize_url(url)
         if exclude and nurl in self._normalized(exclude):
             return None
-        return self.store.get(nurl)
+        rec = self.store.get_dict(nurl)
+        if rec is None or rec["id"] >= self.manifest.page_count:  # appended by an unfinished extend
+            return None
+        return Page.from_dict(rec)
 
     def mask_ids(self, urls: Collection[str]) -> frozenset[int]:
         """Row ids of the given URLs (unknown ones ignored); cached per URL set."""

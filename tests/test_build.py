@@ -14,7 +14,7 @@ from lite_world.demo import DEMO_DATA
 from lite_world.errors import ConfigError, EmbedderMismatchError, IngestError, WorldNotFoundError
 from lite_world.index.searcher import SearchConfig
 from lite_world.store.lmdb_store import PageStore
-from lite_world.store.manifest import verify_world
+from lite_world.verify import verify_world
 from lite_world.store.urls import wikipedia_url
 from lite_world.world import World
 

@@ -60,7 +60,11 @@ def test_build_info_search_browse(cli_world, capsys):
     assert info["manifest"]["page_count"] == 3
     assert info["manifest"]["sources"] == ["rows.jsonl"]
     assert (info["store"]["pages"], info["store"]["rows"], info["store"]["compression"]) == (3, 3, "zstd")
-    assert json.loads(_run(capsys, "info", str(out_dir), "--fast")[1])["verified"] is True
+    assert info["check"]["level"] == "full" and info["check"]["digests"] == "verified"
+    assert info["check"]["files"][:2] == ["index/dense.faiss", "index/dense.json"]
+    for flag in ("--quick", "--fast"):  # --fast is the old name
+        quick = json.loads(_run(capsys, "info", str(out_dir), flag)[1])
+        assert (quick["verified"], quick["check"]["level"], quick["check"]["digests"]) == (True, "quick", "skipped")
 
     code, out, _ = _run(capsys, "search", str(out_dir), "waterfall Zambezi", "-k", "2")
     assert code == 0
@@ -100,8 +104,33 @@ def test_info_on_a_broken_world(tiny_world, tmp_path, capsys):
     code, out, err = _run(capsys, "info", str(broken))
     assert code == 2
     assert out == ""
-    assert err.startswith(f"lite-world info: error: Expects a dense index at {broken / 'index'}, actual: missing. "
-                          f"Re-run lite-world build with --out {broken}.")
+    assert err == (f"lite-world info: error: Expects the dense index parameters at {broken / 'index' / 'dense.json'}, "
+                   "actual: missing. Restore the world from a copy, or rebuild its indexes: re-run the lite-world "
+                   f"build command that made it (--out {broken}); it rebuilds them from the page store.\n")
+
+
+def test_info_on_a_world_built_before_digests(world_copy, capsys):
+    manifest = json.loads((world_copy / "manifest.json").read_text())
+    del manifest["files"], manifest["index_dir"]
+    (world_copy / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+    code, out, _ = _run(capsys, "info", str(world_copy))
+    assert code == 0
+    check = json.loads(out)["check"]
+    assert check["digests"] == "unavailable"
+    assert check["note"].startswith("sizes and headers only: this world was built before digests were recorded")
+
+
+def test_info_on_flipped_vectors(world_copy, capsys):
+    """Before: 'verified' although search returned other pages."""
+    path = world_copy / "index" / "dense.faiss"
+    data = bytearray(path.read_bytes())
+    data[4000:4016] = bytes(b ^ 0xFF for b in data[4000:4016])
+    path.write_bytes(bytes(data))
+    code, out, err = _run(capsys, "info", str(world_copy))
+    assert (code, out) == (2, "")
+    assert err.startswith("lite-world info: error: Expects the dense index (FAISS) at index/dense.faiss to have the "
+                          "blake2b digest recorded at build time, actual: a different digest")
+    assert _run(capsys, "info", str(world_copy), "--quick")[0] == 0  # sizes and headers cannot see it
 
 
 def test_info_on_a_missing_world(tmp_path, capsys):
@@ -116,7 +145,8 @@ def test_search_on_a_tampered_world(world_copy, capsys):
     (world_copy / "manifest.json").write_text(json.dumps({**manifest, "page_count": 5}))
     code, out, err = _run(capsys, "search", str(world_copy), "Publix", "--mode", "sparse")
     assert (code, out) == (2, "")
-    assert err.startswith("lite-world search: error: Expects 5 pages (manifest), actual: 96 in the store.")
+    assert err.startswith("lite-world search: error: Expects the dense index (FAISS) at ")
+    assert "actual: 96 vectors of dim 384, the manifest says 5 of dim 384" in err
 
 
 def test_build_with_nothing_kept(cli_world, capsys):

@@ -174,5 +174,44 @@ def test_verify_false_only_reads_the_manifest(world_copy):
     with pytest.raises(WorldNotFoundError, match="Expects a BM25 index at"):
         w.search(["Publix"], k=1)
     w.close()
-    with pytest.raises(WorldNotFoundError, match="Expects a dense index at"):
+    with pytest.raises(WorldNotFoundError, match=r"Expects the dense index \(FAISS\) at .*dense\.faiss, actual: missing"):
         World(world_copy)
+
+
+@pytest.fixture()
+def no_network(monkeypatch):
+    """Online mode as a user without HF_HUB_OFFLINE has it, and a socket guard that records every connect."""
+    import socket
+
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    attempts: list[object] = []
+
+    def guard(self, address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError(f"network disabled in this test (connect to {address!r})")
+
+    monkeypatch.setattr(socket.socket, "connect", guard)
+    monkeypatch.setattr(socket.socket, "connect_ex", guard)
+    monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: guard(None, address))
+    return attempts
+
+
+def test_a_hub_embedder_is_never_downloaded(world_copy, no_network):
+    """Before: a manifest naming a Hub model made requests to the Hub when HF_HUB_OFFLINE was unset."""
+    from lite_world.errors import ModelNotFoundError
+    from lite_world.store.manifest import MANIFEST_NAME
+
+    path = world_copy / MANIFEST_NAME
+    path.write_text(path.read_text().replace("sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-small-en-v1.5"))
+    w = World(world_copy)  # opening reads files only
+    with pytest.raises(ModelNotFoundError, match=(
+        r"Expects the embedder 'BAAI/bge-small-en-v1\.5' on this machine \(the world's query encoder\), actual: not "
+        r"in the local Hugging Face cache.*huggingface-cli download BAAI/bge-small-en-v1\.5")):
+        w.search(["Publix"], k=1)
+    assert no_network == []
+    assert w.get_page(ADOLESCENCE).title == "Adolescence"  # the store still serves pages
+    w.close()

