@@ -30,16 +30,15 @@ from collections.abc import Sequence
 
 from lite_world.errors import LiteWorldError
 from lite_world.version import __version__
+from lite_world.worlds import SEARCH_MODES
 
 __all__ = ["main", "build_parser"]
 
 
 def _world_path(arg: str) -> str:
-    if arg == "demo":
-        from lite_world.demo import ensure_demo_world
+    from lite_world.worlds import resolve_world_spec
 
-        return str(ensure_demo_world())
-    return arg
+    return str(resolve_world_spec(arg))
 
 
 def _cmd_build(a: argparse.Namespace) -> int:
@@ -79,23 +78,21 @@ def _cmd_info(a: argparse.Namespace) -> int:
 
 
 def _cmd_search(a: argparse.Namespace) -> int:
-    from lite_world.index.searcher import SearchConfig
     from lite_world.tools.search import SearchTool
-    from lite_world.world import World
+    from lite_world.worlds import open_world
 
-    world = World(_world_path(a.world), search=SearchConfig(mode=a.mode))
-    res = SearchTool(world, k=a.k)(a.query)
+    res = SearchTool(open_world(a.world, search_mode=a.mode), k=a.k)({"query": [a.query]})
     print(json.dumps(res.data, indent=2, ensure_ascii=False) if a.json else res.text)
-    return 0
+    return 0 if res.error is None else 1
 
 
 def _cmd_browse(a: argparse.Namespace) -> int:
-    from lite_world.index.searcher import SearchConfig
-    from lite_world.tools.browse import ExtractiveSummarizer, VisitTool
-    from lite_world.world import World
+    from lite_world.tools.summarize import ExtractiveSummarizer
+    from lite_world.tools.visit import VisitTool
+    from lite_world.worlds import open_world
 
-    world = World(_world_path(a.world), search=SearchConfig(mode="sparse"))
-    res = VisitTool(world, ExtractiveSummarizer(max_chars=a.max_chars))(a.url, a.goal)
+    tool = VisitTool(open_world(a.world, search_mode="sparse"), ExtractiveSummarizer(max_chars=a.max_chars))
+    res = tool({"url": [a.url], "goal": a.goal})
     print(json.dumps({"text": res.text, **res.data}, indent=2, ensure_ascii=False) if a.json else res.text)
     return 0 if res.error is None else 1
 
@@ -134,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("world")
     s.add_argument("query")
     s.add_argument("-k", type=int, default=10)
-    s.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "sparse"])
+    s.add_argument("--mode", default="hybrid", choices=list(SEARCH_MODES))
     s.add_argument("--json", action="store_true", help="structured results")
     s.set_defaults(fn=_cmd_search)
 

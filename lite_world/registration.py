@@ -1,25 +1,34 @@
 """Gymnasium registration of lite-world's environments.
 
 ``gym.make("LiteSearch-v0")`` works after ``import lite_world``; without the import, use
-``gym.make("lite_world:LiteSearch-v0")`` (Gymnasium imports the module first).
+``gym.make("lite_world:LiteSearch-v0")`` (Gymnasium imports the module first). The env class is
+registered with ``max_episode_steps`` = ``LiteSearchConfig.max_turns``' default, so
+``gym.make(..., max_episode_steps=N)`` gives exactly one ``TimeLimit`` of N steps.
 
 Example:
     >>> register_envs()
     >>> import gymnasium as gym
-    >>> gym.spec("LiteSearch-v0").entry_point
-    'lite_world.envs.search_env:make_lite_search'
+    >>> spec = gym.spec("LiteSearch-v0")
+    >>> spec.entry_point, spec.max_episode_steps
+    ('lite_world.envs.search_env:LiteSearchEnv', 32)
 """
 
 from __future__ import annotations
 
-__all__ = ["register_envs"]
+__all__ = ["register_envs", "ENV_ID", "DEFAULT_MAX_EPISODE_STEPS"]
+
+ENV_ID = "LiteSearch-v0"
+DEFAULT_MAX_EPISODE_STEPS = 32
+"""The registered ``max_episode_steps``: also ``LiteSearchConfig.max_turns``' default."""
 
 
 def register_envs() -> None:
     """Register ``LiteSearch-v0`` (idempotent)."""
     import gymnasium as gym
 
-    if "LiteSearch-v0" not in gym.registry:
-        # max_turns is an env kwarg; make_lite_search applies TimeLimit(max_turns) itself, so
-        # truncation still comes from TimeLimit and follows the kwarg.
-        gym.register(id="LiteSearch-v0", entry_point="lite_world.envs.search_env:make_lite_search")
+    if ENV_ID not in gym.registry:
+        gym.register(
+            id=ENV_ID,
+            entry_point="lite_world.envs.search_env:LiteSearchEnv",
+            max_episode_steps=DEFAULT_MAX_EPISODE_STEPS,
+        )

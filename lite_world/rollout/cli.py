@@ -15,6 +15,8 @@ import json
 import time
 from typing import Any
 
+from lite_world.config import add_config_flags, config_values
+from lite_world.envs.config import LiteSearchConfig
 from lite_world.errors import ConfigError
 
 __all__ = ["add_rollout_parser", "make_agent_factory"]
@@ -45,55 +47,56 @@ def make_agent_factory(a: argparse.Namespace) -> Any:
     raise ConfigError(f"Expects --agent in {AGENTS}, actual: {a.agent!r}")
 
 
-def _env_kwargs(a: argparse.Namespace) -> dict[str, Any]:
-    kw: dict[str, Any] = {"max_turns": a.max_turns, "reward": a.reward, "search_mode": a.search_mode}
-    if a.reward == "judge":
-        kw.update(judge_url=a.judge_url, judge_model=a.judge_model)
-    return kw
-
-
 def _cmd_rollout(a: argparse.Namespace) -> int:
-    from lite_world.rollout.runner import RolloutConfig, run_rollouts
+    from lite_world.envs.config import LiteSearchConfig
+    from lite_world.rollout.runner import RolloutConfig
 
-    cfg = RolloutConfig(world=a.world, tasks=a.tasks, samples=a.n, concurrency=a.concurrency, limit=a.limit,
-                        seed=a.seed, env_kwargs=_env_kwargs(a))
-    summary = run_rollouts(make_agent_factory(a), cfg, out_dir=a.out)
-    print(json.dumps(summary, indent=2))
-    print(f"wrote {a.out}/trajectories.jsonl, summary.json, summary.png, viewer.html")
+    env = LiteSearchConfig.from_dict({"max_turns": _DEFAULT_MAX_TURNS, **config_values(a)})
+    cfg = RolloutConfig(env=env, samples=a.n, concurrency=a.concurrency, limit=a.limit, seed=a.seed)
+    _run(make_agent_factory(a), cfg, a.out)
     return 0
 
 
+def _run(agent_factory: Any, cfg: Any, out: str) -> dict[str, Any]:
+    from lite_world.rollout.runner import run_rollouts
+
+    summary = run_rollouts(agent_factory, cfg, out_dir=out)
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {out}/trajectories.jsonl, summary.json, summary.png, viewer.html")
+    return summary
+
+
 def _cmd_demo(a: argparse.Namespace) -> int:
-    from lite_world.demo import ensure_demo_world
-    from lite_world.world import World
+    from lite_world.agents.scripted import ScriptedAgent
+    from lite_world.rollout.runner import RolloutConfig
+    from lite_world.tools.search import SearchTool
+    from lite_world.worlds import open_world
 
     t0 = time.perf_counter()
     print("== 1/3 the demo world (built on first use) ==")
-    path = ensure_demo_world()
-    world = World(path)
+    world = open_world("demo")
     print(f"{world}  [{time.perf_counter() - t0:.1f}s]")
-    from lite_world.tools.search import SearchTool
-
-    res = SearchTool(world, k=3)("Journal of Psychotherapy Integration publisher")
+    res = SearchTool(world, k=3)({"query": ["Journal of Psychotherapy Integration publisher"]})
     print(res.text[:700], "\n...")
-    base = dict(max_turns=a.max_turns, reward="em", search_mode="hybrid", judge_url=None, judge_model=None,
-                world=None, tasks=None, n=1, seed=0, base_url=None, api_key=None, temperature=0.0)
     print(f"\n== 2/3 ScriptedAgent on {a.scripted_tasks} demo tasks ==")
-    ns = argparse.Namespace(**{**base, "agent": "scripted", "model": None, "max_new_tokens": 1,
-                               "concurrency": 2, "limit": a.scripted_tasks, "out": f"{a.out}/scripted"})
-    _cmd_rollout(ns)
+    env = LiteSearchConfig(max_turns=a.max_turns)
+    _run(ScriptedAgent, RolloutConfig(env=env, concurrency=2, limit=a.scripted_tasks), f"{a.out}/scripted")
     if a.llm_tasks > 0:
         print(f"\n== 3/3 SmolLM2-135M-Instruct (CPU, greedy) on {a.llm_tasks} demo tasks ==")
-        ns = argparse.Namespace(**{**base, "agent": "hf", "model": "smollm2", "max_new_tokens": a.max_new_tokens,
-                                   "max_turns": a.llm_max_turns, "concurrency": 1, "limit": a.llm_tasks,
-                                   "out": f"{a.out}/smollm2"})
-        _cmd_rollout(ns)
+        from lite_world.agents.base import GenerationConfig
+        from lite_world.agents.hf import TransformersAgent
+
+        agent = TransformersAgent("smollm2", config=GenerationConfig(max_new_tokens=a.max_new_tokens))
+        cfg = RolloutConfig(env=env.replace(max_turns=a.llm_max_turns), limit=a.llm_tasks)
+        _run(lambda: agent, cfg, f"{a.out}/smollm2")
     print(f"\nDone in {time.perf_counter() - t0:.0f}s. Open {a.out}/scripted/viewer.html to read the trajectories.")
     return 0
 
 
+_DEFAULT_MAX_TURNS = 12
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-turns", type=int, default=12, help="turn limit per episode (TimeLimit)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="tokens per LLM turn")
 
 
@@ -101,8 +104,6 @@ def add_rollout_parser(sub: Any) -> None:
     """Register the ``rollout`` and ``demo`` subcommands."""
     r = sub.add_parser("rollout", help="run an agent on tasks and write trajectories + a summary")
     r.add_argument("--agent", required=True, choices=AGENTS)
-    r.add_argument("--tasks", default=None, help="task file (JSONL/Parquet/MuSiQue JSON; default: demo tasks)")
-    r.add_argument("--world", default=None, help="world directory (default: the demo world)")
     r.add_argument("-n", type=int, default=1, help="samples per task")
     r.add_argument("--concurrency", type=int, default=1)
     r.add_argument("--limit", type=int, default=None, help="first N tasks only")
@@ -111,12 +112,10 @@ def add_rollout_parser(sub: Any) -> None:
     r.add_argument("--base-url", default=None, help="openai: e.g. http://127.0.0.1:8000/v1")
     r.add_argument("--api-key", default=None)
     r.add_argument("--temperature", type=float, default=0.0)
-    r.add_argument("--reward", default="em", choices=["em", "f1", "judge"])
-    r.add_argument("--judge-url", default=None)
-    r.add_argument("--judge-model", default=None)
-    r.add_argument("--search-mode", default="hybrid", choices=["hybrid", "dense", "sparse"])
     r.add_argument("--seed", type=int, default=0)
     _add_common(r)
+    env = r.add_argument_group("episode options (LiteSearchConfig; --max-turns defaults to 12 here)")
+    add_config_flags(env, LiteSearchConfig)
     r.set_defaults(fn=_cmd_rollout)
 
     d = sub.add_parser("demo", help="the main job on the bundled demo world: build it, search, roll out agents")
@@ -124,5 +123,6 @@ def add_rollout_parser(sub: Any) -> None:
     d.add_argument("--scripted-tasks", type=int, default=20)
     d.add_argument("--llm-tasks", type=int, default=2)
     d.add_argument("--llm-max-turns", type=int, default=3)
+    d.add_argument("--max-turns", type=int, default=_DEFAULT_MAX_TURNS, help="turn limit per scripted episode")
     _add_common(d)
     d.set_defaults(fn=_cmd_demo, max_new_tokens=96)

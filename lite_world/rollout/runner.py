@@ -7,9 +7,10 @@ and ``viewer.html`` (a trajectory viewer).
 
 Example:
     >>> from lite_world.agents.scripted import ScriptedAgent
-    >>> summary = run_rollouts(ScriptedAgent, RolloutConfig(limit=2), out_dir="runs/x")   # doctest: +SKIP
-    >>> sorted(summary)[:3]                                                                # doctest: +SKIP
-    ['accuracy', 'accuracy_by_difficulty', 'action_errors']
+    >>> cfg = RolloutConfig(env=LiteSearchConfig(max_turns=4, search_k=3), limit=2, show_progress=False)
+    >>> summary = run_rollouts(ScriptedAgent, cfg)
+    >>> summary["episodes"], sorted(summary)[:2]
+    (2, ['accuracy', 'accuracy_by_difficulty'])
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from lite_world.agents.base import Agent
-from lite_world.envs.search_env import make_lite_search
+from lite_world.config import ConfigMixin, check_int
+from lite_world.envs.config import LiteSearchConfig
+from lite_world.envs.factory import make_env
 from lite_world.errors import ConfigError
+from lite_world.sanitize import clean_value
 from lite_world.rollout.summary import summarize
 from lite_world.tasks import Task, load_tasks
 
@@ -41,29 +45,41 @@ STEP_KEYS = ("turn", "action_kind", "tool", "arguments", "tool_latency_s", "erro
 
 
 @dataclass(frozen=True)
-class RolloutConfig:
-    """What to roll out."""
+class RolloutConfig(ConfigMixin):
+    """What to roll out: the episodes' :class:`~lite_world.envs.config.LiteSearchConfig` and how many.
 
-    world: str | None = field(default=None, metadata={"help": "World directory (None: the demo world)."})
-    tasks: str | None = field(default=None, metadata={"help": "Task file (None: the demo tasks)."})
+    Example:
+        >>> RolloutConfig(env=LiteSearchConfig(search_k=3), samples=2).env.search_k
+        3
+        >>> RolloutConfig(samples=0)
+        Traceback (most recent call last):
+        ...
+        lite_world.errors.ConfigError: Expects RolloutConfig.samples to be an int >= 1, actual: 0
+    """
+
+    env: LiteSearchConfig = field(
+        default_factory=LiteSearchConfig,
+        metadata={"help": "The episodes' env options (world, tasks, tools, reward, turn limit, ...)."},
+    )
     samples: int = field(default=1, metadata={"help": "Episodes per task (for pass@k)."})
     concurrency: int = field(default=1, metadata={"help": "Episodes run at once (threads)."})
     limit: int | None = field(default=None, metadata={"help": "Use only the first N tasks."})
     seed: int = field(default=0, metadata={"help": "Base seed; episode i uses seed + i."})
-    env_kwargs: Mapping[str, Any] = field(default_factory=dict, metadata={"help": "Extra LiteSearch-v0 kwargs."})
     show_progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
     def __post_init__(self) -> None:
-        if self.samples < 1 or self.concurrency < 1:
-            raise ConfigError(f"Expects samples >= 1 and concurrency >= 1, actual: {self.samples}, {self.concurrency}")
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"Expects limit >= 1 or None, actual: {self.limit}")
+        if not isinstance(self.env, LiteSearchConfig):
+            raise ConfigError(f"Expects RolloutConfig.env to be a LiteSearchConfig, actual: {type(self.env).__name__}")
+        check_int("RolloutConfig.samples", self.samples, low=1)
+        check_int("RolloutConfig.concurrency", self.concurrency, low=1)
+        check_int("RolloutConfig.limit", self.limit, low=1, optional=True)
+        check_int("RolloutConfig.seed", self.seed)
 
 
 def run_episode(env: Any, agent: Agent, task: Task, *, seed: int) -> Episode:
     """Play one episode until the agent answers or ``TimeLimit`` truncates it.
 
-    ``env`` is a LiteSearch-v0 env (e.g. from :func:`~lite_world.envs.search_env.make_lite_search`);
+    ``env`` is a LiteSearch-v0 env (e.g. from :func:`~lite_world.envs.factory.make_env`);
     agent text never raises (the env turns bad actions into observations).
     """
     t0 = time.perf_counter()
@@ -123,11 +139,12 @@ def run_rollouts(
     tasks: Sequence[Task] | None = None,
 ) -> dict[str, Any]:
     """Run ``samples`` episodes per task; write outputs to ``out_dir`` if given; return the summary."""
-    task_list = list(tasks) if tasks is not None else load_tasks(config.tasks)
+    env_tasks = config.env.tasks
+    task_list = list(tasks) if tasks is not None else load_tasks(
+        list(env_tasks) if isinstance(env_tasks, tuple) else env_tasks
+    )
     if config.limit:
         task_list = task_list[: config.limit]
-    env_kwargs = dict(config.env_kwargs)
-    max_turns = int(env_kwargs.pop("max_turns", 32))
     jobs = [(i, t, s) for i, (t, s) in enumerate((t, s) for t in task_list for s in range(config.samples))]
     out = Path(out_dir) if out_dir else None
     if out:
@@ -135,8 +152,14 @@ def run_rollouts(
     traj_f = open(out / "trajectories.jsonl", "w", encoding="utf-8") if out else None
 
     def job(i: int, task: Task) -> Episode:
-        env = make_lite_search(world=config.world, tasks=[task.to_dict()], max_turns=max_turns, **env_kwargs)
-        ep = run_episode(env, agent_factory(), task, seed=config.seed + i)
+        try:
+            env = make_env(config.env, tasks=(task.to_dict(),))
+            ep = run_episode(env, agent_factory(), task, seed=config.seed + i)
+        except Exception as exc:  # noqa: BLE001 - one failed episode is recorded, the run goes on
+            logger.exception("episode %d (task %s) failed", i, task.id)
+            ep = episode_record(task, seed=config.seed + i, steps=[], reward=0.0, terminated=False,
+                                truncated=False, last={})
+            ep["error"] = f"{type(exc).__name__}: {exc}"[:500]
         ep["sample"] = i
         return ep
 
@@ -150,7 +173,7 @@ def run_rollouts(
                 ep = fut.result()
                 episodes.append(ep)
                 if traj_f:
-                    traj_f.write(json.dumps(ep, ensure_ascii=False) + "\n")
+                    traj_f.write(_json_line(ep))
                     traj_f.flush()
                 bar.update(1)
                 bar.set_postfix(acc=f"{sum(e['reward'] for e in episodes) / len(episodes):.2f}")
@@ -170,3 +193,11 @@ def run_rollouts(
         except ImportError:
             logger.info("matplotlib not installed: no summary.png")
     return summary
+
+
+def _json_line(record: Episode) -> str:
+    """One JSONL line; a record that JSON cannot hold as it is gets cleaned, never dropped."""
+    try:
+        return json.dumps(record, ensure_ascii=False) + "\n"
+    except (TypeError, ValueError):
+        return json.dumps(clean_value(record, max_depth=64), ensure_ascii=False) + "\n"

@@ -8,7 +8,7 @@ answer rules and a final ``Current date: YYYY-MM-DD`` line. The env passes the f
 :data:`DEFAULT_DATE`, so observations are deterministic.
 
 Example:
-    >>> messages = build_messages("Who wrote Dune?")
+    >>> messages = episode_messages("Who wrote Dune?")
     >>> [m["role"] for m in messages], messages[1]["content"]
     (['system', 'user'], 'Who wrote Dune?')
     >>> messages[0]["content"].splitlines()[-1]
@@ -17,9 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from lite_world.errors import ConfigError, TaskError
@@ -27,80 +27,28 @@ from lite_world.tools.protocol import ActionFormat, check_action_format
 
 __all__ = [
     "DEFAULT_DATE",
-    "SEARCH_SCHEMA",
-    "VISIT_SCHEMA",
-    "TOOL_SCHEMAS",
+    "DEFAULT_TOOLS",
+    "check_date",
     "tool_schemas",
     "tools_block",
     "system_prompt",
     "user_prompt",
-    "build_messages",
+    "episode_messages",
     "render_prompt_text",
 ]
 
 DEFAULT_DATE = "2025-12-26"
-
-SEARCH_SCHEMA: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "search",
-        "description": (
-            "Search the web. Takes one query or several queries at once and returns up to 10 "
-            "results (title, URL and snippet) for each query."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "query": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "minItems": 1,
-                    "description": "The queries to search for; each one is searched separately.",
-                }
-            },
-            "required": ["query"],
-        },
-    },
-}
-
-VISIT_SCHEMA: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "visit",
-        "description": (
-            "Open one or several web pages and return the evidence and a summary of what they "
-            "say about the given goal."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "url": {
-                    "type": ["string", "array"],
-                    "items": {"type": "string"},
-                    "minItems": 1,
-                    "description": "The URL of the page to open, or a list of URLs.",
-                },
-                "goal": {
-                    "type": "string",
-                    "description": "What you want to learn from the page(s).",
-                },
-            },
-            "required": ["url", "goal"],
-        },
-    },
-}
-
-#: The OpenAI-style function schemas of the tools, in prompt order. Use :func:`tool_schemas`
-#: for a copy that is safe to modify.
-TOOL_SCHEMAS: tuple[dict[str, Any], ...] = (SEARCH_SCHEMA, VISIT_SCHEMA)
+"""The fixed date on the built-in prompt's last line (episodes are deterministic)."""
+#: Tools of the built-in prompt when none are named (``LiteSearchConfig.tools``' default).
+DEFAULT_TOOLS: tuple[str, ...] = ("search", "visit")
+_COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 _TOOL_CALL_TEMPLATE = """\
 You are a deep research assistant: you answer hard questions by searching the web and reading \
 pages, and you do not stop until the evidence is solid.
 
-Your task is to answer a question that needs several steps of research. You have two tools:
-- search: web search with one or several queries at once, up to 10 results per query.
-- visit: open one or several web pages and get what they say about a goal you state.
+Your task is to answer a question that needs several steps of research. You have {n_tools} tool{plural}:
+{tool_list}
 
 Start by making a plan: what you need to find out, and in which order. Then follow it, adjust it \
 when you learn something new, and check key facts in more than one source.
@@ -146,17 +94,21 @@ short phrase with no explanation, for example <answer> Paris </answer>. If the q
 or no, answer yes or no."""
 
 
-def tool_schemas() -> list[dict[str, Any]]:
-    """Return a deep copy of :data:`TOOL_SCHEMAS` (e.g. for a chat template's ``tools=``).
+def tool_schemas(tools: Sequence[str] = DEFAULT_TOOLS) -> list[dict[str, Any]]:
+    """The OpenAI-style function schemas of ``tools`` (fresh dicts, e.g. for a chat template's ``tools=``).
 
     Example:
         >>> [s["function"]["name"] for s in tool_schemas()]
         ['search', 'visit']
+        >>> tool_schemas()[1]["function"]["parameters"]["properties"]["url"]["type"]
+        'array'
     """
-    return copy.deepcopy(list(TOOL_SCHEMAS))
+    from lite_world.tools.registry import resolve_tool
+
+    return [resolve_tool(name).schema() for name in tools]
 
 
-def tools_block() -> str:
+def tools_block(tools: Sequence[str] = DEFAULT_TOOLS) -> str:
     """The tool schemas as JSON, one per line, as they appear inside ``<tools>``.
 
     Example:
@@ -164,19 +116,23 @@ def tools_block() -> str:
         >>> json.loads(line)["function"]["parameters"]["required"]
         ['query']
     """
-    return "\n".join(json.dumps(schema, ensure_ascii=False) for schema in TOOL_SCHEMAS)
+    return "\n".join(json.dumps(schema, ensure_ascii=False) for schema in tool_schemas(tools))
 
 
-def system_prompt(action_format: ActionFormat = "tool_call", date: str | None = None) -> str:
-    """Return the system prompt for ``action_format``.
+def system_prompt(
+    action_format: ActionFormat = "tool_call", date: str | None = None, tools: Sequence[str] = DEFAULT_TOOLS
+) -> str:
+    """Return the built-in system prompt for ``action_format`` and ``tools``.
 
     Args:
         action_format: ``"tool_call"`` (LiteResearcher-style tools) or ``"tags"`` (Search-R1).
         date: ``YYYY-MM-DD`` appended as a final ``Current date: …`` line; ``None`` for no line.
             The env passes :data:`DEFAULT_DATE`.
+        tools: tool names (registered or ``module:Class``) listed, with their schemas, in the
+            ``"tool_call"`` prompt; the ``"tags"`` prompt only knows ``<search>``.
 
     Raises:
-        ConfigError: Unknown ``action_format`` or a malformed ``date``.
+        ConfigError: Unknown ``action_format`` or tool, or a malformed ``date``.
 
     Example:
         >>> p = system_prompt(date="2025-12-26")
@@ -187,11 +143,20 @@ def system_prompt(action_format: ActionFormat = "tool_call", date: str | None = 
     """
     check_action_format(action_format)
     if action_format == "tool_call":
-        prompt = _TOOL_CALL_TEMPLATE.format(tools=tools_block())
+        from lite_world.tools.registry import resolve_tool
+
+        classes = [resolve_tool(name) for name in tools]
+        n = len(classes)
+        prompt = _TOOL_CALL_TEMPLATE.format(
+            n_tools=_COUNT_WORDS[n] if n < len(_COUNT_WORDS) else str(n),
+            plural="" if n == 1 else "s",
+            tool_list="\n".join(f"- {c.name}: {c.summary}" for c in classes),
+            tools=tools_block(tools),
+        )
     else:
         prompt = _TAGS_TEMPLATE
     if date is not None:
-        prompt += f"\n\nCurrent date: {_check_date(date)}"
+        prompt += f"\n\nCurrent date: {check_date(date)}"
     return prompt
 
 
@@ -211,18 +176,29 @@ def user_prompt(question: str, action_format: ActionFormat = "tool_call") -> str
     return question if action_format == "tool_call" else f"Question: {question}"
 
 
-def build_messages(
-    question: str, action_format: ActionFormat = "tool_call", date: str | None = DEFAULT_DATE
+def episode_messages(
+    question: str,
+    action_format: ActionFormat = "tool_call",
+    date: str | None = DEFAULT_DATE,
+    *,
+    tools: Sequence[str] = DEFAULT_TOOLS,
+    custom_prompt: str | None = None,
 ) -> list[dict[str, str]]:
     """Return the OpenAI-style ``[system, user]`` messages that start an episode.
 
+    ``custom_prompt`` (``LiteSearchConfig.system_prompt``'s text) replaces the built-in system
+    prompt verbatim: no tool list and no date line are added to it.
+
     Example:
-        >>> msgs = build_messages("Is the Nile longer than the Amazon?", "tags", date=None)
+        >>> msgs = episode_messages("Is the Nile longer than the Amazon?", "tags", date=None)
         >>> msgs[1]
         {'role': 'user', 'content': 'Question: Is the Nile longer than the Amazon?'}
+        >>> episode_messages("Q?", custom_prompt="Be brief.")[0]["content"]
+        'Be brief.'
     """
+    system = custom_prompt if custom_prompt is not None else system_prompt(action_format, date, tools)
     return [
-        {"role": "system", "content": system_prompt(action_format, date)},
+        {"role": "system", "content": system},
         {"role": "user", "content": user_prompt(question, action_format)},
     ]
 
@@ -254,7 +230,15 @@ def render_prompt_text(messages: list[dict[str, str]]) -> str:
     return "\n\n".join(parts)
 
 
-def _check_date(date: str) -> str:
+def check_date(date: str) -> str:
+    """Return ``date`` if it is ``YYYY-MM-DD``, else raise :class:`ConfigError`.
+
+    Example:
+        >>> check_date("2025-02-30")
+        Traceback (most recent call last):
+        ...
+        lite_world.errors.ConfigError: Expects date as YYYY-MM-DD, actual: '2025-02-30'.
+    """
     try:
         if not isinstance(date, str) or len(date) != 10:
             raise ValueError(date)

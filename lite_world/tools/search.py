@@ -7,22 +7,29 @@ date when known, a blank line, then a query-relevant snippet; query blocks joine
 (no blank line before the snippet, no date; links deduplicated across the queries of one call).
 
 Example:
-    >>> tool = SearchTool(world)                                  # doctest: +SKIP
-    >>> print(tool(["Carl Rogers"], exclude=()).text[:60])        # doctest: +SKIP
-    A Google search for 'Carl Rogers' found 10 results:
+    >>> from lite_world import open_world
+    >>> tool = SearchTool(open_world("demo"), k=3)
+    >>> print(tool({"query": ["Carl Rogers psychotherapy"]}).text.splitlines()[0])
+    A Google search for 'Carl Rogers psychotherapy' found 3 results:
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from lite_world.errors import ConfigError
-from lite_world.tools.base import ToolResult
+from lite_world.config import check_choice, check_int
+from lite_world.sanitize import clean_text
+from lite_world.tools.base import CallContext, Tool, ToolResult
+from lite_world.worlds import WorldLike, is_world
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lite_world.envs.config import LiteSearchConfig
 
 __all__ = ["SearchTool", "render_search", "SEARCH_STYLES"]
 
 SEARCH_STYLES = ("web", "train")
+"""Search renderings: live web search tools' (evaluation) and LiteResearcher's training RAG."""
 MAX_QUERIES = 10
 
 
@@ -59,47 +66,72 @@ def render_search(query: str, hits: list[dict[str, Any]], style: str = "web") ->
     return f"A Google search for '{query}' found {len(hits)} results:\n\n## Web Results\n{entries}"
 
 
-class SearchTool:
-    """Search a world.
+class SearchTool(Tool):
+    """``search``: one query or a list, each answered with up to ``k`` web-style results.
 
     Args:
-        world: a :class:`~lite_world.world.World` (or anything with the same ``search``).
+        world: a :class:`~lite_world.worlds.WorldLike`, or a zero-argument callable returning
+            one (opened on the first call).
         k: results per query (live search tools return 10).
         style: ``"web"`` or ``"train"`` rendering.
         max_queries: queries per call; more are ignored and the output says so.
     """
 
     name = "search"
+    description = (
+        "Search the web. Takes one query or several queries at once and returns up to 10 "
+        "results (title, URL and snippet) for each query."
+    )
+    summary = "web search with one or several queries at once, up to 10 results per query."
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "query": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+                "description": "The queries to search for; each one is searched separately.",
+            }
+        },
+        "required": ["query"],
+    }
 
-    def __init__(self, world: Any, k: int = 10, style: str = "web", max_queries: int = MAX_QUERIES):
-        if style not in SEARCH_STYLES:
-            raise ConfigError(f"Expects search style in {SEARCH_STYLES}, actual: {style!r}")
-        if k < 1:
-            raise ConfigError(f"Expects k >= 1, actual: {k}")
-        self.world, self.k, self.style, self.max_queries = world, k, style, max_queries
+    def __init__(
+        self,
+        world: WorldLike | Callable[[], WorldLike],
+        k: int = 10,
+        style: str = "web",
+        max_queries: int = MAX_QUERIES,
+    ):
+        check_choice("search style", style, SEARCH_STYLES)
+        check_int("search k", k, low=1)
+        self._world, self.k, self.style, self.max_queries = world, k, style, max_queries
 
-    def __call__(self, query: Any, *, exclude: Collection[str] = ()) -> ToolResult:
-        queries = [query] if isinstance(query, str) else query
-        if not isinstance(queries, list) or not queries or not all(isinstance(q, str) for q in queries):
-            return ToolResult(
-                "[Search] Invalid request format: 'query' must be a non-empty string or a list of strings, "
-                f"actual: {type(query).__name__}.",
-                error="invalid_arguments",
-            )
+    @classmethod
+    def create(cls, world: Callable[[], WorldLike], config: LiteSearchConfig) -> SearchTool:
+        return cls(world, k=config.search_k, style=config.search_style)
+
+    @property
+    def world(self) -> WorldLike:
+        w = self._world
+        return w if is_world(w) else w()  # type: ignore[operator,return-value]
+
+    def prepare(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        query = arguments["query"]
+        return {**arguments, "query": [query] if isinstance(query, str) else query}
+
+    def run(self, arguments: dict[str, Any], context: CallContext) -> ToolResult:
+        queries: list[str] = arguments["query"]
         dropped = max(0, len(queries) - self.max_queries)
-        # NUL and lone surrogates never reach the observation (it must encode as UTF-8)
-        queries = [
-            q.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ").strip()[:1000]
-            for q in queries[: self.max_queries]
-        ]
+        queries = [clean_text(q, max_chars=1000).strip() for q in queries[: self.max_queries]]
         live = [q for q in queries if q]
-        results = self.world.search(live, self.k, exclude=exclude) if live else []
-        by_query = dict(zip(live, results))
+        results = self.world.search(live, self.k, exclude=context.exclude) if live else []
+        by_query = dict(zip(live, results, strict=False))
         blocks, data = [], []
         seen: set[str] = set()
         for q in queries:
             if not q:
-                blocks.append("[Search] Empty query: write what you are looking for.")
+                blocks.append(f"{self.label()} Empty query: write what you are looking for.")
                 data.append({"query": q, "results": []})
                 continue
             hits = [h.to_dict() for h in by_query.get(q, [])]
@@ -110,5 +142,5 @@ class SearchTool:
         sep = "\n\n=======\n\n" if self.style == "train" else "\n=======\n"
         text = sep.join(blocks)
         if dropped:
-            text += f"\n\n[Search] Only the first {self.max_queries} queries were run; {dropped} ignored."
+            text += f"\n\n{self.label()} Only the first {self.max_queries} queries were run; {dropped} ignored."
         return ToolResult(text, {"queries": data})
