@@ -62,8 +62,8 @@ WHEEL="$(ls "$WORK"/dist/*.whl)"
 BASE_PY="$("$PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')"
 step "create venv" "$BASE_PY" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
-step "pip install torch==2.13.0 (CPU)" "$VPY" -m pip install torch==2.13.0
-step "pip install wheel[cpu]" "$VPY" -m pip install "$WHEEL[cpu]"
+step "pip install torch==2.13.0 (CPU)" "$VPY" -m pip install --no-compile torch==2.13.0
+step "pip install wheel[cpu]" "$VPY" -m pip install --no-compile "$WHEEL[cpu]"
 "$VPY" -m pip check >"$LOG" 2>&1 || { cat "$LOG"; echo "wheel_check: pip check failed (reported, not fatal)"; }
 
 # 3. As a user, from a folder outside the repository.
