@@ -51,7 +51,7 @@ BENCHES = (
 """Benchmark names accepted by ``--bench``."""
 
 Row = dict[str, Any]
-_URL = re.compile(r"https?://[^\s'\",\]\)]+")
+_URL = re.compile(r"https?://[^\s'\"<>\]]+")
 
 
 @dataclass(frozen=True)
@@ -162,12 +162,22 @@ def _list(value: Any) -> list[Any]:
 
 
 def _urls(value: Any) -> list[str]:
+    """URLs in a list / list literal / free text; parentheses inside a URL are kept when balanced.
+
+    Example:
+        >>> _urls("['https://en.wikipedia.org/wiki/Hello_Love_(song)', 'https://a.org/x).']")
+        ['https://en.wikipedia.org/wiki/Hello_Love_(song)', 'https://a.org/x']
+    """
     out: list[str] = []
     for v in _list(value):
         if isinstance(v, Mapping):
             v = v.get("url") or v.get("link") or ""
-        out.extend(_URL.findall(str(v)))
-    return list(dict.fromkeys(u.rstrip(".") for u in out))
+        for u in _URL.findall(str(v)):
+            u = u.rstrip(".,;:")
+            while u.endswith(")") and u.count(")") > u.count("("):
+                u = u[:-1].rstrip(".,;:")
+            out.append(u)
+    return list(dict.fromkeys(out))
 
 
 def _task(bench: str, rid: Any, question: Any, answer: Any, n: int, **meta: Any) -> Task | None:
