@@ -167,3 +167,66 @@ def test_nothing_kept_is_a_clear_error(tmp_path, rows, embedder):
 def test_world_dir_copy_is_independent(world_copy, tiny_world):
     shutil.rmtree(world_copy / "index")
     assert verify_world(tiny_world).page_count == 96
+
+
+QUERIES = ["Publix supermarket", "Bubye River tributary of the Limpopo", "Canon law Church of England"]
+
+
+def _results(world_dir) -> list[list[tuple[str, float]]]:
+    w = World(world_dir)
+    try:
+        return [[(h.url, round(h.score, 6)) for h in hits] for hits in w.search(QUERIES, k=5)]
+    finally:
+        w.close()
+
+
+def test_extending_a_world_is_atomic(world_copy, rows, embedder, tmp_path, monkeypatch):
+    """Before: an interrupted extend left the world unusable and said 'rebuild the world'."""
+    from lite_world.errors import WorldCorruptedError
+    from lite_world.index.sparse import BM25Index
+    from lite_world.verify import check_world
+
+    before = _results(world_copy)
+    broken = _write(tmp_path / "more.jsonl", rows, broken_after=8)
+
+    # 1. killed during ingest: 8 pages committed beyond the manifest
+    with pytest.raises(IngestError, match="actual: line 9"):
+        build_world([broken], world_copy, _cfg(), embedder=embedder)
+    assert _results(world_copy) == before  # still usable, same answers
+    w = World(world_copy)
+    assert w.get_page(rows[0]["url"]) is None  # pages beyond the manifest are not served yet
+    w.close()
+    with pytest.raises(WorldCorruptedError, match=r"Expects 96 pages \(manifest\), actual: 104 in the store: a "
+                                                  r"lite-world build is extending this world, or one was interrupted\. "
+                                                  r"Re-run the same build command"):
+        check_world(world_copy, level="quick")
+
+    # 2. killed while writing the new indexes: the old ones are untouched and still in use
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed while building BM25")
+
+    complete = _write(tmp_path / "more.jsonl", rows)
+    with monkeypatch.context() as m:
+        m.setattr(BM25Index, "build", crash)
+        with pytest.raises(KeyboardInterrupt):
+            build_world([complete], world_copy, _cfg(), embedder=embedder)
+    assert (world_copy / "index.next" / "dense.faiss").is_file()  # the new generation, half written
+    assert _results(world_copy) == before
+
+    # 3. the re-run finishes and switches to the new generation; the old one is removed
+    m1 = build_world([complete], world_copy, _cfg(), embedder=embedder)
+    assert (m1.page_count, m1.index_dir) == (96 + 15, "index.next")
+    assert not (world_copy / "index" / "dense.faiss").exists()
+    assert not (world_copy / "index" / "bm25").exists()
+    assert (world_copy / "index" / "embeddings.f32").stat().st_size == (96 + 15) * DIM * 4  # kept
+    assert check_world(world_copy).digests == "verified"
+    w = World(world_copy)
+    assert w.search([rows[14]["title"]], k=1)[0][0].url == rows[14]["url"]
+    w.close()
+
+    # 4. the next extend goes back to index/
+    m2 = build_world([], world_copy, _cfg(), embedder=embedder)
+    assert (m2.page_count, m2.index_dir) == (96 + 15, "index")
+    assert not (world_copy / "index.next").exists()
+    assert sorted(m2.files) == sorted(k.replace("index.next/", "index/") for k in m1.files)
+    assert check_world(world_copy).digests == "verified"
