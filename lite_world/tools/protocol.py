@@ -204,35 +204,41 @@ def format_tool_response(text: str, action_format: ActionFormat = "tool_call") -
 def stop_sequences(action_format: ActionFormat = "tool_call") -> list[str]:
     """Stop strings for generating one turn in ``action_format`` (a fresh list).
 
-    Most servers drop the stop string from the output; pass the text and the matched stop
-    string through :func:`complete_stop` before keeping the turn in the history.
+    Only the opening of a tool result stops a turn: a model that writes it is inventing the
+    result, and the text from there on is cut (as LiteResearcher's and Tongyi's inference stop
+    at ``<tool_response>``). Otherwise the policy ends its turn itself with its end-of-turn token
+    (``<|im_end|>`` in ChatML), which trainers train like any other policy token; see
+    :mod:`lite_world.agents.turns`. A server that drops the matched stop string needs no
+    repair: :func:`complete_stop` leaves opening tags off.
 
     Example:
         >>> stop_sequences()
-        ['</tool_call>', '</answer>', '<tool_response>']
+        ['\\n<tool_response>', '<tool_response>']
         >>> stop_sequences("tags")
-        ['</search>', '</answer>']
+        ['\\n<information>', '<information>']
     """
     check_action_format(action_format)
     if action_format == "tool_call":
-        return [_CALL_CLOSE, _ANSWER_CLOSE, _RESPONSE_OPEN]
-    return [_SEARCH_CLOSE, _ANSWER_CLOSE]
+        return ["\n" + _RESPONSE_OPEN, _RESPONSE_OPEN]
+    return ["\n" + _INFO_OPEN, _INFO_OPEN]
 
 
 def complete_stop(text: str, stop_str: str | None) -> str:
     """Re-append a closing-tag stop string that the generation server dropped.
 
-    Only closing tags (``</…>``) are re-appended; an opening tag such as ``<tool_response>``
-    marks a hallucinated result and is left off. ``None`` (stopped for another reason) and a
-    text that already ends with the stop string are returned unchanged.
+    The env's own stop strings (:func:`stop_sequences`) are tool-result openings, which mark a
+    hallucinated result and are left off, so for them the text is returned unchanged. A caller
+    that stops at a closing tag of its own (``</…>``) gets it back, since the env needs it to
+    parse the action. ``None`` (the turn ended on the end-of-turn token or the token limit) and
+    a text that already ends with the stop string are returned unchanged.
 
     Example:
-        >>> complete_stop('<tool_call>{"name": "search"', "</tool_call>")
-        '<tool_call>{"name": "search"</tool_call>'
-        >>> complete_stop("<answer>x</answer>", "</answer>")
-        '<answer>x</answer>'
         >>> complete_stop("<think>a</think>", "<tool_response>")
         '<think>a</think>'
+        >>> complete_stop("<answer>x</answer>", None)
+        '<answer>x</answer>'
+        >>> complete_stop('<tool_call>{"name": "search"', "</tool_call>")
+        '<tool_call>{"name": "search"</tool_call>'
     """
     if not stop_str or not stop_str.startswith("</") or text.endswith(stop_str):
         return text

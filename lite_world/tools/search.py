@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from lite_world.config import check_choice, check_int
@@ -115,6 +115,10 @@ class SearchTool(Tool):
     def world(self) -> WorldLike:
         w = self._world
         return w if is_world(w) else w()  # type: ignore[operator,return-value]
+
+    def search(self, query: Any, *, exclude: Collection[str] = ()) -> ToolResult:
+        """A call from a program: ``tool.search("q", exclude=urls)`` is ``tool({"query": "q"}, ...)``."""
+        return self({"query": query}, CallContext(exclude=frozenset(exclude)))
 
     def prepare(self, arguments: dict[str, Any]) -> dict[str, Any]:
         query = arguments["query"]

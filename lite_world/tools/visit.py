@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from lite_world.sanitize import clean_text
@@ -91,6 +91,10 @@ class VisitTool(Tool):
     def world(self) -> WorldLike:
         w = self._world
         return w if is_world(w) else w()  # type: ignore[operator,return-value]
+
+    def visit(self, url: Any, goal: Any, *, exclude: Collection[str] = ()) -> ToolResult:
+        """A call from a program: ``tool.visit(url, goal)`` is ``tool({"url": url, "goal": goal}, ...)``."""
+        return self({"url": url, "goal": goal}, CallContext(exclude=frozenset(exclude)))
 
     def prepare(self, arguments: dict[str, Any]) -> dict[str, Any]:
         url = arguments["url"]

@@ -9,8 +9,7 @@ import pytest
 from lite_world.errors import ConfigError, TaskError
 from lite_world.tools.prompts import (
     DEFAULT_DATE,
-    TOOL_SCHEMAS,
-    build_messages,
+    episode_messages,
     render_prompt_text,
     system_prompt,
     tool_schemas,
@@ -18,6 +17,8 @@ from lite_world.tools.prompts import (
     user_prompt,
 )
 from lite_world.tools.protocol import parse_action
+
+TOOL_SCHEMAS = tool_schemas()
 
 
 def _tools_lines(prompt: str) -> list[str]:
@@ -43,7 +44,8 @@ def test_visit_schema():
     fn = TOOL_SCHEMAS[1]["function"]
     assert fn["name"] == "visit"
     assert fn["parameters"]["required"] == ["url", "goal"]
-    assert fn["parameters"]["properties"]["url"]["type"] == ["string", "array"]
+    # the protocol's schema type: an array of strings (a string is still accepted, see test_visit_tool)
+    assert fn["parameters"]["properties"]["url"]["type"] == "array"
     assert fn["parameters"]["properties"]["url"]["items"] == {"type": "string"}
     assert fn["parameters"]["properties"]["goal"]["type"] == "string"
 
@@ -51,7 +53,9 @@ def test_visit_schema():
 def test_tool_schemas_is_a_deep_copy():
     copies = tool_schemas()
     copies[0]["function"]["name"] = "changed"
-    assert TOOL_SCHEMAS[0]["function"]["name"] == "search"
+    copies[0]["function"]["parameters"]["required"].append("x")
+    assert tool_schemas()[0]["function"]["name"] == "search"
+    assert tool_schemas()[0]["function"]["parameters"]["required"] == ["query"]
 
 
 def test_system_prompt_tools_block_has_both_schemas_as_json_lines():
@@ -121,13 +125,13 @@ def test_user_prompt():
         user_prompt(3)
 
 
-def test_build_messages():
-    messages = build_messages("Who wrote Dune?")
+def test_episode_messages():
+    messages = episode_messages("Who wrote Dune?")
     assert messages == [
         {"role": "system", "content": system_prompt("tool_call", "2025-12-26")},
         {"role": "user", "content": "Who wrote Dune?"},
     ]
-    tags = build_messages("Q?", "tags", date=None)
+    tags = episode_messages("Q?", "tags", date=None)
     assert tags == [
         {"role": "system", "content": system_prompt("tags")},
         {"role": "user", "content": "Question: Q?"},
@@ -135,11 +139,11 @@ def test_build_messages():
 
 
 def test_prompts_are_deterministic():
-    assert build_messages("q") == build_messages("q")
+    assert episode_messages("q") == episode_messages("q")
 
 
 def test_render_prompt_text():
-    messages = build_messages("Who wrote Dune?", date=None)
+    messages = episode_messages("Who wrote Dune?", date=None)
     assert render_prompt_text(messages) == (
         f"system:\n{system_prompt()}\n\nuser:\nWho wrote Dune?"
     )

@@ -454,10 +454,10 @@ def test_format_tool_response():
 
 def test_stop_sequences_are_fresh_lists():
     stops = stop_sequences()
-    assert stops == ["</tool_call>", "</answer>", "<tool_response>"]
+    assert stops == ["\n<tool_response>", "<tool_response>"]  # the policy ends its turn itself (EOT)
     stops.append("x")
-    assert stop_sequences() == ["</tool_call>", "</answer>", "<tool_response>"]
-    assert stop_sequences("tags") == ["</search>", "</answer>"]
+    assert stop_sequences() == ["\n<tool_response>", "<tool_response>"]
+    assert stop_sequences("tags") == ["\n<information>", "<information>"]
 
 
 def test_complete_stop_round_trip():

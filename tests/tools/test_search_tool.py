@@ -34,7 +34,7 @@ WEB_TWO_QUERIES = (
 
 
 def test_web_rendering_of_two_queries_is_exact(sparse_world):
-    res = SearchTool(sparse_world, k=2)(["Bubye River Zimbabwe", "first president of the American Psychological Association"])
+    res = SearchTool(sparse_world, k=2).search(["Bubye River Zimbabwe", "first president of the American Psychological Association"])
     assert res.text == WEB_TWO_QUERIES
     assert res.error is None
     [q1, q2] = res.data["queries"]
@@ -46,12 +46,12 @@ def test_web_rendering_of_two_queries_is_exact(sparse_world):
 
 def test_string_and_list_queries_render_the_same(sparse_world):
     tool = SearchTool(sparse_world, k=3)
-    assert tool("Bubye River Zimbabwe").text == tool(["Bubye River Zimbabwe"]).text
-    assert tool("  Bubye River Zimbabwe\x00 ").text == tool(["Bubye River Zimbabwe"]).text
+    assert tool.search("Bubye River Zimbabwe").text == tool.search(["Bubye River Zimbabwe"]).text
+    assert tool.search("  Bubye River Zimbabwe\x00 ").text == tool.search(["Bubye River Zimbabwe"]).text
 
 
 def test_default_k_is_ten_with_hybrid_search(world, musique):
-    res = SearchTool(world)(musique[0]["question"])
+    res = SearchTool(world).search(musique[0]["question"])
     lines = res.text.splitlines()
     assert lines[0] == f"A Google search for '{musique[0]['question']}' found 10 results:"
     assert lines[2] == "## Web Results"
@@ -61,7 +61,7 @@ def test_default_k_is_ten_with_hybrid_search(world, musique):
 
 def test_masking_hides_pages_and_keeps_k(sparse_world):
     tool = SearchTool(sparse_world, k=2)
-    res = tool("Bubye River Zimbabwe", exclude=["HTTPS://en.wikipedia.org/wiki/Bubye_River/"])
+    res = tool.search("Bubye River Zimbabwe", exclude=["HTTPS://en.wikipedia.org/wiki/Bubye_River/"])
     assert "Bubye_River" not in res.text
     assert res.text.startswith("A Google search for 'Bubye River Zimbabwe' found 2 results:\n\n## Web Results\n"
                                "1. [Victoria Falls](https://en.wikipedia.org/wiki/Victoria_Falls)")
@@ -69,7 +69,7 @@ def test_masking_hides_pages_and_keeps_k(sparse_world):
 
 
 def test_train_style_exact_and_dedups_links_across_queries(sparse_world):
-    res = SearchTool(sparse_world, k=2, style="train")(["Bubye River Zimbabwe", "Victoria Falls Zambezi"])
+    res = SearchTool(sparse_world, k=2, style="train").search(["Bubye River Zimbabwe", "Victoria Falls Zambezi"])
     assert res.text == (
         "A Google search for 'Bubye River Zimbabwe' found 2 results:\n\n## Web Results\n"
         f"1. [Bubye River]({BUBYE})\n{BUBYE_SNIPPET}\n\n"
@@ -81,15 +81,15 @@ def test_train_style_exact_and_dedups_links_across_queries(sparse_world):
         "Australia."
     )
     # the web style shows Victoria Falls again for the second query
-    web = SearchTool(sparse_world, k=2)(["Bubye River Zimbabwe", "Victoria Falls Zambezi"])
+    web = SearchTool(sparse_world, k=2).search(["Bubye River Zimbabwe", "Victoria Falls Zambezi"])
     assert web.data["queries"][1]["results"][0]["title"] == "Victoria Falls"
 
 
 def test_no_results(sparse_world):
-    res = SearchTool(sparse_world)("zzzqqq xxyyzz")
+    res = SearchTool(sparse_world).search("zzzqqq xxyyzz")
     assert res.text == "No results found for 'zzzqqq xxyyzz'. Try with a more general query."
     assert res.data == {"queries": [{"query": "zzzqqq xxyyzz", "results": []}]}
-    assert SearchTool(sparse_world, style="train")("zzzqqq").text == "A Google search for 'zzzqqq' found 0 results:\n\n## Web Results"
+    assert SearchTool(sparse_world, style="train").search("zzzqqq").text == "A Google search for 'zzzqqq' found 0 results:\n\n## Web Results"
 
 
 def test_render_search_with_dates():
@@ -106,7 +106,7 @@ def test_render_search_with_dates():
 
 
 def test_empty_query_in_a_list(sparse_world):
-    res = SearchTool(sparse_world, k=1)(["   ", "Publix"])
+    res = SearchTool(sparse_world, k=1).search(["   ", "Publix"])
     blocks = res.text.split("\n=======\n")
     assert blocks[0] == "[Search] Empty query: write what you are looking for."
     assert blocks[1].startswith("A Google search for 'Publix' found 1 results:")
@@ -114,25 +114,31 @@ def test_empty_query_in_a_list(sparse_world):
 
 
 def test_too_many_queries(sparse_world):
-    res = SearchTool(sparse_world, k=1, max_queries=3)([f"Publix {i}" for i in range(5)])
+    res = SearchTool(sparse_world, k=1, max_queries=3).search([f"Publix {i}" for i in range(5)])
     assert res.text.count("A Google search for") == 3
     assert res.text.endswith("\n\n[Search] Only the first 3 queries were run; 2 ignored.")
     assert len(res.data["queries"]) == 3
 
 
-@pytest.mark.parametrize(("query", "type_name"), [(None, "NoneType"), (3, "int"), ([], "list"), (["ok", 3], "list"),
-                                                  ({"q": "x"}, "dict"), (("a",), "tuple"), (b"bytes", "bytes")])
-def test_invalid_arguments(sparse_world, query, type_name):
-    res = SearchTool(sparse_world)(query)
-    assert res.text == ("[Search] Invalid request format: 'query' must be a non-empty string or a list of strings, "
-                        f"actual: {type_name}.")
+@pytest.mark.parametrize(("query", "actual"), [(None, "null"), (3, "an integer"), ([], "an empty list"),
+                                               (["ok", 3], "a list holding an integer"), ({"q": "x"}, "an object"),
+                                               ("", "an empty string")])
+def test_invalid_arguments(sparse_world, query, actual):
+    res = SearchTool(sparse_world).search(query)
+    assert res.text == f"[Search] Invalid request format: 'query' must be a non-empty list of strings, actual: {actual}."
     assert res.error == "invalid_arguments"
+
+
+@pytest.mark.parametrize("query", [("Publix",), b"Publix"])
+def test_python_literal_arguments_are_cleaned_not_rejected(sparse_world, query):
+    """Tuples and bytes only come from Python-literal tool calls; they are read as a list and a string."""
+    assert SearchTool(sparse_world, k=1).search(query).text == SearchTool(sparse_world, k=1).search(["Publix"]).text
 
 
 def test_constructor_validation(sparse_world):
     with pytest.raises(ConfigError, match=r"Expects search style in \('web', 'train'\), actual: 'html'"):
         SearchTool(sparse_world, style="html")
-    with pytest.raises(ConfigError, match="Expects k >= 1, actual: 0"):
+    with pytest.raises(ConfigError, match="Expects search k to be an int >= 1, actual: 0"):
         SearchTool(sparse_world, k=0)
 
 
@@ -161,19 +167,19 @@ def _check(res):
 @pytest.mark.parametrize("query", HOSTILE)
 def test_hostile_queries_never_raise(sparse_world, query):
     tool = SearchTool(sparse_world, k=3)
-    _check(tool(query))
-    _check(tool([query, "Publix"]))
+    _check(tool.search(query))
+    _check(tool.search([query, "Publix"]))
 
 
 def test_huge_query_is_cut(sparse_world):
-    res = SearchTool(sparse_world, k=1)("Publix " + "y" * 1_000_000)
+    res = SearchTool(sparse_world, k=1).search("Publix " + "y" * 1_000_000)
     assert len(res.data["queries"][0]["query"]) == 1000
     assert len(res.text) < 3000
 
 
 @pytest.mark.parametrize("query", ["", "\udcff", "x" * 1_000_000, "\x00 Bubye River"])
 def test_hostile_queries_through_hybrid_search(world, query):
-    _check(SearchTool(world, k=2)(query))
+    _check(SearchTool(world, k=2).search(query))
 
 
 # Hostile characters drawn often: lone surrogates, NUL and control characters, separators, emoji.
@@ -191,4 +197,4 @@ _HOSTILE_TEXT = st.lists(_CHARS, max_size=40).map("".join)
 ))
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzz_search_tool(sparse_world, query):
-    _check(SearchTool(sparse_world, k=2)(query))
+    _check(SearchTool(sparse_world, k=2).search(query))

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from lite_world.errors import ConfigError
 from lite_world.store.urls import wikipedia_url
-from lite_world.tools.browse import FAIL_EVIDENCE, FAIL_SUMMARY, ExtractiveSummarizer, VisitTool, render_visit
+from lite_world.tools.summarize import FAIL_SUMMARY, ExtractiveSummarizer
+from lite_world.tools.visit import FAIL_EVIDENCE, VisitTool, render_visit
 
 FALLS = "https://en.wikipedia.org/wiki/Victoria_Falls"
 FALLS_TEXT = ("Victoria Falls (Tokaleya Tonga: Mosi - oa - Tunya, ``The Smoke that Thunders '') is a waterfall in "
@@ -32,7 +33,7 @@ def _last_hop(question: dict) -> tuple[str, str]:
 
 def test_exact_layout(sparse_world):
     goal = "Which waterfall is on the Zambia Zimbabwe border?"
-    res = VisitTool(sparse_world)(FALLS, goal)
+    res = VisitTool(sparse_world).visit(FALLS, goal)
     assert res.text == (
         f"The useful information in {FALLS} for user goal {goal} as follows: \n\n"
         f"Evidence in page: \n# Victoria Falls\n\n{FALLS_TEXT}\n\n"
@@ -47,7 +48,7 @@ def test_evidence_holds_the_answer_of_the_goal(sparse_world, musique, qi):
     q = musique[qi]
     goal, url = _last_hop(q)
     page = sparse_world.get_page(url)
-    res = VisitTool(sparse_world, ExtractiveSummarizer(max_chars=600))(url, goal)
+    res = VisitTool(sparse_world, ExtractiveSummarizer(max_chars=600)).visit(url, goal)
     evidence = res.text.split("Evidence in page: \n", 1)[1].split("\n\nSummary: \n", 1)[0]
     assert q["answer"] in evidence
     assert len(evidence) <= 600
@@ -56,7 +57,7 @@ def test_evidence_holds_the_answer_of_the_goal(sparse_world, musique, qi):
 
 
 def test_summary_keeps_initials(sparse_world):
-    res = VisitTool(sparse_world)("https://en.wikipedia.org/wiki/Adolescence",
+    res = VisitTool(sparse_world).visit("https://en.wikipedia.org/wiki/Adolescence",
                                   "Who was the first president of the American Psychological Association?")
     summary = res.text.split("Summary: \n", 1)[1]
     assert summary.startswith("Adolescence: The formal study of adolescent psychology began with the publication of "
@@ -65,14 +66,14 @@ def test_summary_keeps_initials(sparse_world):
 
 def test_url_is_normalised_but_shown_as_given(sparse_world):
     raw = "HTTPS://EN.Wikipedia.org:443/wiki/Victoria_Falls/?utm_source=x#top"
-    res = VisitTool(sparse_world)(raw, "waterfall")
+    res = VisitTool(sparse_world).visit(raw, "waterfall")
     assert res.text.startswith(f"The useful information in {raw} for user goal waterfall as follows: ")
     assert res.data["pages"][0] == {"url": FALLS, "found": True, "title": "Victoria Falls"}
 
 
 def test_masked_page_returns_the_standard_failure(sparse_world):
     goal = "waterfall"
-    res = VisitTool(sparse_world)(FALLS, goal, exclude=["en.wikipedia.org/wiki/Victoria_Falls/"])
+    res = VisitTool(sparse_world).visit(FALLS, goal, exclude=["en.wikipedia.org/wiki/Victoria_Falls/"])
     assert res.text == _fail(FALLS, goal)
     assert res.error == "not_found"
     assert res.data == {"pages": [{"url": FALLS, "found": False, "reason": "not_found"}]}
@@ -87,37 +88,47 @@ def test_masked_page_returns_the_standard_failure(sparse_world):
         ("javascript:alert(1)", "invalid_url"),
         ("http://[::1", "invalid_url"),
         ("ftp://en.wikipedia.org/wiki/Victoria_Falls", "invalid_url"),
-        ("", "invalid_url"),
         ("https://", "invalid_url"),
     ],
 )
 def test_unreachable_urls(sparse_world, url, reason):
-    res = VisitTool(sparse_world)(url, "anything")
+    res = VisitTool(sparse_world).visit(url, "anything")
     assert res.text == _fail(url, "anything")
     assert res.error == "not_found"
     assert res.data["pages"][0]["reason"] == reason
 
 
-@pytest.mark.parametrize(("url", "type_name"), [(None, "NoneType"), (5, "int"), ([], "list"), ([FALLS, 3], "list"),
-                                                ({"url": FALLS}, "dict"), (b"https://a.org", "bytes")])
-def test_invalid_url_arguments(sparse_world, url, type_name):
-    res = VisitTool(sparse_world)(url, "goal")
-    assert res.text == ("[Visit] Invalid request format: 'url' must be a URL string or a non-empty list of URL strings, "
-                        f"actual: {type_name}.")
+@pytest.mark.parametrize(("url", "actual"), [(None, "null"), (5, "an integer"), ([], "an empty list"),
+                                             ([FALLS, 3], "a list holding an integer"), ({"url": FALLS}, "an object"),
+                                             ("", "an empty string")])
+def test_invalid_url_arguments(sparse_world, url, actual):
+    res = VisitTool(sparse_world).visit(url, "goal")
+    assert res.text == f"[Visit] Invalid request format: 'url' must be a non-empty list of strings, actual: {actual}."
     assert res.error == "invalid_arguments"
 
 
-@pytest.mark.parametrize("goal", ["", "   \n", None, 3, ["waterfall"]])
-def test_invalid_goal(sparse_world, goal):
-    res = VisitTool(sparse_world)(FALLS, goal)
-    assert res.text == ("[Visit] Invalid request format: 'goal' must be a non-empty string saying what to look for "
-                        "in the page.")
+@pytest.mark.parametrize(("goal", "why"), [
+    ("", "'goal' must say what to look for in the page"),
+    ("   \n", "'goal' must say what to look for in the page"),
+    (None, "'goal' must be a string, actual: null"),
+    (3, "'goal' must be a string, actual: an integer"),
+    (["waterfall"], "'goal' must be a string, actual: a list"),
+])
+def test_invalid_goal(sparse_world, goal, why):
+    res = VisitTool(sparse_world).visit(FALLS, goal)
+    assert res.text == f"[Visit] Invalid request format: {why}."
     assert res.error == "invalid_arguments"
+
+
+def test_url_as_one_string_or_a_list_give_the_same_page(sparse_world):
+    """The schema says an array of strings (the protocol's); a single string is still accepted."""
+    tool = VisitTool(sparse_world)
+    assert tool.visit(FALLS, "waterfall").text == tool.visit([FALLS], "waterfall").text
 
 
 def test_list_of_urls(sparse_world):
     missing = "https://en.wikipedia.org/wiki/Missing"
-    res = VisitTool(sparse_world)([FALLS, missing], "waterfall")
+    res = VisitTool(sparse_world).visit([FALLS, missing], "waterfall")
     first, second = res.text.split("\n=======\n")
     assert first.startswith(f"The useful information in {FALLS} for user goal waterfall")
     assert second == _fail(missing, "waterfall")
@@ -127,14 +138,14 @@ def test_list_of_urls(sparse_world):
 
 def test_too_many_urls(sparse_world):
     urls = [f"https://en.wikipedia.org/wiki/P{i}" for i in range(7)]
-    res = VisitTool(sparse_world)(urls, "goal")
+    res = VisitTool(sparse_world).visit(urls, "goal")
     assert res.text.count("The useful information in") == 5
     assert res.text.endswith("\n\n[Visit] Only the first 5 URLs were visited; 2 ignored.")
     assert len(res.data["pages"]) == 5
 
 
 def test_summarizer_validation():
-    with pytest.raises(ConfigError, match="Expects max_chars >= 100, actual: 99"):
+    with pytest.raises(ConfigError, match="Expects ExtractiveSummarizer.max_chars to be an int >= 100, actual: 99"):
         ExtractiveSummarizer(max_chars=99)
 
 
@@ -162,14 +173,14 @@ def _check(res):
 
 @pytest.mark.parametrize("url", HOSTILE_URLS)
 def test_hostile_urls_never_raise(sparse_world, url):
-    res = VisitTool(sparse_world)(url, "waterfall")
+    res = VisitTool(sparse_world).visit(url, "waterfall")
     _check(res)
     assert len(res.text) < 2000  # a huge URL is cut in the observation
 
 
 @pytest.mark.parametrize("goal", HOSTILE_GOALS)
 def test_hostile_goals_never_raise(sparse_world, goal):
-    res = VisitTool(sparse_world)(FALLS, goal)
+    res = VisitTool(sparse_world).visit(FALLS, goal)
     _check(res)
     assert res.data["pages"][0]["found"] is True
 
@@ -187,4 +198,4 @@ _HOSTILE_TEXT = st.lists(_CHARS, max_size=30).map("".join)
 )
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzz_visit_tool(sparse_world, url, goal):
-    _check(VisitTool(sparse_world)(url, goal))
+    _check(VisitTool(sparse_world).visit(url, goal))
