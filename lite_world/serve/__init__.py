@@ -1,4 +1,4 @@
-"""The world as a service: a batched HTTP tool server and the client that stands in for a local world.
+"""The world as a service: a batched HTTP tool server, and a client that stands in for a world.
 
 Server: ``lite-world serve WORLD`` (uvicorn + Starlette; ``--ray --replicas N`` for Ray Serve).
 Client: :class:`RemoteWorld`, accepted wherever a world path is (``world="http://127.0.0.1:8000"``).

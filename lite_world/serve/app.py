@@ -1,4 +1,4 @@
-"""The world service: HTTP handlers, auth, limits, admission control and metrics over a :class:`WorldBackend`.
+"""The world service: HTTP handlers, auth, limits, admission control and metrics over a backend.
 
 Routes: ``POST /search``, ``POST /browse``, ``GET /health`` (liveness without auth, details with
 it), ``GET /metrics`` (Prometheus text), ``GET /manifest``, ``GET /openapi.json``. The same
@@ -25,7 +25,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from lite_world._lazy import require
-from lite_world.serve.backend import BatchStats, BrowseRequest, SearchRequest, WorldBackend, dumps, error_body
+from lite_world.serve.backend import (
+    BatchStats,
+    BrowseRequest,
+    SearchRequest,
+    WorldBackend,
+    dumps,
+    error_body,
+)
 from lite_world.serve.batcher import MicroBatcher
 from lite_world.serve.config import ServeConfig
 from lite_world.serve.guards import BodyGuard
@@ -39,7 +46,9 @@ __all__ = ["WorldService", "create_app"]
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
-DISCONNECTED = 499  # the status nginx logs for a client that left; never sent (nobody is there to read it)
+DISCONNECTED = (
+    499  # the status nginx logs for a client that left; never sent (nobody is there to read it)
+)
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -51,7 +60,9 @@ class WorldService:
         config: a :class:`ServeConfig`.
     """
 
-    def __init__(self, world: str | os.PathLike[str] | WorldBackend, config: ServeConfig | None = None):
+    def __init__(
+        self, world: str | os.PathLike[str] | WorldBackend, config: ServeConfig | None = None
+    ):
         self.config = cfg = config or ServeConfig()
         self.backend = world if isinstance(world, WorldBackend) else WorldBackend(world, cfg)
         self.batcher: MicroBatcher[SearchRequest, tuple[int, bytes]] = MicroBatcher(
@@ -62,9 +73,13 @@ class WorldService:
             size_of=lambda r: len(r.queries),
             workers=cfg.search_workers,
         )
-        self.browse_executor = concurrent.futures.ThreadPoolExecutor(cfg.browse_workers, thread_name_prefix="lw-browse")
+        self.browse_executor = concurrent.futures.ThreadPoolExecutor(
+            cfg.browse_workers, thread_name_prefix="lw-browse"
+        )
         # cache hits skip the batch queue: they need no encoder pass, so they never wait behind one
-        self.fast_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lw-cached")
+        self.fast_executor = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="lw-cached"
+        )
         self.browse_inflight = self.fast_inflight = 0
         self.started_at = time.time()
         self.ready = False
@@ -80,42 +95,111 @@ class WorldService:
         }
         self._paths = {path for _, path in self.routes}
         try:
-            self._client_disconnect: type[BaseException] = require("starlette.requests", extra="serve").ClientDisconnect
+            self._client_disconnect: type[BaseException] = require(
+                "starlette.requests", extra="serve"
+            ).ClientDisconnect
         except ImportError:  # the service can still be built (and tested) without starlette
             self._client_disconnect = type("ClientDisconnect", (Exception,), {})
 
     # -- metrics ----------------------------------------------------------------
     def _init_metrics(self) -> None:
         r = self.registry = Registry()
-        self.m_requests = r.counter("lite_world_requests_total", "HTTP requests answered.", ("endpoint", "code"))
-        self.m_errors = r.counter("lite_world_request_errors_total", "Requests answered with a 4xx/5xx status.", ("endpoint", "code"))
-        self.m_latency = r.histogram("lite_world_request_seconds", "Request latency in the server.", ("endpoint",), LATENCY_BUCKETS)
-        self.m_rejected = r.counter("lite_world_rejected_total", "Requests refused with 503 because the queue was full.")
-        self.m_disconnects = r.counter("lite_world_client_disconnects_total",
-                                       "Clients that disconnected before their answer (not errors).", ("endpoint",))
-        self.m_batch_requests = r.histogram("lite_world_search_batch_requests", "Requests per search micro-batch.", buckets=BATCH_BUCKETS)
-        self.m_batch_queries = r.histogram("lite_world_search_batch_queries", "Queries per search micro-batch.", buckets=BATCH_BUCKETS)
-        self.m_batch_seconds = r.histogram("lite_world_search_batch_seconds", "Time to process one micro-batch.", buckets=LATENCY_BUCKETS)
-        r.gauge("lite_world_search_batch_queries_max", "Largest micro-batch so far (queries).", fn=lambda: self._max_batch)
+        self.m_requests = r.counter(
+            "lite_world_requests_total", "HTTP requests answered.", ("endpoint", "code")
+        )
+        self.m_errors = r.counter(
+            "lite_world_request_errors_total",
+            "Requests answered with a 4xx/5xx status.",
+            ("endpoint", "code"),
+        )
+        self.m_latency = r.histogram(
+            "lite_world_request_seconds",
+            "Request latency in the server.",
+            ("endpoint",),
+            LATENCY_BUCKETS,
+        )
+        self.m_rejected = r.counter(
+            "lite_world_rejected_total", "Requests refused with 503 because the queue was full."
+        )
+        self.m_disconnects = r.counter(
+            "lite_world_client_disconnects_total",
+            "Clients that disconnected before their answer (not errors).",
+            ("endpoint",),
+        )
+        self.m_batch_requests = r.histogram(
+            "lite_world_search_batch_requests",
+            "Requests per search micro-batch.",
+            buckets=BATCH_BUCKETS,
+        )
+        self.m_batch_queries = r.histogram(
+            "lite_world_search_batch_queries",
+            "Queries per search micro-batch.",
+            buckets=BATCH_BUCKETS,
+        )
+        self.m_batch_seconds = r.histogram(
+            "lite_world_search_batch_seconds",
+            "Time to process one micro-batch.",
+            buckets=LATENCY_BUCKETS,
+        )
+        r.gauge(
+            "lite_world_search_batch_queries_max",
+            "Largest micro-batch so far (queries).",
+            fn=lambda: self._max_batch,
+        )
         self.m_queries = r.counter("lite_world_search_queries_total", "Queries searched.")
-        self.m_fast = r.counter("lite_world_search_cached_requests_total",
-                                "Search requests answered entirely from the caches, without joining a batch.")
-        self.m_pool = r.counter("lite_world_search_pool_lookups_total", "Distinct queries per batch, by candidate-pool cache outcome.", ("result",))
-        r.gauge("lite_world_search_cache_hit_rate", "Share of distinct batch queries answered from the pool cache.", fn=self._pool_hit_rate)
-        self.m_cache_size = r.gauge("lite_world_cache_entries", "Entries in each cache.", ("cache",))
-        self.m_cache_rate = r.gauge("lite_world_cache_lookup_hit_rate", "Hit rate of each LRU cache (all lookups).", ("cache",))
-        self.m_cache_bytes = r.gauge("lite_world_cache_bytes", "Bytes held by each cache (when the world reports them).",
-                                     ("cache",))
-        self.m_cache_max_bytes = r.gauge("lite_world_cache_max_bytes", "Byte bound of each cache (when the world reports it).",
-                                         ("cache",))
-        r.gauge("lite_world_queue_depth", "Requests waiting or in progress (search batches, cached searches, browse).",
-                fn=lambda: self.batcher.depth + self.fast_inflight + self.browse_inflight)
-        r.gauge("lite_world_browse_inflight", "Browse requests in progress.", fn=lambda: self.browse_inflight)
-        r.gauge("lite_world_pages", "Pages in the served world.", fn=lambda: len(self.backend.world))
-        r.gauge("lite_world_start_time_seconds", "Unix time the server started.", fn=lambda: self.started_at)
+        self.m_fast = r.counter(
+            "lite_world_search_cached_requests_total",
+            "Search requests answered entirely from the caches, without joining a batch.",
+        )
+        self.m_pool = r.counter(
+            "lite_world_search_pool_lookups_total",
+            "Distinct queries per batch, by candidate-pool cache outcome.",
+            ("result",),
+        )
+        r.gauge(
+            "lite_world_search_cache_hit_rate",
+            "Share of distinct batch queries answered from the pool cache.",
+            fn=self._pool_hit_rate,
+        )
+        self.m_cache_size = r.gauge(
+            "lite_world_cache_entries", "Entries in each cache.", ("cache",)
+        )
+        self.m_cache_rate = r.gauge(
+            "lite_world_cache_lookup_hit_rate",
+            "Hit rate of each LRU cache (all lookups).",
+            ("cache",),
+        )
+        self.m_cache_bytes = r.gauge(
+            "lite_world_cache_bytes",
+            "Bytes held by each cache (when the world reports them).",
+            ("cache",),
+        )
+        self.m_cache_max_bytes = r.gauge(
+            "lite_world_cache_max_bytes",
+            "Byte bound of each cache (when the world reports it).",
+            ("cache",),
+        )
+        r.gauge(
+            "lite_world_queue_depth",
+            "Requests waiting or in progress (search batches, cached searches, browse).",
+            fn=lambda: self.batcher.depth + self.fast_inflight + self.browse_inflight,
+        )
+        r.gauge(
+            "lite_world_browse_inflight",
+            "Browse requests in progress.",
+            fn=lambda: self.browse_inflight,
+        )
+        r.gauge(
+            "lite_world_pages", "Pages in the served world.", fn=lambda: len(self.backend.world)
+        )
+        r.gauge(
+            "lite_world_start_time_seconds",
+            "Unix time the server started.",
+            fn=lambda: self.started_at,
+        )
 
     def endpoint(self, path: str) -> str:
-        """The metrics label of ``path``: a route, else ``other`` (label values stay few under fuzzing)."""
+        """The metrics label of ``path``: a route, else ``other`` (few labels under fuzzing)."""
         return path if path in self._paths else "other"
 
     def record(self, endpoint: str, status: int) -> None:
@@ -180,57 +264,111 @@ class WorldService:
             return
         got = request.headers.get("authorization", "")
         scheme, _, value = got.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-            raise RequestError(401, "unauthorized", "authorization",
-                               "Expects the header 'Authorization: Bearer <token>' with the server's token, actual: "
-                               + ("missing" if not got else "a wrong token"), {"WWW-Authenticate": "Bearer"})
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
+            raise RequestError(
+                401,
+                "unauthorized",
+                "authorization",
+                "Expects the header 'Authorization: Bearer <token>' with the server's token, "
+                "actual: " + ("missing" if not got else "a wrong token"),
+                {"WWW-Authenticate": "Bearer"},
+            )
 
     async def _json(self, request: Any) -> Any:
         limit = self.config.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                raise RequestError(400, "invalid_header", "content-length", f"Expects a byte count, actual: {declared[:40]!r}")
+                raise RequestError(
+                    400,
+                    "invalid_header",
+                    "content-length",
+                    f"Expects a byte count, actual: {declared[:40]!r}",
+                )
             if int(declared) > limit:
-                raise RequestError(413, "body_too_large", "body", f"Expects a body of at most {limit} bytes, actual: {declared}",
-                                   {"Connection": "close"})
+                raise RequestError(
+                    413,
+                    "body_too_large",
+                    "body",
+                    f"Expects a body of at most {limit} bytes, actual: {declared}",
+                    {"Connection": "close"},
+                )
         chunks, total = [], 0
         async for chunk in request.stream():
             total += len(chunk)
             if total > limit:
-                raise RequestError(413, "body_too_large", "body", f"Expects a body of at most {limit} bytes, actual: more",
-                                   {"Connection": "close"})
+                raise RequestError(
+                    413,
+                    "body_too_large",
+                    "body",
+                    f"Expects a body of at most {limit} bytes, actual: more",
+                    {"Connection": "close"},
+                )
             chunks.append(chunk)
         try:
             return json.loads(b"".join(chunks))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise RequestError(400, "malformed_json", "body", f"Expects a JSON body, actual: unparseable ({exc})"[:300]) from None
+            raise RequestError(
+                400,
+                "malformed_json",
+                "body",
+                f"Expects a JSON body, actual: unparseable ({exc})"[:300],
+            ) from None
         except RecursionError:
-            raise RequestError(400, "malformed_json", "body",
-                               "Expects a JSON body nested a few levels deep, actual: nested too deeply to parse") from None
+            raise RequestError(
+                400,
+                "malformed_json",
+                "body",
+                "Expects a JSON body nested a few levels deep, actual: nested too deeply to parse",
+            ) from None
 
     def _admit(self) -> None:
         if self.batcher.depth + self.browse_inflight + self.fast_inflight >= self.config.max_queue:
             self.m_rejected.inc()
-            raise RequestError(503, "overloaded", None,
-                               f"Expects at most {self.config.max_queue} requests in the queue, actual: full; retry later",
-                               {"Retry-After": str(self.config.retry_after_s)})
+            raise RequestError(
+                503,
+                "overloaded",
+                None,
+                f"Expects at most {self.config.max_queue} requests in the queue, actual: full; "
+                "retry later",
+                {"Retry-After": str(self.config.retry_after_s)},
+            )
 
     async def _timed(self, coro: Awaitable[Any]) -> Any:
         try:
             return await asyncio.wait_for(coro, self.config.request_timeout_s)
-        except asyncio.TimeoutError:
-            raise RequestError(504, "timeout", None,
-                               f"Expects an answer within {self.config.request_timeout_s} s, actual: none yet") from None
+        except TimeoutError:
+            raise RequestError(
+                504,
+                "timeout",
+                None,
+                f"Expects an answer within {self.config.request_timeout_s} s, actual: none yet",
+            ) from None
 
-    def _respond(self, endpoint: str, status: int, body: bytes, t0: float, media_type: str = JSON,
-                 headers: dict[str, str] | None = None) -> Any:
+    def _respond(
+        self,
+        endpoint: str,
+        status: int,
+        body: bytes,
+        t0: float,
+        media_type: str = JSON,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         Response = require("starlette.responses", extra="serve").Response
         self.record(endpoint, status)
         self.m_latency.observe(time.perf_counter() - t0, endpoint=endpoint)
         return Response(body, status_code=status, media_type=media_type, headers=headers)
 
-    async def _run(self, endpoint: str, request: Any, fn: Callable[[], Awaitable[tuple[int, bytes]]], *, auth: bool = True) -> Any:
+    async def _run(
+        self,
+        endpoint: str,
+        request: Any,
+        fn: Callable[[], Awaitable[tuple[int, bytes]]],
+        *,
+        auth: bool = True,
+    ) -> Any:
         t0 = time.perf_counter()
         try:
             if auth:
@@ -242,11 +380,23 @@ class WorldService:
         except self._client_disconnect:
             self.client_disconnected(endpoint)
             Response = require("starlette.responses", extra="serve").Response
-            return Response(error_body("client_disconnected", None, "Expects the client to wait for the answer, "
-                                       "actual: it disconnected"), status_code=DISCONNECTED, media_type=JSON)
+            return Response(
+                error_body(
+                    "client_disconnected",
+                    None,
+                    "Expects the client to wait for the answer, actual: it disconnected",
+                ),
+                status_code=DISCONNECTED,
+                media_type=JSON,
+            )
         except Exception as exc:  # noqa: BLE001 - the client gets JSON, the log gets the trace
             logger.exception("%s failed", endpoint)
-            return self._respond(endpoint, 500, error_body("internal", None, f"{type(exc).__name__}: {exc}"[:500]), t0)
+            return self._respond(
+                endpoint,
+                500,
+                error_body("internal", None, f"{type(exc).__name__}: {exc}"[:500]),
+                t0,
+            )
 
     # -- endpoints --------------------------------------------------------------
     async def search(self, request: Any) -> Any:
@@ -257,7 +407,9 @@ class WorldService:
                 self.fast_inflight += 1
                 try:
                     loop = asyncio.get_running_loop()
-                    done = await self._timed(loop.run_in_executor(self.fast_executor, self._search_cached, req))
+                    done = await self._timed(
+                        loop.run_in_executor(self.fast_executor, self._search_cached, req)
+                    )
                 finally:
                     self.fast_inflight -= 1
                 if done is not None:
@@ -275,14 +427,16 @@ class WorldService:
                 if req.goal is None:  # a few LMDB reads: cheaper than a thread hop
                     return 200, self.backend.browse(req)
                 loop = asyncio.get_running_loop()
-                return 200, await self._timed(loop.run_in_executor(self.browse_executor, self.backend.browse, req))
+                return 200, await self._timed(
+                    loop.run_in_executor(self.browse_executor, self.backend.browse, req)
+                )
             finally:
                 self.browse_inflight -= 1
 
         return await self._run("/browse", request, go)
 
     async def health(self, request: Any) -> Any:
-        """Liveness for anyone (``{"status"}``); the details (pid, limits, modes) only with the token."""
+        """Liveness for anyone (``{"status"}``); details (pid, limits) only with the token."""
 
         async def go() -> tuple[int, bytes]:
             c = self.config
@@ -292,16 +446,31 @@ class WorldService:
                 self._auth(request)
             except RequestError:
                 return status, dumps(body)
-            body.update({
-                "version": __version__, "pages": len(self.backend.world), "pid": os.getpid(),
-                "search_mode": c.search_mode, "batching": c.batching, "caches": c.caches, "auth": c.token is not None,
-                "limits": {"max_queries": c.max_queries, "max_k": c.max_k, "max_urls": c.max_urls,
-                           "max_exclude": c.max_exclude, "max_url_chars": c.max_url_chars,
-                           "max_query_chars": c.max_query_chars, "max_goal_chars": c.max_goal_chars,
-                           "max_body_bytes": c.max_body_bytes, "max_header_bytes": c.max_header_bytes,
-                           "body_timeout_s": c.body_timeout_s, "header_timeout_s": c.header_timeout_s,
-                           "request_timeout_s": c.request_timeout_s},
-            })
+            body.update(
+                {
+                    "version": __version__,
+                    "pages": len(self.backend.world),
+                    "pid": os.getpid(),
+                    "search_mode": c.search_mode,
+                    "batching": c.batching,
+                    "caches": c.caches,
+                    "auth": c.token is not None,
+                    "limits": {
+                        "max_queries": c.max_queries,
+                        "max_k": c.max_k,
+                        "max_urls": c.max_urls,
+                        "max_exclude": c.max_exclude,
+                        "max_url_chars": c.max_url_chars,
+                        "max_query_chars": c.max_query_chars,
+                        "max_goal_chars": c.max_goal_chars,
+                        "max_body_bytes": c.max_body_bytes,
+                        "max_header_bytes": c.max_header_bytes,
+                        "body_timeout_s": c.body_timeout_s,
+                        "header_timeout_s": c.header_timeout_s,
+                        "request_timeout_s": c.request_timeout_s,
+                    },
+                }
+            )
             return status, dumps(body)
 
         return await self._run("/health", request, go, auth=False)
@@ -333,7 +502,9 @@ class WorldService:
             self.m_cache_bytes.set(held, cache=name)
             if bound is not None:
                 self.m_cache_max_bytes.set(bound, cache=name)
-        return self._respond("/metrics", 200, self.registry.render().encode(), t0, media_type=PROMETHEUS)
+        return self._respond(
+            "/metrics", 200, self.registry.render().encode(), t0, media_type=PROMETHEUS
+        )
 
     async def handle(self, request: Any) -> Any:
         """Route one starlette ``Request`` (used by the Ray Serve replica)."""
@@ -343,15 +514,21 @@ class WorldService:
             known = request.url.path.rstrip("/") in self._paths
             status = 405 if known else 404
             self.record("other" if not known else request.url.path.rstrip("/"), status)
-            return Response(error_body("method_not_allowed" if known else "not_found", None,
-                                       f"Expects one of {sorted({f'{m} {p}' for m, p in self.routes})}, "
-                                       f"actual: {request.method} {request.url.path}"[:600]),
-                            status_code=status, media_type=JSON)
+            return Response(
+                error_body(
+                    "method_not_allowed" if known else "not_found",
+                    None,
+                    f"Expects one of {sorted({f'{m} {p}' for m, p in self.routes})}, "
+                    f"actual: {request.method} {request.url.path}"[:600],
+                ),
+                status_code=status,
+                media_type=JSON,
+            )
         return await fn(request)
 
 
 def _cache_bytes(world: Any) -> dict[str, tuple[float, float | None]]:
-    """``{cache: (bytes held, byte bound or None)}`` from ``World.cache_info()`` or ``cache_stats()``, if reported."""
+    """``{cache: (bytes held, byte bound or None)}`` from ``cache_info()`` or ``cache_stats()``."""
     out: dict[str, tuple[float, float | None]] = {}
     for source in ("cache_info", "cache_stats"):
         fn = getattr(world, source, None)
@@ -365,11 +542,18 @@ def _cache_bytes(world: Any) -> dict[str, tuple[float, float | None]]:
             held = get("bytes")
             if name not in out and isinstance(held, (int, float)) and not isinstance(held, bool):
                 bound = get("max_bytes")
-                out[name] = (held, bound if isinstance(bound, (int, float)) and not isinstance(bound, bool) else None)
+                out[name] = (
+                    held,
+                    bound
+                    if isinstance(bound, (int, float)) and not isinstance(bound, bool)
+                    else None,
+                )
     return out
 
 
-def create_app(world: str | os.PathLike[str] | WorldBackend | WorldService, config: ServeConfig | None = None) -> Any:
+def create_app(
+    world: str | os.PathLike[str] | WorldBackend | WorldService, config: ServeConfig | None = None
+) -> Any:
     """A Starlette ASGI app serving ``world`` (starts the batcher and warms up in its lifespan)."""
     applications = require("starlette.applications", extra="serve")
     routing = require("starlette.routing", extra="serve")
@@ -386,25 +570,42 @@ def create_app(world: str | os.PathLike[str] | WorldBackend | WorldService, conf
     async def not_found(request: Any, exc: Exception) -> Any:
         return await service.handle(request)
 
-    async def http_error(request: Any, exc: Any) -> Any:  # any other HTTPException: the same JSON errors
+    async def http_error(
+        request: Any, exc: Any
+    ) -> Any:  # any other HTTPException: the same JSON errors
         status = int(getattr(exc, "status_code", 400))
         service.record(service.endpoint(request.url.path), status)
         Response = require("starlette.responses", extra="serve").Response
-        return Response(error_body("bad_request" if status < 500 else "internal", None,
-                                   f"Expects a valid request, actual: {getattr(exc, 'detail', exc)}"[:300]),
-                        status_code=status, media_type=JSON, headers=getattr(exc, "headers", None))
+        return Response(
+            error_body(
+                "bad_request" if status < 500 else "internal",
+                None,
+                f"Expects a valid request, actual: {getattr(exc, 'detail', exc)}"[:300],
+            ),
+            status_code=status,
+            media_type=JSON,
+            headers=getattr(exc, "headers", None),
+        )
 
     exceptions = require("starlette.exceptions", extra="serve")
     middleware = require("starlette.middleware", extra="serve")
     cfg = service.config
     guard = middleware.Middleware(
-        BodyGuard, max_body_bytes=cfg.max_body_bytes, body_timeout_s=cfg.body_timeout_s,
+        BodyGuard,
+        max_body_bytes=cfg.max_body_bytes,
+        body_timeout_s=cfg.body_timeout_s,
         max_header_bytes=cfg.max_header_bytes,
         on_refused=lambda path, status: service.record(service.endpoint(path), status),
         on_disconnect=service.client_disconnected,
     )
-    routes = [routing.Route(path, fn, methods=[method]) for (method, path), fn in service.routes.items()]
-    app = applications.Starlette(routes=routes, lifespan=lifespan, middleware=[guard],
-                                 exception_handlers={404: not_found, 405: not_found, exceptions.HTTPException: http_error})
+    routes = [
+        routing.Route(path, fn, methods=[method]) for (method, path), fn in service.routes.items()
+    ]
+    app = applications.Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[guard],
+        exception_handlers={404: not_found, 405: not_found, exceptions.HTTPException: http_error},
+    )
     app.state.service = service
     return app

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON (ASCII escapes if a string holds a lone surrogate, so it never raises on text).
+    """Compact UTF-8 JSON (ASCII escapes if a string holds a lone surrogate: never raises on text).
 
     Example:
         >>> dumps({"q": "é"}), dumps({"q": chr(0xD800)})
@@ -83,7 +83,9 @@ class _SubBatchedEmbedder:
     def __init__(self, inner: Any, batch_size: int):
         self.inner, self.batch_size, self.name, self.dim = inner, batch_size, inner.name, inner.dim
 
-    def encode(self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False) -> Any:
+    def encode(
+        self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> Any:
         return self.inner.encode(texts, batch_size=self.batch_size, show_progress=show_progress)
 
 
@@ -106,7 +108,9 @@ class WorldBackend:
         sc = SearchConfig(mode=config.search_mode, query_cache_size=qc, result_cache_size=rc)
         # without caches (the per-request design) nothing is reused between calls
         extra = {} if config.caches else {"snippet_cache_size": 0, "mask_cache_size": 0}
-        self.world = World(path, search=sc, device=config.device, num_threads=config.torch_threads, **extra)
+        self.world = World(
+            path, search=sc, device=config.device, num_threads=config.torch_threads, **extra
+        )
         self.manifest_json = dumps(self.world.manifest.to_dict())
         self._visit: Any = None
 
@@ -138,24 +142,30 @@ class WorldBackend:
         return self.searcher.pool_size(req.k, n_excl)
 
     def cached(self, req: SearchRequest) -> bool:
-        """Whether every query of ``req`` has its candidate pool cached (then no encoder pass is needed)."""
+        """Whether every query of ``req`` has its candidate pool cached (no encoder pass needed)."""
         if not self.config.caches:
             return False
         searcher, pool = self.searcher, self._pool_size(req)
         return all(searcher.cached(q, pool) for q in req.queries if searcher.normalize_query(q))
 
-    def search_batch(self, reqs: Sequence[SearchRequest], stats: BatchStats | None = None) -> list[tuple[int, bytes]]:
-        """Answer many requests with one encoder pass and one index search: ``(status, JSON body)`` in order."""
+    def search_batch(
+        self, reqs: Sequence[SearchRequest], stats: BatchStats | None = None
+    ) -> list[tuple[int, bytes]]:
+        """Answer many requests with one encoder pass and one index search: ``(status, body)``."""
         t0 = time.perf_counter()
         world, searcher = self.world, self.searcher
-        groups: dict[int, dict[str, None]] = {}  # candidate-pool size -> distinct normalised queries
+        groups: dict[
+            int, dict[str, None]
+        ] = {}  # candidate-pool size -> distinct normalised queries
         for r in reqs:
             norm = (searcher.normalize_query(q) for q in r.queries)
             groups.setdefault(self._pool_size(r), {}).update(dict.fromkeys(q for q in norm if q))
         computed = sum(not searcher.cached(q, pool) for pool, qs in groups.items() for q in qs)
         if len(reqs) > 1:
             for pool, qs in groups.items():
-                searcher.prefetch(list(qs), pool)  # one encoder call + one index search per pool size
+                searcher.prefetch(
+                    list(qs), pool
+                )  # one encoder call + one index search per pool size
         out: list[tuple[int, bytes]] = []
         for r in reqs:
             try:
@@ -173,7 +183,7 @@ class WorldBackend:
 
     # -- browse ---------------------------------------------------------------
     def pages(self, req: BrowseRequest) -> list[dict[str, Any] | None]:
-        """The page records (``None`` when missing or masked), as :meth:`World.get_page` gives them."""
+        """The page records (``None`` when missing or masked), as :meth:`World.get_page` gives."""
         out = []
         for u in req.urls:
             p = self.world.get_page(u, exclude=req.exclude)
@@ -194,8 +204,11 @@ class WorldBackend:
             from lite_world.tools.summarize import ExtractiveSummarizer
             from lite_world.tools.visit import VisitTool
 
-            self._visit = VisitTool(self.world, ExtractiveSummarizer(max_chars=self.config.visit_max_chars),
-                                    max_urls=self.config.max_urls)
+            self._visit = VisitTool(
+                self.world,
+                ExtractiveSummarizer(max_chars=self.config.visit_max_chars),
+                max_urls=self.config.max_urls,
+            )
         context = CallContext(exclude=frozenset(req.exclude))
         return self._visit({"url": list(req.urls), "goal": req.goal}, context).text
 

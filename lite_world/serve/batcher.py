@@ -1,4 +1,4 @@
-"""Dynamic micro-batching: concurrent requests are gathered and processed together off the event loop.
+"""Dynamic micro-batching: concurrent requests are gathered and run together off the event loop.
 
 A consumer task waits for the first item, then up to ``max_wait_s`` for more (until the batch
 holds ``max_size`` units), and runs ``process(items)`` in an executor thread. While a batch
@@ -54,10 +54,16 @@ class MicroBatcher(Generic[T, R]):
         workers: int = 1,
         executor: concurrent.futures.Executor | None = None,
     ):
-        self.process, self.max_size, self.max_wait_s = process, max(1, max_size), max(0.0, max_wait_s)
+        self.process, self.max_size, self.max_wait_s = (
+            process,
+            max(1, max_size),
+            max(0.0, max_wait_s),
+        )
         self.max_items, self.size_of, self.workers = max_items, size_of, max(1, workers)
         self._own_executor = executor is None
-        self.executor = executor or concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="lw-batch")
+        self.executor = executor or concurrent.futures.ThreadPoolExecutor(
+            self.workers, thread_name_prefix="lw-batch"
+        )
         self._pending: deque[tuple[T, asyncio.Future[R], int]] = deque()
         self._pending_size = 0
         self.running = 0  # items in batches now being processed
@@ -90,7 +96,9 @@ class MicroBatcher(Generic[T, R]):
         self._pending.append((item, fut, size))
         self._pending_size += size
         self._nonempty.set()
-        if self._pending_size >= self.max_size or (self.max_items is not None and len(self._pending) >= self.max_items):
+        if self._pending_size >= self.max_size or (
+            self.max_items is not None and len(self._pending) >= self.max_items
+        ):
             self._full.set()
         return await fut
 
@@ -103,7 +111,10 @@ class MicroBatcher(Generic[T, R]):
                 self._pending.popleft()
                 self._pending_size -= n
                 continue
-            if batch and (size + n > self.max_size or (self.max_items is not None and len(batch) >= self.max_items)):
+            if batch and (
+                size + n > self.max_size
+                or (self.max_items is not None and len(batch) >= self.max_items)
+            ):
                 break
             self._pending.popleft()
             self._pending_size -= n
@@ -117,11 +128,15 @@ class MicroBatcher(Generic[T, R]):
             if not self._pending:
                 self._nonempty.clear()
                 await self._nonempty.wait()
-                if self.max_wait_s > 0 and self._pending_size < self.max_size and self.max_items != 1:
+                if (
+                    self.max_wait_s > 0
+                    and self._pending_size < self.max_size
+                    and self.max_items != 1
+                ):
                     self._full.clear()
                     try:
                         await asyncio.wait_for(self._full.wait(), self.max_wait_s)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
             batch = self._take()
             if not batch:
@@ -129,15 +144,20 @@ class MicroBatcher(Generic[T, R]):
             self.running += len(batch)
             self.batches += 1
             try:
-                results = await self._loop.run_in_executor(self.executor, self.process, [b[0] for b in batch])
+                results = await self._loop.run_in_executor(
+                    self.executor, self.process, [b[0] for b in batch]
+                )
                 if len(results) != len(batch):
-                    raise RuntimeError(f"Expects {len(batch)} results from the batch function, actual: {len(results)}")
+                    raise RuntimeError(
+                        f"Expects {len(batch)} results from the batch function, actual: "
+                        f"{len(results)}"
+                    )
             except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
                 for _, fut, _ in batch:
                     if not fut.done():
                         fut.set_exception(exc)
             else:
-                for (_, fut, _), r in zip(batch, results):
+                for (_, fut, _), r in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(r)
             finally:

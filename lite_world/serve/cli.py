@@ -31,25 +31,51 @@ def add_serve_parser(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
         help="serve a world over HTTP (batched search, browse, metrics)",
-        description="Serve WORLD read-only over HTTP: POST /search, POST /browse, GET /health, /metrics, /manifest.",
+        description="Serve WORLD read-only over HTTP: POST /search, POST /browse, GET /health, "
+        "/metrics, /manifest, /openapi.json.",
     )
     p.add_argument("world", help="world directory, or 'demo'")
     for f in dataclasses.fields(ServeConfig):
         flag = "--" + f.name.replace("_", "-")
         help_ = f.metadata.get("help", "")
         if f.type == "bool":
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
-                           help=f"{help_} (default: {f.default})")
+            p.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=f.default,
+                help=f"{help_} (default: {f.default})",
+            )
         else:
-            p.add_argument(flag, dest=f.name, type=_TYPES.get(str(f.type), str), default=f.default,
-                           help=f"{help_} (default: {f.default})")
-    p.add_argument("--token-file", default=None, help=f"read the bearer token from this file (else --token or ${TOKEN_ENV})")
+            p.add_argument(
+                flag,
+                dest=f.name,
+                type=_TYPES.get(str(f.type), str),
+                default=f.default,
+                help=f"{help_} (default: {f.default})",
+            )
+    p.add_argument(
+        "--token-file",
+        default=None,
+        help=f"read the bearer token from this file (else --token or ${TOKEN_ENV})",
+    )
     r = p.add_argument_group("Ray Serve scale-out")
-    r.add_argument("--ray", action="store_true", help="deploy on Ray Serve instead of a single uvicorn process")
+    r.add_argument(
+        "--ray", action="store_true", help="deploy on Ray Serve instead of a single uvicorn process"
+    )
     r.add_argument("--replicas", type=int, default=2, help="replicas of the service (with --ray)")
-    r.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
-    r.add_argument("--replica-cpus", type=float, default=1.0, help="CPUs reserved per replica (with --ray)")
-    r.add_argument("--replica-gpus", type=float, default=0.0, help="GPUs reserved per replica (with --ray; use --device cuda)")
+    r.add_argument(
+        "--ray-address", default=None, help="an existing Ray cluster (default: start a local one)"
+    )
+    r.add_argument(
+        "--replica-cpus", type=float, default=1.0, help="CPUs reserved per replica (with --ray)"
+    )
+    r.add_argument(
+        "--replica-gpus",
+        type=float,
+        default=0.0,
+        help="GPUs reserved per replica (with --ray; use --device cuda)",
+    )
     p.set_defaults(fn=_cmd_serve)
 
 
@@ -58,7 +84,10 @@ def config_from_args(a: argparse.Namespace) -> ServeConfig:
     if getattr(a, "token_file", None):
         path = Path(a.token_file).expanduser()
         if not path.is_file():
-            raise ConfigError(f"Expects --token-file to name a readable file, actual: {str(path)!r} does not exist")
+            raise ConfigError(
+                f"Expects --token-file to name a readable file, actual: {str(path)!r} does not "
+                "exist"
+            )
         values["token"] = path.read_text().strip()
     return ServeConfig(**values)
 
@@ -73,8 +102,14 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     if a.ray:
         from lite_world.serve.ray_app import serve_on_ray
 
-        serve_on_ray(world, cfg, replicas=a.replicas, address=a.ray_address, replica_cpus=a.replica_cpus,
-                     replica_gpus=a.replica_gpus)
+        serve_on_ray(
+            world,
+            cfg,
+            replicas=a.replicas,
+            address=a.ray_address,
+            replica_cpus=a.replica_cpus,
+            replica_gpus=a.replica_gpus,
+        )
     else:
         from lite_world.serve.server import serve
 

@@ -1,4 +1,4 @@
-"""RemoteWorld: a world served over HTTP, with the interface of a local :class:`~lite_world.world.World`.
+"""RemoteWorld: a world served over HTTP, with the interface of a local :class:`World`.
 
 ``SearchTool`` and ``VisitTool`` call ``world.search`` and ``world.get_page``; a
 :class:`RemoteWorld` answers both from a ``lite-world serve`` process, so tool output is the
@@ -49,7 +49,9 @@ __all__ = ["RemoteWorld"]
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUS = (500, 502, 503, 504)
-MAX_URL_CHARS = 4096  # the server's default limit; longer URLs are not in any world (LMDB keys are short)
+MAX_URL_CHARS = (
+    4096  # the server's default limit; longer URLs are not in any world (LMDB keys are short)
+)
 MAX_QUERY_CHARS = 2000  # the server's default limit; the encoder reads far fewer characters anyway
 
 
@@ -63,7 +65,7 @@ class RemoteWorld:
         connect_timeout_s: connect timeout of one attempt.
         retry_deadline_s: keep retrying failed attempts this long (covers a server restart).
         backoff_s: first backoff; doubles per attempt up to ``max_backoff_s``, with jitter.
-        pool_size: keep-alive connections kept per process (more are opened under load, then closed).
+        pool_size: keep-alive connections kept per process (more are opened under load).
     """
 
     def __init__(
@@ -87,14 +89,22 @@ class RemoteWorld:
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._prefix = parts.path.rstrip("/")
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-        if token is not None and (not isinstance(token, str) or not token.isascii() or not token.isprintable()):
-            raise ConfigError("Expects the token to be printable ASCII (it travels in an HTTP header), "
-                              "actual: other characters. Use the token the server was started with.")
+        if token is not None and (
+            not isinstance(token, str) or not token.isascii() or not token.isprintable()
+        ):
+            raise ConfigError(
+                "Expects the token to be printable ASCII (it travels in an HTTP header), "
+                "actual: other characters. Use the token the server was started with."
+            )
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self.timeout_s, self.connect_timeout_s = timeout_s, connect_timeout_s
-        self.retry_deadline_s, self.backoff_s, self.max_backoff_s = retry_deadline_s, backoff_s, max_backoff_s
+        self.retry_deadline_s, self.backoff_s, self.max_backoff_s = (
+            retry_deadline_s,
+            backoff_s,
+            max_backoff_s,
+        )
         self.pool_size = pool_size
         self.retries = 0  # attempts retried so far (all threads)
         self._rng = random.Random()
@@ -110,9 +120,21 @@ class RemoteWorld:
                 if self._pool is None or self._pid != os.getpid():
                     import urllib3
 
-                    cls = urllib3.HTTPSConnectionPool if self._scheme == "https" else urllib3.HTTPConnectionPool
-                    self._pool = cls(self._host, self._port, maxsize=self.pool_size, block=False, retries=False,
-                                     timeout=urllib3.Timeout(connect=self.connect_timeout_s, read=self.timeout_s))
+                    cls = (
+                        urllib3.HTTPSConnectionPool
+                        if self._scheme == "https"
+                        else urllib3.HTTPConnectionPool
+                    )
+                    self._pool = cls(
+                        self._host,
+                        self._port,
+                        maxsize=self.pool_size,
+                        block=False,
+                        retries=False,
+                        timeout=urllib3.Timeout(
+                            connect=self.connect_timeout_s, read=self.timeout_s
+                        ),
+                    )
                     self._pid = os.getpid()
         return self._pool
 
@@ -139,14 +161,25 @@ class RemoteWorld:
         import urllib3
 
         # ASCII JSON: a lone surrogate becomes a \udXXX escape instead of a UnicodeEncodeError
-        data = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii") if body is not None else None
+        data = (
+            json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+            if body is not None
+            else None
+        )
         start = time.monotonic()
         attempt = 0
         while True:
             retry_after = 0.0
             try:
-                r = self._get_pool().urlopen(method, self._prefix + path, body=data, headers=self._headers,
-                                             retries=False, redirect=False, preload_content=True)
+                r = self._get_pool().urlopen(
+                    method,
+                    self._prefix + path,
+                    body=data,
+                    headers=self._headers,
+                    retries=False,
+                    redirect=False,
+                    preload_content=True,
+                )
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -154,27 +187,37 @@ class RemoteWorld:
                     try:
                         return json.loads(r.data)
                     except ValueError as exc:
-                        raise ServiceError(f"Expects JSON from {self.url}{path}, actual: {r.data[:200]!r} ({exc})") from None
+                        raise ServiceError(
+                            f"Expects JSON from {self.url}{path}, actual: {r.data[:200]!r} ({exc})"
+                        ) from None
                 if r.status not in _RETRY_STATUS or (r.status == 500 and attempt >= 2):
-                    self._raise_refused(path, r.status, r.data)  # a 500 that persists is a bug, not a restart
+                    self._raise_refused(
+                        path, r.status, r.data
+                    )  # a 500 that persists is a bug, not a restart
                 problem = f"HTTP {r.status}: {r.data[:200].decode('utf-8', 'replace')}"
                 try:
                     retry_after = float(r.headers.get("Retry-After") or 0)
                 except ValueError:
                     retry_after = 0.0
             attempt += 1
-            delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(attempt - 1, 16)) * (0.5 + self._rng.random() / 2)
+            delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(attempt - 1, 16)) * (
+                0.5 + self._rng.random() / 2
+            )
             delay = max(delay, min(retry_after, self.max_backoff_s * 2))
             elapsed = time.monotonic() - start
             if elapsed + delay > self.retry_deadline_s:
                 raise ServiceError(
-                    f"Expects a lite-world world service at {self.url}, actual: {method} {path} failed {attempt} times "
-                    f"over {elapsed:.1f} s (last: {problem}). Is it running? Start one with: lite-world serve WORLD "
+                    f"Expects a lite-world world service at {self.url}, actual: {method} {path} "
+                    f"failed {attempt} times "
+                    f"over {elapsed:.1f} s (last: {problem}). Is it running? Start one with: "
+                    "lite-world serve WORLD "
                     f"--port {self._port}"
                 )
             with self._lock:
                 self.retries += 1
-            logger.debug("%s %s failed (%s); retry %d in %.2f s", method, path, problem, attempt, delay)
+            logger.debug(
+                "%s %s failed (%s); retry %d in %.2f s", method, path, problem, attempt, delay
+            )
             time.sleep(delay)
 
     def _raise_refused(self, path: str, status: int, data: bytes) -> None:
@@ -183,7 +226,8 @@ class RemoteWorld:
             message, field = err.get("message", ""), err.get("field")
         except (ValueError, KeyError, TypeError):
             message, field = data[:300].decode("utf-8", "replace"), None
-        text = f"{self.url}{path} refused the request ({status}{', field ' + repr(field) if field else ''}): {message}"
+        where = f", field {field!r}" if field else ""
+        text = f"{self.url}{path} refused the request ({status}{where}): {message}"
         if status in (400, 413, 422):
             raise ConfigError(text)
         raise ServiceError(text)
@@ -202,11 +246,18 @@ class RemoteWorld:
         return self.request("GET", "/health")
 
     def search(
-        self, queries: Sequence[str], k: int = 10, *, exclude: Collection[str] = (), snippets: bool = True
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        exclude: Collection[str] = (),
+        snippets: bool = True,
     ) -> list[list[SearchHit]]:
         """Batched search, as :meth:`World.search`."""
         if isinstance(queries, str):
-            raise ConfigError("Expects a list of queries, actual: a single str. Wrap it: search([query]).")
+            raise ConfigError(
+                "Expects a list of queries, actual: a single str. Wrap it: search([query])."
+            )
         queries = list(queries)
         if not queries:
             return []
@@ -235,7 +286,7 @@ class RemoteWorld:
             if excl:
                 body["exclude"] = excl
             pages = self.request("POST", "/browse", body)["pages"]
-            for i, p in zip(idx, pages):
+            for i, p in zip(idx, pages, strict=False):
                 out[i] = Page.from_dict(p) if p is not None else None
         return out
 

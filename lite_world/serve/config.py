@@ -22,10 +22,27 @@ __all__ = ["ServeConfig", "TOKEN_ENV"]
 TOKEN_ENV = "LITE_WORLD_TOKEN"
 _MODES = ("hybrid", "dense", "sparse")
 _INT_MINIMUM = {
-    "query_cache_size": 0, "result_cache_size": 0, "search_workers": 1, "browse_workers": 1, "torch_threads": 1,
-    "max_batch_queries": 1, "encode_batch_size": 1, "max_body_bytes": 1024, "max_queries": 1, "max_query_chars": 1, "max_k": 1,
-    "max_urls": 1, "max_url_chars": 16, "max_exclude": 0, "max_goal_chars": 1, "visit_max_chars": 100,
-    "max_queue": 1, "retry_after_s": 1, "keep_alive_s": 1, "max_header_bytes": 1024, "max_connections": 1,
+    "query_cache_size": 0,
+    "result_cache_size": 0,
+    "search_workers": 1,
+    "browse_workers": 1,
+    "torch_threads": 1,
+    "max_batch_queries": 1,
+    "encode_batch_size": 1,
+    "max_body_bytes": 1024,
+    "max_queries": 1,
+    "max_query_chars": 1,
+    "max_k": 1,
+    "max_urls": 1,
+    "max_url_chars": 16,
+    "max_exclude": 0,
+    "max_goal_chars": 1,
+    "visit_max_chars": 100,
+    "max_queue": 1,
+    "retry_after_s": 1,
+    "keep_alive_s": 1,
+    "max_header_bytes": 1024,
+    "max_connections": 1,
 }
 _POSITIVE_SECONDS = ("request_timeout_s", "header_timeout_s", "body_timeout_s")
 
@@ -34,74 +51,136 @@ _POSITIVE_SECONDS = ("request_timeout_s", "header_timeout_s", "body_timeout_s")
 class ServeConfig:
     """Settings of ``lite-world serve``: network, auth, limits, batching, caches."""
 
-    host: str = field(default="127.0.0.1", metadata={"help": "Bind address. Loopback by default; 0.0.0.0 exposes it."})
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"help": "Bind address. Loopback by default; 0.0.0.0 exposes it."},
+    )
     port: int = field(default=8000, metadata={"help": "TCP port (0: any free port)."})
     token: str | None = field(
-        default=None, metadata={"help": f"Bearer token clients must send (default: ${TOKEN_ENV}, else no auth)."}
+        default=None,
+        metadata={"help": f"Bearer token clients must send (default: ${TOKEN_ENV}, else no auth)."},
     )
-    search_mode: str = field(default="hybrid", metadata={"help": "'hybrid', 'dense' or 'sparse' retrieval."})
-    batching: bool = field(default=True, metadata={"help": "Gather concurrent searches into one encoder + FAISS pass."})
-    max_batch_queries: int = field(default=64, metadata={"help": "Queries per micro-batch at most."})
+    search_mode: str = field(
+        default="hybrid", metadata={"help": "'hybrid', 'dense' or 'sparse' retrieval."}
+    )
+    batching: bool = field(
+        default=True, metadata={"help": "Gather concurrent searches into one encoder + FAISS pass."}
+    )
+    max_batch_queries: int = field(
+        default=64, metadata={"help": "Queries per micro-batch at most."}
+    )
     encode_batch_size: int = field(
         default=16,
-        metadata={"help": "Encoder sub-batch: a micro-batch's queries are sorted by length and encoded this many at a "
-                          "time in one call (less padding; 16 is best on CPU, 64-256 on a GPU)."},
+        metadata={
+            "help": "Encoder sub-batch: a micro-batch's queries are sorted by length and encoded "
+            "this many at a "
+            "time in one call (less padding; 16 is best on CPU, 64-256 on a GPU)."
+        },
     )
-    max_wait_ms: float = field(default=2.0, metadata={"help": "How long a batch waits for more queries once started."})
+    max_wait_ms: float = field(
+        default=2.0, metadata={"help": "How long a batch waits for more queries once started."}
+    )
     caches: bool = field(
         default=True,
-        metadata={"help": "Query-embedding, result-pool and snippet caches. Off: every request recomputes "
-                          "(batching then keeps just one batch's pools)."},
+        metadata={
+            "help": "Query-embedding, result-pool and snippet caches. "
+            "Off: every request recomputes "
+            "(batching then keeps just one batch's pools)."
+        },
     )
     query_cache_size: int = field(default=100_000, metadata={"help": "Cached query embeddings."})
     result_cache_size: int = field(default=100_000, metadata={"help": "Cached candidate pools."})
-    search_workers: int = field(default=1, metadata={"help": "Threads running batches (each holds the encoder)."})
-    browse_workers: int = field(default=2, metadata={"help": "Threads summarising pages for /browse with a goal."})
-    torch_threads: int | None = field(
-        default=1, metadata={"help": "Torch intra-op threads for query encoding (1 is stable under load; None: leave as is)."}
+    search_workers: int = field(
+        default=1, metadata={"help": "Threads running batches (each holds the encoder)."}
     )
-    device: str | None = field(default=None, metadata={"help": "Encoder device (default: CUDA when available)."})
-    max_body_bytes: int = field(default=1 << 20, metadata={"help": "Largest request body accepted (413 beyond)."})
+    browse_workers: int = field(
+        default=2, metadata={"help": "Threads summarising pages for /browse with a goal."}
+    )
+    torch_threads: int | None = field(
+        default=1,
+        metadata={
+            "help": "Torch intra-op threads for query encoding "
+            "(1 is stable under load; None: leave as is)."
+        },
+    )
+    device: str | None = field(
+        default=None, metadata={"help": "Encoder device (default: CUDA when available)."}
+    )
+    max_body_bytes: int = field(
+        default=1 << 20, metadata={"help": "Largest request body accepted (413 beyond)."}
+    )
     max_queries: int = field(default=32, metadata={"help": "Queries per /search request at most."})
     max_query_chars: int = field(default=2000, metadata={"help": "Characters per query at most."})
     max_k: int = field(default=100, metadata={"help": "Largest k accepted."})
     max_urls: int = field(default=16, metadata={"help": "URLs per /browse request at most."})
     max_url_chars: int = field(default=4096, metadata={"help": "Characters per URL at most."})
     max_exclude: int = field(default=1000, metadata={"help": "URLs in an exclude list at most."})
-    max_goal_chars: int = field(default=4000, metadata={"help": "Characters of a browse goal at most."})
-    visit_max_chars: int = field(default=3000, metadata={"help": "Evidence budget of the rendered /browse text."})
+    max_goal_chars: int = field(
+        default=4000, metadata={"help": "Characters of a browse goal at most."}
+    )
+    visit_max_chars: int = field(
+        default=3000, metadata={"help": "Evidence budget of the rendered /browse text."}
+    )
     max_queue: int = field(
-        default=2048, metadata={"help": "Requests waiting or running at most; beyond, 503 with Retry-After."}
+        default=2048,
+        metadata={"help": "Requests waiting or running at most; beyond, 503 with Retry-After."},
     )
     retry_after_s: int = field(default=1, metadata={"help": "Retry-After sent with 503."})
-    request_timeout_s: float = field(default=30.0, metadata={"help": "A request still unanswered then gets 504."})
-    keep_alive_s: int = field(default=30, metadata={"help": "Idle keep-alive connections are closed after this."})
+    request_timeout_s: float = field(
+        default=30.0, metadata={"help": "A request still unanswered then gets 504."}
+    )
+    keep_alive_s: int = field(
+        default=30, metadata={"help": "Idle keep-alive connections are closed after this."}
+    )
     header_timeout_s: float = field(
         default=10.0,
-        metadata={"help": "A connection that has not sent a request's complete headers within this many seconds "
-                          "(after connecting or after its last answer) is closed."},
+        metadata={
+            "help": "A connection that has not sent a request's complete headers "
+            "within this many seconds "
+            "(after connecting or after its last answer) is closed."
+        },
     )
     body_timeout_s: float = field(
         default=10.0,
-        metadata={"help": "A request body not fully received this many seconds after its headers gets 408 and the "
-                          "connection is closed (stalled or truncated uploads)."},
+        metadata={
+            "help": "A request body not fully received this many seconds after its "
+            "headers gets 408 and the "
+            "connection is closed (stalled or truncated uploads)."
+        },
     )
     max_header_bytes: int = field(
-        default=16384, metadata={"help": "Request line plus headers at most (uvicorn's h11_max_incomplete_event_size)."}
+        default=16384,
+        metadata={
+            "help": "Request line plus headers at most (uvicorn's h11_max_incomplete_event_size)."
+        },
     )
     max_connections: int = field(
         default=4096,
-        metadata={"help": "Open connections or running requests at most (uvicorn's limit_concurrency); beyond, 503."},
+        metadata={
+            "help": "Open connections or running requests at most "
+            "(uvicorn's limit_concurrency); beyond, 503."
+        },
     )
-    warmup: bool = field(default=True, metadata={"help": "Load the index and encoder before accepting connections."})
+    warmup: bool = field(
+        default=True, metadata={"help": "Load the index and encoder before accepting connections."}
+    )
 
     def __post_init__(self) -> None:
         if self.token is None and os.environ.get(TOKEN_ENV):
             object.__setattr__(self, "token", os.environ[TOKEN_ENV])
-        if self.token is not None and (not isinstance(self.token, str) or len(self.token) < 8 or any(c.isspace() for c in self.token)):
-            raise ConfigError("Expects token to be a string of >= 8 characters without spaces, actual: a shorter or spaced one")
+        if self.token is not None and (
+            not isinstance(self.token, str)
+            or len(self.token) < 8
+            or any(c.isspace() for c in self.token)
+        ):
+            raise ConfigError(
+                "Expects token to be a string of >= 8 characters without spaces, actual: a "
+                "shorter or spaced one"
+            )
         if not isinstance(self.host, str) or not self.host:
-            raise ConfigError(f"Expects host to be an address such as '127.0.0.1', actual: {self.host!r}")
+            raise ConfigError(
+                f"Expects host to be an address such as '127.0.0.1', actual: {self.host!r}"
+            )
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigError(f"Expects port in [0, 65535], actual: {self.port!r}")
         if self.search_mode not in _MODES:
@@ -125,7 +204,7 @@ class ServeConfig:
                 f"actual: {self.max_batch_queries} < {self.max_queries}"
             )
 
-    def replace(self, **changes: Any) -> "ServeConfig":
+    def replace(self, **changes: Any) -> ServeConfig:
         """A copy with ``changes`` applied (and validated)."""
         return ServeConfig(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
 

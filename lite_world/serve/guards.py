@@ -14,7 +14,7 @@ sets those from a :class:`ServeConfig`. Two guards are added where uvicorn has n
   while a request is incomplete, so a header block that arrives in one read can pass it.
 
 Example:
-    >>> error_response(408, "body_timeout", "Expects the body within 1 s, actual: 3 of 10 bytes")[:28]
+    >>> error_response(408, "body_timeout", "Expects the body within 1 s, actual: 3 bytes")[:28]
     b'HTTP/1.1 408 Request Timeout'
     >>> uvicorn_kwargs(ServeConfig())["h11_max_incomplete_event_size"]
     16384
@@ -44,8 +44,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 def error_response(status: int, code: str, message: str) -> bytes:
     """A complete ``Connection: close`` HTTP/1.1 response carrying the service's JSON error body."""
     body = error_body(code, None, message)
-    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
@@ -75,8 +77,10 @@ def http_protocol(header_timeout_s: float, max_header_bytes: int) -> type:
             super().connection_made(transport)
             self._header_timer: asyncio.TimerHandle | None = None
             self._timed_cycle: Any = None
-            # uvicorn arms its idle timer only after a first answer: arm it for a silent new connection too
-            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+            # uvicorn arms its idle timer after a first answer: arm it for a silent connection
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -100,25 +104,37 @@ def http_protocol(header_timeout_s: float, max_header_bytes: int) -> type:
             self._header_timer = None
             idle = self.cycle is None or self.cycle.response_complete
             if self.cycle is self._timed_cycle and idle and not self.transport.is_closing():
-                logger.info("closing a connection whose request headers took over %s s", header_timeout_s)
-                self.transport.write(error_response(
-                    408, "header_timeout",
-                    f"Expects a request's headers within {header_timeout_s} s of its first byte, actual: incomplete"))
+                logger.info(
+                    "closing a connection whose request headers took over %s s", header_timeout_s
+                )
+                self.transport.write(
+                    error_response(
+                        408,
+                        "header_timeout",
+                        f"Expects a request's headers within {header_timeout_s} s of its first "
+                        "byte, actual: incomplete",
+                    )
+                )
                 self.transport.close()
 
         def send_400_response(self, msg: str) -> None:
             self.logger.info("malformed request: %s", msg)
-            self.transport.write(error_response(
-                400, "bad_request",
-                f"Expects a well-formed HTTP/1.1 request with at most {max_header_bytes} bytes of request line and "
-                f"headers, actual: a request the HTTP parser refused ({msg})"))
+            self.transport.write(
+                error_response(
+                    400,
+                    "bad_request",
+                    f"Expects a well-formed HTTP/1.1 request with at most {max_header_bytes} "
+                    "bytes of request line and "
+                    f"headers, actual: a request the HTTP parser refused ({msg})",
+                )
+            )
             self.transport.close()
 
     return GuardedH11Protocol
 
 
 class BodyGuard:
-    """ASGI middleware: read the whole request body under a deadline and a size limit, then run the app.
+    """ASGI middleware: read the whole body under a deadline and a size limit, then run the app.
 
     Args:
         app: the ASGI app.
@@ -129,21 +145,37 @@ class BodyGuard:
         on_disconnect: called with ``path`` when a client leaves before its body is complete.
     """
 
-    def __init__(self, app: Any, *, max_body_bytes: int, body_timeout_s: float, max_header_bytes: int = 1 << 20,
-                 on_refused: Callable[[str, int], None] | None = None,
-                 on_disconnect: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        app: Any,
+        *,
+        max_body_bytes: int,
+        body_timeout_s: float,
+        max_header_bytes: int = 1 << 20,
+        on_refused: Callable[[str, int], None] | None = None,
+        on_disconnect: Callable[[str], None] | None = None,
+    ):
         self.app, self.max_body_bytes, self.body_timeout_s = app, max_body_bytes, body_timeout_s
         self.max_header_bytes = max_header_bytes
         self.on_refused = on_refused or (lambda path, status: None)
         self.on_disconnect = on_disconnect or (lambda path: None)
 
-    async def _refuse(self, send: Send, scope: Scope, status: int, code: str, message: str,
-                      field: str = "body") -> None:
+    async def _refuse(
+        self, send: Send, scope: Scope, status: int, code: str, message: str, field: str = "body"
+    ) -> None:
         self.on_refused(scope.get("path", ""), status)
         body = error_body(code, field, message)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,14 +185,25 @@ class BodyGuard:
         head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 16
         head += sum(len(k) + len(v) + 4 for k, v in headers)
         if head > self.max_header_bytes:
-            return await self._refuse(send, scope, 431, "headers_too_large",
-                                      f"Expects at most {self.max_header_bytes} bytes of request line and headers, "
-                                      f"actual: about {head}", field="headers")
+            return await self._refuse(
+                send,
+                scope,
+                431,
+                "headers_too_large",
+                f"Expects at most {self.max_header_bytes} bytes of request line and headers, "
+                f"actual: about {head}",
+                field="headers",
+            )
         limit = self.max_body_bytes
         declared = dict(headers).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            return await self._refuse(send, scope, 413, "body_too_large",
-                                      f"Expects a body of at most {limit} bytes, actual: {int(declared)}")
+            return await self._refuse(
+                send,
+                scope,
+                413,
+                "body_too_large",
+                f"Expects a body of at most {limit} bytes, actual: {int(declared)}",
+            )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.body_timeout_s
         chunks: list[bytes] = []
@@ -168,22 +211,39 @@ class BodyGuard:
         while True:
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
-            except asyncio.TimeoutError:
-                logger.info("%s: body not complete after %s s (%d bytes); closing", scope.get("path"),
-                            self.body_timeout_s, total)
+            except TimeoutError:
+                logger.info(
+                    "%s: body not complete after %s s (%d bytes); closing",
+                    scope.get("path"),
+                    self.body_timeout_s,
+                    total,
+                )
                 return await self._refuse(
-                    send, scope, 408, "body_timeout",
-                    f"Expects the whole request body within {self.body_timeout_s} s, actual: {total} bytes"
-                    + (f" of {int(declared)}" if declared.isdigit() else "") + " by then")
+                    send,
+                    scope,
+                    408,
+                    "body_timeout",
+                    f"Expects the whole request body within {self.body_timeout_s} s, actual: "
+                    f"{total} bytes"
+                    + (f" of {int(declared)}" if declared.isdigit() else "")
+                    + " by then",
+                )
             if message["type"] == "http.disconnect":
-                logger.debug("%s: client disconnected after %d body bytes", scope.get("path"), total)
+                logger.debug(
+                    "%s: client disconnected after %d body bytes", scope.get("path"), total
+                )
                 self.on_disconnect(scope.get("path", ""))
                 return None
             chunk = message.get("body", b"")
             total += len(chunk)
             if total > limit:
-                return await self._refuse(send, scope, 413, "body_too_large",
-                                          f"Expects a body of at most {limit} bytes, actual: more")
+                return await self._refuse(
+                    send,
+                    scope,
+                    413,
+                    "body_too_large",
+                    f"Expects a body of at most {limit} bytes, actual: more",
+                )
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break

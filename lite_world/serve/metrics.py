@@ -28,7 +28,23 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["Registry", "Counter", "Gauge", "Histogram", "LATENCY_BUCKETS", "BATCH_BUCKETS"]
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -37,7 +53,7 @@ def _num(v: float) -> str:
 
 
 def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{v}"' for n, v in zip(names, values)]
+    parts = [f'{n}="{v}"' for n, v in zip(names, values, strict=True)]
     if extra:
         parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""
@@ -75,7 +91,9 @@ class Counter(_Metric):
     def render(self) -> list[str]:
         with self._lock:
             items = sorted(self._values.items())
-        return self.header() + [f"{self.name}{_labels(self.label_names, k)} {_num(v)}" for k, v in items]
+        return self.header() + [
+            f"{self.name}{_labels(self.label_names, k)} {_num(v)}" for k, v in items
+        ]
 
 
 class Gauge(Counter):
@@ -83,7 +101,13 @@ class Gauge(Counter):
 
     kind = "gauge"
 
-    def __init__(self, name: str, help: str, labels: Sequence[str] = (), fn: Callable[[], float] | None = None):
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labels: Sequence[str] = (),
+        fn: Callable[[], float] | None = None,
+    ):
         super().__init__(name, help, labels)
         self.fn = fn
 
@@ -100,10 +124,18 @@ class Gauge(Counter):
 class Histogram(_Metric):
     kind = "histogram"
 
-    def __init__(self, name: str, help: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS):
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labels: Sequence[str] = (),
+        buckets: Sequence[float] = LATENCY_BUCKETS,
+    ):
         super().__init__(name, help, labels)
         self.buckets = tuple(sorted(buckets))
-        self._data: dict[tuple[str, ...], list[float]] = {}  # per label set: bucket counts..., +Inf, sum
+        self._data: dict[
+            tuple[str, ...], list[float]
+        ] = {}  # per label set: bucket counts..., +Inf, sum
 
     def observe(self, value: float, **labels: str) -> None:
         key = self._key(labels)
@@ -125,7 +157,7 @@ class Histogram(_Metric):
         out = self.header()
         for key, d in items:
             cum = 0.0
-            for b, n in zip((*self.buckets, float("inf")), d[:-1]):
+            for b, n in zip((*self.buckets, float("inf")), d[:-1], strict=True):
                 cum += n
                 le = 'le="+Inf"' if b == float("inf") else f'le="{_num(b)}"'
                 out.append(f"{self.name}_bucket{_labels(self.label_names, key, le)} {_num(cum)}")
@@ -147,10 +179,22 @@ class Registry:
     def counter(self, name: str, help: str, labels: Sequence[str] = ()) -> Counter:
         return self._add(Counter(name, help, labels))  # type: ignore[return-value]
 
-    def gauge(self, name: str, help: str, labels: Sequence[str] = (), fn: Callable[[], float] | None = None) -> Gauge:
+    def gauge(
+        self,
+        name: str,
+        help: str,
+        labels: Sequence[str] = (),
+        fn: Callable[[], float] | None = None,
+    ) -> Gauge:
         return self._add(Gauge(name, help, labels, fn))  # type: ignore[return-value]
 
-    def histogram(self, name: str, help: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS) -> Histogram:
+    def histogram(
+        self,
+        name: str,
+        help: str,
+        labels: Sequence[str] = (),
+        buckets: Sequence[float] = LATENCY_BUCKETS,
+    ) -> Histogram:
         return self._add(Histogram(name, help, labels, buckets))  # type: ignore[return-value]
 
     def render(self) -> str:

@@ -1,4 +1,4 @@
-"""Raw-socket probes of a service: hostile bytes in; the answer, and when the connection closed, out.
+"""Raw-socket probes of a service: hostile bytes in; the answer and when it closed out.
 
 The fault suite (``tests/serve``) and ``benchmarks/bench_serve_faults.py`` use these to send what
 an HTTP client library would refuse to: lying Content-Lengths, stalled uploads, oversized
@@ -42,8 +42,10 @@ class Answer:
     @property
     def headers(self) -> dict[str, str]:
         lines = self.raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
-        return {k.strip().lower().decode("latin-1"): v.strip().decode("latin-1")
-                for k, _, v in (line.partition(b":") for line in lines)}
+        return {
+            k.strip().lower().decode("latin-1"): v.strip().decode("latin-1")
+            for k, _, v in (line.partition(b":") for line in lines)
+        }
 
     @property
     def body(self) -> bytes:
@@ -53,11 +55,21 @@ class Answer:
         return json.loads(self.body)
 
 
-def request_bytes(method: str, path: str, body: bytes = b"", *, token: str | None = None,
-                  headers: dict[str, str] | None = None, content_length: int | None = None) -> bytes:
+def request_bytes(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    content_length: int | None = None,
+) -> bytes:
     """One HTTP/1.1 request; ``content_length`` may lie about ``body``."""
-    h = {"Host": "127.0.0.1", "Content-Type": "application/json",
-         "Content-Length": str(len(body) if content_length is None else content_length)}
+    h = {
+        "Host": "127.0.0.1",
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body) if content_length is None else content_length),
+    }
     if token:
         h["Authorization"] = f"Bearer {token}"
     h.update(headers or {})
@@ -65,9 +77,16 @@ def request_bytes(method: str, path: str, body: bytes = b"", *, token: str | Non
     return head.encode("latin-1") + body
 
 
-def exchange(host: str, port: int, parts: list[bytes] | bytes, *, deadline_s: float = 15.0, gap_s: float = 0.0,
-             half_close: bool = False) -> Answer:
-    """Send ``parts`` on a new connection (``gap_s`` apart), then read until the server closes or ``deadline_s``.
+def exchange(
+    host: str,
+    port: int,
+    parts: list[bytes] | bytes,
+    *,
+    deadline_s: float = 15.0,
+    gap_s: float = 0.0,
+    half_close: bool = False,
+) -> Answer:
+    """Send ``parts`` on a new connection, ``gap_s`` apart; read until closed or ``deadline_s``.
 
     A reset or a refused write counts as the server closing the connection; ``half_close`` shuts
     the sending side after the last part (a client that sent all it will send).
@@ -95,7 +114,7 @@ def exchange(host: str, port: int, parts: list[bytes] | bytes, *, deadline_s: fl
             s.settimeout(left)
             try:
                 chunk = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 return Answer(bytes(out), None)
             except ConnectionResetError:
                 return Answer(bytes(out), time.monotonic() - t0)
@@ -114,4 +133,8 @@ def is_json_error(answer: Answer) -> bool:
         err = answer.json()["error"]
     except (ValueError, KeyError, TypeError):
         return False
-    return isinstance(err.get("code"), str) and isinstance(err.get("message"), str) and bool(err["message"])
+    return (
+        isinstance(err.get("code"), str)
+        and isinstance(err.get("message"), str)
+        and bool(err["message"])
+    )

@@ -1,10 +1,12 @@
 """The wire protocol: request bodies validated field by field, errors as JSON naming the field.
 
-``POST /search``  ``{"queries": [str], "k": int = 10, "exclude": [url] = [], "snippets": bool = true}``
+``POST /search``
+``{"queries": [str], "k": int = 10, "exclude": [url] = [], "snippets": bool = true}``
 → ``{"results": [[{"rank", "url", "title", "snippet", "date", "score"}, ...] per query]}``
 
 ``POST /browse``  ``{"urls": [url], "goal": str | null = null, "exclude": [url] = []}``
-→ ``{"pages": [{"url", "title", "markdown", "summary", "domain", "source", "date", "hash"} | null]}``
+→ ``{"pages": [{"url", "title", "markdown", "summary", "domain", "source", "date", "hash"}
+| null]}``
 plus ``"text"`` (the Visit tool's rendering) when a goal is given.
 
 Errors: ``{"error": {"code": str, "field": str | null, "message": str}}`` with a 4xx/5xx status.
@@ -51,9 +53,16 @@ def scalar_text(s: str) -> str:
 
 
 class RequestError(LiteWorldError):
-    """A request the server refuses; carries the HTTP status, an error code and the field at fault."""
+    """A request the server refuses: the HTTP status, an error code and the field at fault."""
 
-    def __init__(self, status: int, code: str, field: str | None, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        field: str | None,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(f"{status} {field}: {message}" if field else f"{status}: {message}")
         self.status, self.code, self.field, self.message = status, code, field, message
         self.headers = headers or {}
@@ -68,14 +77,28 @@ def _invalid(field: str, message: str) -> RequestError:
 
 def _check_keys(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise RequestError(400, "invalid_body", "body", f"Expects a JSON object, actual: {type(body).__name__}")
+        raise RequestError(
+            400, "invalid_body", "body", f"Expects a JSON object, actual: {type(body).__name__}"
+        )
     for key in body:
         if key not in allowed:
-            raise _invalid(str(key)[:100], f"Expects only the fields {list(allowed)}, actual: unknown field {str(key)[:100]!r}")
+            raise _invalid(
+                str(key)[:100],
+                f"Expects only the fields {list(allowed)}, actual: unknown field "
+                f"{str(key)[:100]!r}",
+            )
     return body
 
 
-def _str_list(body: dict[str, Any], name: str, max_items: int, max_chars: int, *, required: bool, min_items: int = 0) -> tuple[str, ...]:
+def _str_list(
+    body: dict[str, Any],
+    name: str,
+    max_items: int,
+    max_chars: int,
+    *,
+    required: bool,
+    min_items: int = 0,
+) -> tuple[str, ...]:
     if name not in body:
         if required:
             raise _invalid(name, f"Expects the field {name!r} (a list of strings), actual: missing")
@@ -84,12 +107,19 @@ def _str_list(body: dict[str, Any], name: str, max_items: int, max_chars: int, *
     if not isinstance(v, list):
         raise _invalid(name, f"Expects {name} to be a list of strings, actual: {type(v).__name__}")
     if not min_items <= len(v) <= max_items:
-        raise _invalid(name, f"Expects {name} to hold {min_items} to {max_items} items, actual: {len(v)}")
+        raise _invalid(
+            name, f"Expects {name} to hold {min_items} to {max_items} items, actual: {len(v)}"
+        )
     for i, s in enumerate(v):
         if not isinstance(s, str):
-            raise _invalid(f"{name}[{i}]", f"Expects {name}[{i}] to be a string, actual: {type(s).__name__}")
+            raise _invalid(
+                f"{name}[{i}]", f"Expects {name}[{i}] to be a string, actual: {type(s).__name__}"
+            )
         if len(s) > max_chars:
-            raise _invalid(f"{name}[{i}]", f"Expects {name}[{i}] to have at most {max_chars} characters, actual: {len(s)}")
+            raise _invalid(
+                f"{name}[{i}]",
+                f"Expects {name}[{i}] to have at most {max_chars} characters, actual: {len(s)}",
+            )
     return tuple(scalar_text(s) for s in v)
 
 
@@ -108,7 +138,9 @@ def parse_search(body: Any, cfg: ServeConfig) -> SearchRequest:
     exclude = _str_list(body, "exclude", cfg.max_exclude, cfg.max_url_chars, required=False)
     snippets = body.get("snippets", True)
     if not isinstance(snippets, bool):
-        raise _invalid("snippets", f"Expects snippets to be true or false, actual: {type(snippets).__name__}")
+        raise _invalid(
+            "snippets", f"Expects snippets to be true or false, actual: {type(snippets).__name__}"
+        )
     return SearchRequest(queries, k, exclude, snippets)
 
 
@@ -119,9 +151,15 @@ def parse_browse(body: Any, cfg: ServeConfig) -> BrowseRequest:
     goal = body.get("goal")
     if goal is not None:
         if not isinstance(goal, str):
-            raise _invalid("goal", f"Expects goal to be a string or null, actual: {type(goal).__name__}")
+            raise _invalid(
+                "goal", f"Expects goal to be a string or null, actual: {type(goal).__name__}"
+            )
         if len(goal) > cfg.max_goal_chars:
-            raise _invalid("goal", f"Expects goal to have at most {cfg.max_goal_chars} characters, actual: {len(goal)}")
+            raise _invalid(
+                "goal",
+                f"Expects goal to have at most {cfg.max_goal_chars} characters, actual: "
+                f"{len(goal)}",
+            )
         goal = scalar_text(goal)
     exclude = _str_list(body, "exclude", cfg.max_exclude, cfg.max_url_chars, required=False)
     return BrowseRequest(urls, goal, exclude)

@@ -7,7 +7,8 @@ Ray restarts a replica that dies; clients (:class:`~lite_world.serve.client.Remo
 meanwhile. Ray is in every verl cluster already; ``pip install 'lite-world[ray]'`` elsewhere.
 
 Example:
-    >>> serve_on_ray("/data/worlds/web-32m", ServeConfig(host="0.0.0.0", port=8000), replicas=8)  # doctest: +SKIP
+    >>> cfg = ServeConfig(host="0.0.0.0", port=8000)
+    >>> serve_on_ray("/data/worlds/web-32m", cfg, replicas=8)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -48,15 +49,25 @@ class WorldReplica:
             raise RuntimeError("Expects a ready world service, actual: not ready")
 
 
-def build_ray_app(world: str, config: ServeConfig, *, replicas: int = 2, replica_cpus: float = 1.0,
-                  replica_gpus: float = 0.0) -> Any:
-    """The Ray Serve application (``Deployment.bind()``) serving ``world`` with ``replicas`` replicas."""
+def build_ray_app(
+    world: str,
+    config: ServeConfig,
+    *,
+    replicas: int = 2,
+    replica_cpus: float = 1.0,
+    replica_gpus: float = 0.0,
+) -> Any:
+    """The Ray Serve application (``Deployment.bind()``) serving ``world`` on ``replicas``."""
     serve = require("ray.serve", extra="ray")
     deployment = serve.deployment(
         name="WorldReplica",
         num_replicas=replicas,
-        ray_actor_options={"num_cpus": replica_cpus, **({"num_gpus": replica_gpus} if replica_gpus else {})},
-        max_ongoing_requests=config.max_queue,  # the replica's own admission control answers 503 first
+        ray_actor_options={
+            "num_cpus": replica_cpus,
+            **({"num_gpus": replica_gpus} if replica_gpus else {}),
+        },
+        # the replica's own admission control answers 503 first
+        max_ongoing_requests=config.max_queue,
         health_check_period_s=2.0,
         health_check_timeout_s=30.0,
         graceful_shutdown_timeout_s=5.0,
@@ -65,38 +76,76 @@ def build_ray_app(world: str, config: ServeConfig, *, replicas: int = 2, replica
     return deployment.bind(os.path.abspath(os.path.expanduser(world)), cfg)
 
 
-def start_ray_serve(world: str, config: ServeConfig, *, replicas: int = 2, replica_cpus: float = 1.0,
-                    replica_gpus: float = 0.0, address: str | None = None, temp_dir: str | None = None) -> None:
-    """Start (or join) Ray, start Serve's HTTP proxies on ``config.host:config.port`` and deploy the world."""
+def start_ray_serve(
+    world: str,
+    config: ServeConfig,
+    *,
+    replicas: int = 2,
+    replica_cpus: float = 1.0,
+    replica_gpus: float = 0.0,
+    address: str | None = None,
+    temp_dir: str | None = None,
+) -> None:
+    """Start (or join) Ray, start Serve's HTTP proxies on ``config.host:port``, deploy the world."""
     ray = require("ray", extra="ray")
     serve = require("ray.serve", extra="ray")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if not ray.is_initialized():
         if address is None and config.host in ("127.0.0.1", "localhost"):
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local node on loopback only
+            os.environ.setdefault(
+                "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"
+            )  # a local node on loopback only
         kwargs: dict[str, Any] = {"address": address, "log_to_driver": False}
         if address is None:
             kwargs["include_dashboard"] = False
         if temp_dir is not None:
             kwargs["_temp_dir"] = temp_dir
         ray.init(**kwargs)
-    serve.start(http_options={"host": config.host, "port": config.port, "request_timeout_s": config.request_timeout_s + 5,
-                              "keep_alive_timeout_s": config.keep_alive_s},
-                proxy_location="EveryNode")
-    serve.run(build_ray_app(world, config, replicas=replicas, replica_cpus=replica_cpus, replica_gpus=replica_gpus),
-              name=APP_NAME,
-              route_prefix="/", blocking=False)
+    serve.start(
+        http_options={
+            "host": config.host,
+            "port": config.port,
+            "request_timeout_s": config.request_timeout_s + 5,
+            "keep_alive_timeout_s": config.keep_alive_s,
+        },
+        proxy_location="EveryNode",
+    )
+    serve.run(
+        build_ray_app(
+            world, config, replicas=replicas, replica_cpus=replica_cpus, replica_gpus=replica_gpus
+        ),
+        name=APP_NAME,
+        route_prefix="/",
+        blocking=False,
+    )
 
 
-def serve_on_ray(world: str, config: ServeConfig, *, replicas: int = 2, address: str | None = None,
-                 replica_cpus: float = 1.0, replica_gpus: float = 0.0) -> None:
-    """``lite-world serve WORLD --ray``: deploy, then wait for SIGINT/SIGTERM and take everything down."""
+def serve_on_ray(
+    world: str,
+    config: ServeConfig,
+    *,
+    replicas: int = 2,
+    address: str | None = None,
+    replica_cpus: float = 1.0,
+    replica_gpus: float = 0.0,
+) -> None:
+    """``lite-world serve WORLD --ray``: deploy, wait for SIGINT/SIGTERM, take everything down."""
     ray = require("ray", extra="ray")
     serve = require("ray.serve", extra="ray")
-    start_ray_serve(world, config, replicas=replicas, replica_cpus=replica_cpus, replica_gpus=replica_gpus,
-                    address=address)
-    print(f"lite-world serve (Ray Serve, {replicas} replicas): http://{config.host}:{config.port} on every node "
-          f"(world {world}; Ctrl-C stops)", flush=True)
+    start_ray_serve(
+        world,
+        config,
+        replicas=replicas,
+        replica_cpus=replica_cpus,
+        replica_gpus=replica_gpus,
+        address=address,
+    )
+    print(
+        f"lite-world serve (Ray Serve, {replicas} replicas): http://{config.host}:{config.port} "
+        "on every node "
+        f"(world {world}; Ctrl-C stops)",
+        flush=True,
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -6,7 +6,7 @@ request, with the deadlines of :mod:`lite_world.serve.guards`; uvloop is used wh
 cost more than the routing).
 
 Example:
-    >>> with ServerThread("~/.cache/lite-world/demo-v1", ServeConfig(port=0)) as srv:   # doctest: +SKIP
+    >>> with ServerThread("demo-v1", ServeConfig(port=0)) as srv:   # doctest: +SKIP
     ...     RemoteWorld(srv.url).search(["Carl Rogers"], k=3)
 """
 
@@ -64,7 +64,10 @@ def serve(world: str | os.PathLike[str], config: ServeConfig | None = None) -> N
     uvicorn = require("uvicorn", extra="serve")
     config = config or ServeConfig()
     if config.host not in ("127.0.0.1", "localhost", "::1") and config.token is None:
-        logger.warning("serving on %s without a token: anyone who can reach the port can query the world", config.host)
+        logger.warning(
+            "serving on %s without a token: anyone who can reach the port can query the world",
+            config.host,
+        )
     server = uvicorn.Server(uvicorn_config(create_app(world, config), config))
     sock = bind_socket(config.host, config.port)
     host, port = sock.getsockname()[:2]
@@ -81,8 +84,12 @@ class ServerThread:
         sock: an already bound socket to serve on (to restart on the same port).
     """
 
-    def __init__(self, world: str | os.PathLike[str] | WorldService, config: ServeConfig | None = None,
-                 sock: socket.socket | None = None):
+    def __init__(
+        self,
+        world: str | os.PathLike[str] | WorldService,
+        config: ServeConfig | None = None,
+        sock: socket.socket | None = None,
+    ):
         uvicorn = require("uvicorn", extra="serve")
         self.config = config or ServeConfig(port=0)
         self.app = create_app(world, self.config)
@@ -91,17 +98,26 @@ class ServerThread:
         self.sock = sock or bind_socket(self.config.host, self.config.port)
         host, self.port = self.sock.getsockname()[:2]
         self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
-                                        name="lite-world-serve")
+        self._thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.sock]},
+            daemon=True,
+            name="lite-world-serve",
+        )
 
-    def start(self, timeout_s: float = 120.0) -> "ServerThread":
+    def start(self, timeout_s: float = 120.0) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
             if not self._thread.is_alive():
-                raise ServiceError(f"Expects the world server to start on {self.url}, actual: it exited (see the log)")
+                raise ServiceError(
+                    f"Expects the world server to start on {self.url}, actual: it exited (see the "
+                    "log)"
+                )
             if time.monotonic() > deadline:
-                raise ServiceError(f"Expects the world server to start within {timeout_s} s, actual: not started")
+                raise ServiceError(
+                    f"Expects the world server to start within {timeout_s} s, actual: not started"
+                )
             time.sleep(0.02)
         return self
 
@@ -110,7 +126,7 @@ class ServerThread:
         self._thread.join(timeout_s)
         self.sock.close()
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

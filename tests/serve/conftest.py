@@ -44,8 +44,16 @@ class Http:
         self.url = url
         self.pool = urllib3.PoolManager(retries=False, timeout=30.0)
 
-    def __call__(self, method: str, path: str, body: Any = None, *, token: str | None = TOKEN,
-                 raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = TOKEN,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, Any]:
         h = {"Content-Type": "application/json"}
         if token:
             h["Authorization"] = f"Bearer {token}"

@@ -1,4 +1,4 @@
-"""Micro-batching: concurrent searches share one encoder pass and one index search, with unchanged answers."""
+"""Micro-batching: concurrent searches share one encoder pass and one index search; same answers."""
 
 from __future__ import annotations
 
@@ -14,8 +14,16 @@ from lite_world.serve.config import ServeConfig
 
 pytestmark = pytest.mark.timeout(120)
 
-QUERIES = ["Journal of Psychotherapy Integration", "Victoria Falls", "Anglican Communion", "Avery County",
-           "Stanley Hall", "American Psychological Association", "Zambezi river", "Church of England"]
+QUERIES = [
+    "Journal of Psychotherapy Integration",
+    "Victoria Falls",
+    "Anglican Communion",
+    "Avery County",
+    "Stanley Hall",
+    "American Psychological Association",
+    "Zambezi river",
+    "Church of England",
+]
 
 
 def test_batcher_gathers_concurrent_items():
@@ -69,7 +77,10 @@ def test_one_batch_is_one_encoder_pass_and_equals_world(tiny_world, world):
     counter = CountingEmbedder(backend.world.searcher.embedder)
     backend.world.searcher.embedder = counter
     excl = (world.search(QUERIES[:1], 1)[0][0].url,)
-    reqs = [SearchRequest(tuple(QUERIES[i : i + 2]), 3 + i % 2, excl if i % 3 == 0 else ()) for i in range(0, 8, 2)]
+    reqs = [
+        SearchRequest(tuple(QUERIES[i : i + 2]), 3 + i % 2, excl if i % 3 == 0 else ())
+        for i in range(0, 8, 2)
+    ]
     reqs.append(SearchRequest((QUERIES[0],), 5))  # a repeat within the batch
     stats = BatchStats()
     out = backend.search_batch(reqs, stats)
@@ -77,10 +88,12 @@ def test_one_batch_is_one_encoder_pass_and_equals_world(tiny_world, world):
     assert (stats.requests, stats.queries, stats.distinct, stats.computed) == (5, 9, 8, 8)
     import json
 
-    for r, (status, body) in zip(reqs, out):
+    for r, (status, body) in zip(reqs, out, strict=True):
         assert status == 200
-        assert json.loads(body)["results"] == [[h.to_dict() for h in row]
-                                               for row in world.search(list(r.queries), r.k, exclude=r.exclude)]
+        assert json.loads(body)["results"] == [
+            [h.to_dict() for h in row]
+            for row in world.search(list(r.queries), r.k, exclude=r.exclude)
+        ]
     backend.search_batch(reqs, stats)  # all cached now: no encoding
     assert counter.calls == [8] and stats.computed == 0
     backend.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import gymnasium as gym
@@ -32,7 +33,9 @@ QUERIES = [
 def test_search_equals_in_process(remote, world):
     for k in (1, 3, 10):
         assert remote.search(QUERIES, k) == world.search(QUERIES, k)
-    assert remote.search(QUERIES[:3], 5, snippets=False) == world.search(QUERIES[:3], 5, snippets=False)
+    assert remote.search(QUERIES[:3], 5, snippets=False) == world.search(
+        QUERIES[:3], 5, snippets=False
+    )
     assert remote.search([], 3) == world.search([], 3) == []
 
 
@@ -47,10 +50,22 @@ def test_get_page_equals_in_process(remote, world):
     urls = [h.url for h in world.search(QUERIES[:2], 5)[0]]
     for u in urls:
         assert remote.get_page(u) == world.get_page(u) is not None
-    assert remote.get_page(urls[0], exclude=[urls[0]]) is None is world.get_page(urls[0], exclude=[urls[0]])
-    assert remote.get_page("https://nowhere.example/x") is None is world.get_page("https://nowhere.example/x")
+    assert (
+        remote.get_page(urls[0], exclude=[urls[0]])
+        is None
+        is world.get_page(urls[0], exclude=[urls[0]])
+    )
+    assert (
+        remote.get_page("https://nowhere.example/x")
+        is None
+        is world.get_page("https://nowhere.example/x")
+    )
     assert remote.get_page(42) is None is world.get_page(42)  # type: ignore[arg-type]
-    assert remote.get_pages(urls[:2] + [None]) == [world.get_page(urls[0]), world.get_page(urls[1]), None]  # type: ignore[list-item]
+    assert remote.get_pages(urls[:2] + [None]) == [
+        world.get_page(urls[0]),
+        world.get_page(urls[1]),
+        None,
+    ]  # type: ignore[list-item]
 
 
 def test_manifest_and_len(remote, world):
@@ -66,11 +81,17 @@ def test_tools_render_the_same_text(remote, world):
         assert far({"query": QUERIES[0]}, masked).data == local({"query": QUERIES[0]}, masked).data
     v_local = VisitTool(world, ExtractiveSummarizer(max_chars=500))
     v_far = VisitTool(remote, ExtractiveSummarizer(max_chars=500))
-    for args in ({"url": top, "goal": "who publishes it"},
-                 {"url": [top, "https://nowhere.example/x"], "goal": "publisher"},
-                 {"url": "not a url", "goal": "g"}, {"url": top + chr(0xD800), "goal": "g" + chr(0xDC00)}):
+    for args in (
+        {"url": top, "goal": "who publishes it"},
+        {"url": [top, "https://nowhere.example/x"], "goal": "publisher"},
+        {"url": "not a url", "goal": "g"},
+        {"url": top + chr(0xD800), "goal": "g" + chr(0xDC00)},
+    ):
         assert v_far(args).text == v_local(args).text
-    assert remote.browse([top], "who publishes it") == VisitTool(world)({"url": [top], "goal": "who publishes it"}).text
+    assert (
+        remote.browse([top], "who publishes it")
+        == VisitTool(world)({"url": [top], "goal": "who publishes it"}).text
+    )
 
 
 def test_gym_env_accepts_the_url(served, tiny_world, musique, monkeypatch):
@@ -78,7 +99,8 @@ def test_gym_env_accepts_the_url(served, tiny_world, musique, monkeypatch):
 
     tasks = [t.to_dict() for t in demo_tasks()[: len(musique)]]
     monkeypatch.setenv("LITE_WORLD_TOKEN", "test-token-0123456789")
-    action = '<tool_call>{"name": "search", "arguments": {"query": ["Journal of Psychotherapy Integration"]}}</tool_call>'
+    call = {"name": "search", "arguments": {"query": ["Journal of Psychotherapy Integration"]}}
+    action = f"<tool_call>{json.dumps(call)}</tool_call>"
     obs = []
     for w in (served.url, str(tiny_world)):
         env = gym.make("LiteSearch-v0", world=w, tasks=tasks)
@@ -91,7 +113,10 @@ def test_gym_env_accepts_the_url(served, tiny_world, musique, monkeypatch):
 
 
 def test_refused_request_raises_config_error(remote):
-    with pytest.raises(ConfigError, match=r"refused the request \(422, field 'k'\).*Expects k to be an int in \[1, 100\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"refused the request \(422, field 'k'\).*Expects k to be an int in \[1, 100\]",
+    ):
         remote.search(["x"], k=1000)
     with pytest.raises(ConfigError, match="Expects a list of queries, actual: a single str"):
         remote.search("x")  # type: ignore[arg-type]
@@ -107,11 +132,16 @@ def test_service_down_is_a_clear_error():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # free, and nothing listens once closed
     w = RemoteWorld(f"http://127.0.0.1:{port}", retry_deadline_s=0.5)
-    with pytest.raises(ServiceError, match=rf"Expects a lite-world world service at http://127.0.0.1:{port}.*Is it running"):
+    with pytest.raises(
+        ServiceError,
+        match=rf"Expects a lite-world world service at http://127.0.0.1:{port}.*Is it running",
+    ):
         w.search(["x"])
     assert w.retries >= 2
 
 
 def test_bad_url_is_a_config_error():
-    with pytest.raises(ConfigError, match="Expects an http:// or https:// world URL, actual: 'localhost:8000'"):
+    with pytest.raises(
+        ConfigError, match="Expects an http:// or https:// world URL, actual: 'localhost:8000'"
+    ):
         RemoteWorld("localhost:8000")

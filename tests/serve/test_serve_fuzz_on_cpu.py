@@ -1,4 +1,4 @@
-"""Hostile requests generated with hypothesis: never a 500, every 4xx a JSON error, 200s well formed.
+"""Hostile requests from hypothesis: never a 500, every 4xx a JSON error, 200s well formed.
 
 Bodies come from three sources: any JSON value (deep, huge numbers, lone surrogates, NaN), bodies
 shaped by the service's own OpenAPI description (``GET /openapi.json``) with hostile values in
@@ -21,31 +21,49 @@ from lite_world.serve.probe import exchange, is_json_error, request_bytes
 pytestmark = pytest.mark.timeout(300)
 
 TOKEN = "fuzz-token-0123456789"
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 HIT_KEYS = ["rank", "url", "title", "snippet", "date", "score"]
 
 
 @pytest.fixture(scope="module")
 def fuzzed(tiny_world):
     """A server with 1 s deadlines (so a request that stalls costs a second, not ten)."""
-    cfg = ServeConfig(port=0, token=TOKEN, torch_threads=None, header_timeout_s=1.0, body_timeout_s=1.0,
-                      keep_alive_s=2)
+    cfg = ServeConfig(
+        port=0,
+        token=TOKEN,
+        torch_threads=None,
+        header_timeout_s=1.0,
+        body_timeout_s=1.0,
+        keep_alive_s=2,
+    )
     with ServerThread(str(tiny_world), cfg) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
 def spec(fuzzed):
-    a = exchange("127.0.0.1", fuzzed.port, request_bytes("GET", "/openapi.json", token=TOKEN,
-                                                         headers={"Connection": "close"}))
+    a = exchange(
+        "127.0.0.1",
+        fuzzed.port,
+        request_bytes("GET", "/openapi.json", token=TOKEN, headers={"Connection": "close"}),
+    )
     assert a.status == 200
     return a.json()
 
 
 def post(srv, path: str, raw: bytes):
-    a = exchange("127.0.0.1", srv.port, request_bytes("POST", path, raw, token=TOKEN,
-                                                       headers={"Connection": "close"}), deadline_s=30)
+    a = exchange(
+        "127.0.0.1",
+        srv.port,
+        request_bytes("POST", path, raw, token=TOKEN, headers={"Connection": "close"}),
+        deadline_s=30,
+    )
     assert a.status is not None, (path, raw[:200], a)
     return a
 
@@ -60,22 +78,46 @@ def check(a, path: str, raw: bytes) -> None:
     if path == "/search":
         assert isinstance(body["results"], list)
         for row in body["results"]:
-            assert all(list(h) == HIT_KEYS and h["rank"] >= 1 and math.isfinite(h["score"]) for h in row)
+            assert all(
+                list(h) == HIT_KEYS and h["rank"] >= 1 and math.isfinite(h["score"]) for h in row
+            )
     else:
-        assert isinstance(body["pages"], list) and all(p is None or isinstance(p, dict) for p in body["pages"])
+        assert isinstance(body["pages"], list) and all(
+            p is None or isinstance(p, dict) for p in body["pages"]
+        )
 
 
 def lone_surrogates():
     return st.integers(0xD800, 0xDFFF).map(chr)
 
 
-texts = st.one_of(st.text(max_size=30), st.text(st.characters(codec=None), max_size=8) | lone_surrogates(),
-                  st.sampled_from(["", " ", "\x00", "Victoria Falls", "https://en.wikipedia.org/wiki/Victoria_Falls",
-                                   "a" * 5000]))
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=10**30),
-                    st.floats(allow_nan=True, allow_infinity=True), texts)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
-                           | st.dictionaries(texts, inner, max_size=5), max_leaves=25)
+texts = st.one_of(
+    st.text(max_size=30),
+    st.text(st.characters(codec=None), max_size=8) | lone_surrogates(),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "Victoria Falls",
+            "https://en.wikipedia.org/wiki/Victoria_Falls",
+            "a" * 5000,
+        ]
+    ),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    texts,
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(texts, inner, max_size=5),
+    max_leaves=25,
+)
 
 
 def dump(value) -> bytes:
@@ -83,14 +125,16 @@ def dump(value) -> bytes:
 
 
 def from_schema(schema: dict) -> st.SearchStrategy:
-    """Bodies shaped like ``schema`` (its fields, some missing, some extra), each field valid or hostile."""
+    """Bodies shaped like ``schema`` (fields missing or extra), each field valid or hostile."""
     props = schema["properties"]
 
     def field(spec: dict) -> st.SearchStrategy:
         t = spec.get("type")
         valid: st.SearchStrategy
         if t == "array":
-            valid = st.lists(texts, min_size=spec.get("minItems", 0), max_size=min(spec.get("maxItems", 5), 5))
+            valid = st.lists(
+                texts, min_size=spec.get("minItems", 0), max_size=min(spec.get("maxItems", 5), 5)
+            )
         elif t == "integer":
             valid = st.integers(spec.get("minimum", -5), spec.get("maximum", 5) + 2)
         elif t == "boolean":
@@ -134,8 +178,14 @@ def test_bodies_from_the_openapi_schema(fuzzed, spec, path, name):
 @pytest.mark.parametrize("path", ["/search", "/browse"])
 def test_raw_bytes(fuzzed, path):
     @FUZZ
-    @given(st.binary(max_size=300) | st.builds(lambda a, b: a + b, st.sampled_from([b"{", b"[", b'{"queries": ["']),
-                                               st.binary(max_size=50)))
+    @given(
+        st.binary(max_size=300)
+        | st.builds(
+            lambda a, b: a + b,
+            st.sampled_from([b"{", b"[", b'{"queries": ["']),
+            st.binary(max_size=50),
+        )
+    )
     def run(raw):
         check(post(fuzzed, path, raw), path, raw)
 
@@ -143,12 +193,20 @@ def test_raw_bytes(fuzzed, path):
 
 
 def test_raw_request_heads(fuzzed):
-    """Garbage where the request line and headers go: a JSON error or a normal answer, and a closed socket."""
+    """Garbage for request line and headers: a JSON error or a normal answer, then a close."""
 
     @FUZZ
-    @given(st.binary(max_size=200), st.sampled_from([b"GET /health HTTP/1.1\r\nHost: x\r\n", b"", b"POST /search "]))
+    @given(
+        st.binary(max_size=200),
+        st.sampled_from([b"GET /health HTTP/1.1\r\nHost: x\r\n", b"", b"POST /search "]),
+    )
     def run(junk, prefix):
-        a = exchange("127.0.0.1", fuzzed.port, prefix + junk + b"\r\nConnection: close\r\n\r\n", deadline_s=10)
+        a = exchange(
+            "127.0.0.1",
+            fuzzed.port,
+            prefix + junk + b"\r\nConnection: close\r\n\r\n",
+            deadline_s=10,
+        )
         assert a.closed_after_s is not None and a.closed_after_s < 5, (prefix + junk, a)
         if a.status is not None and a.status >= 400:
             assert is_json_error(a), (prefix + junk, a.raw[:300])
@@ -159,7 +217,14 @@ def test_raw_request_heads(fuzzed):
 
 
 def test_no_request_ever_got_a_500(fuzzed, spec):
-    a = exchange("127.0.0.1", fuzzed.port, request_bytes("GET", "/metrics", token=TOKEN,
-                                                         headers={"Connection": "close"}))
-    lines = [line for line in a.body.decode().splitlines() if line.startswith("lite_world_requests_total{")]
+    a = exchange(
+        "127.0.0.1",
+        fuzzed.port,
+        request_bytes("GET", "/metrics", token=TOKEN, headers={"Connection": "close"}),
+    )
+    lines = [
+        line
+        for line in a.body.decode().splitlines()
+        if line.startswith("lite_world_requests_total{")
+    ]
     assert lines and not [line for line in lines if 'code="5' in line], lines

@@ -1,4 +1,4 @@
-"""Ray Serve scale-out on a local Ray instance: 2 replicas, same answers, a killed replica is survived.
+"""Ray Serve scale-out on local Ray: 2 replicas, same answers, a killed replica is survived.
 
 Slow (Ray start-up plus two replicas loading the encoder: ~40 s on 2 cores), so marked ``slow``.
 Ray runs on loopback with its own temp dir and auth-token file, and is shut down by the test.
@@ -19,7 +19,12 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-QUERIES = ["Victoria Falls", "Anglican Communion", "Avery County", "Journal of Psychotherapy Integration"]
+QUERIES = [
+    "Victoria Falls",
+    "Anglican Communion",
+    "Avery County",
+    "Journal of Psychotherapy Integration",
+]
 TOKEN = "ray-token-0123456789"
 
 
@@ -42,8 +47,13 @@ def ray_serve(tiny_world, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    start_ray_serve(str(tiny_world), ServeConfig(port=port, token=TOKEN), replicas=2, replica_cpus=0.5,
-                    temp_dir=os.path.join(tmp, "r"))
+    start_ray_serve(
+        str(tiny_world),
+        ServeConfig(port=port, token=TOKEN),
+        replicas=2,
+        replica_cpus=0.5,
+        temp_dir=os.path.join(tmp, "r"),
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -55,7 +65,9 @@ def ray_serve(tiny_world, monkeypatch):
 def test_ray_replicas_serve_the_same_world_and_survive_a_kill(ray_serve, world):
     from lite_world.serve import RemoteWorld
 
-    remote = RemoteWorld(ray_serve, token=TOKEN, retry_deadline_s=60.0, backoff_s=0.05, max_backoff_s=0.5)
+    remote = RemoteWorld(
+        ray_serve, token=TOKEN, retry_deadline_s=60.0, backoff_s=0.05, max_backoff_s=0.5
+    )
     expected = world.search(QUERIES, 3)
     assert remote.search(QUERIES, 3) == expected
     url = expected[0][0].url
@@ -89,4 +101,6 @@ def test_ray_replicas_serve_the_same_world_and_survive_a_kill(ray_serve, world):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not ({remote.health()["pid"] for _ in range(10)} - pids):
         time.sleep(0.5)
-    assert {remote.health()["pid"] for _ in range(40)} - pids, "Ray never replaced the killed replica"
+    assert {remote.health()["pid"] for _ in range(40)} - pids, (
+        "Ray never replaced the killed replica"
+    )
