@@ -225,10 +225,10 @@ class ContextManagedAgent:
         if self._done:  # the forced answer was given; the env should have ended the episode
             return NO_ANSWER
         messages = [dict(m) for m in (info.get("messages") or [])]
-        managed = self._manage(messages) if messages else messages
-        tokens = count_messages(managed, self.count)
         self.stats["turns"] += 1
         self.stats["raw_tokens"].append(count_messages(messages, self.count))
+        managed = self._manage(list(messages)) if messages else messages
+        tokens = count_messages(managed, self.count)
         if self.config.force_answer and managed and tokens > self.config.budget_tokens:
             managed[-1] = {"role": "user", "content": FORCE_ANSWER}
             self.stats["context_tokens"].append(count_messages(managed, self.count))
