@@ -12,6 +12,10 @@ Subcommands (these exact forms are stable; scripts call them)::
     lite-world sft-data TRAJECTORIES... --out DIR [--rules F1 ... F7] [--tokenizer smollm2]
     lite-world synth extract|filter|audit|expand|multihop IN --out OUT ...   # the data engine
     lite-world curriculum profile|build ...                                   # pass@K stage files
+    lite-world eval --bench NAME --data PATH --agent scripted|hf|openai [--world WORLD]
+                    --tools local|live [--limit N] --out DIR          # benchmarks, judged, reported
+    lite-world eval-world --bench NAME --data PATH --out WORLD [--corpus C] [--dump D] [--fetch]
+    lite-world compare --bench NAME --data PATH --agent ... --world WORLD [--standins] --out DIR
 
 ``WORLD`` may be ``demo`` for the bundled demo world.
 
@@ -164,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lite_world.synth.cli import add_synth_parsers
 
     add_synth_parsers(sub)
+    from lite_world.eval.cli import add_eval_parsers
+
+    add_eval_parsers(sub)
     return p
 
 
