@@ -65,7 +65,8 @@ def forbidden(files: set[str]) -> list[str]:
     return sorted(
         f
         for f in files
-        if f.endswith(FORBIDDEN_SUFFIXES) or any(p in FORBIDDEN_PARTS for p in PurePosixPath(f).parts)
+        if f.endswith(FORBIDDEN_SUFFIXES)
+        or any(p in FORBIDDEN_PARTS for p in PurePosixPath(f).parts)
     )
 
 

@@ -49,10 +49,12 @@ step() {  # step NAME COMMAND...: run quietly, print the time, show the log on f
 SRC="$REPO"
 REF_ARGS=()
 if [ -n "${WHEEL_CHECK_REF:-}" ]; then
+  REF="$(git -C "$REPO" rev-parse --verify "$WHEEL_CHECK_REF^{commit}")"  # fixed, even if HEAD moves
+  echo "wheel_check: building commit $REF"
   SRC="$WORK/src"
   mkdir -p "$SRC"
-  git -C "$REPO" archive "$WHEEL_CHECK_REF" | tar -x -C "$SRC"
-  REF_ARGS=(--ref "$WHEEL_CHECK_REF")
+  git -C "$REPO" archive "$REF" | tar -x -C "$SRC"
+  REF_ARGS=(--ref "$REF")
 fi
 step "build sdist + wheel" "$PY" -m build --no-isolation --outdir "$WORK/dist" "$SRC"
 "$PY" "$REPO/.ci/check_dist.py" "$WORK/dist" --repo "$REPO" "${REF_ARGS[@]}"

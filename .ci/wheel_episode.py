@@ -55,7 +55,11 @@ def write_corpus(out: Path, n_pages: int) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     with open(out / "tasks.jsonl", "w", encoding="utf-8") as f:
         for q in questions:
-            task = {"id": q["id"], "question": q["question"], "answers": [q["answer"], *q["answer_aliases"]]}
+            task = {
+                "id": q["id"],
+                "question": q["question"],
+                "answers": [q["answer"], *q["answer_aliases"]],
+            }
             f.write(json.dumps(task, ensure_ascii=False) + "\n")
     print(f"corpus: {len(pages)} pages, {len(questions)} tasks -> {out}")
 
@@ -70,7 +74,9 @@ def play(world: str, tasks: str) -> None:
     import lite_world
 
     where = Path(lite_world.__file__).resolve()
-    check("site-packages" in where.parts, "lite_world imported from the installed wheel", str(where))
+    check(
+        "site-packages" in where.parts, "lite_world imported from the installed wheel", str(where)
+    )
     rows = [json.loads(line) for line in Path(tasks).read_text(encoding="utf-8").splitlines()]
     by_id = {r["id"]: r for r in rows}
 
@@ -88,31 +94,57 @@ def play(world: str, tasks: str) -> None:
     obs, reward, terminated, truncated, info = env.step(tool_call("search", {"query": [question]}))
     t_search = time.perf_counter() - t
     urls = _URL.findall(obs)
-    check(not info.get("error") and "<tool_response>" in obs, "a search result without error", obs[:500])
+    check(
+        not info.get("error") and "<tool_response>" in obs,
+        "a search result without error",
+        obs[:500],
+    )
     check(len(urls) >= 3, "at least 3 result URLs from search", obs[:800])
     check(all(u.startswith("https://en.wikipedia.org/wiki/") for u in urls), "Wikipedia URLs", urls)
-    check((reward, terminated, truncated) == (0.0, False, False), "(0.0, False, False)", (reward, terminated, truncated))
+    check(
+        (reward, terminated, truncated) == (0.0, False, False),
+        "(0.0, False, False)",
+        (reward, terminated, truncated),
+    )
 
     t = time.perf_counter()
-    obs, reward, terminated, truncated, info = env.step(tool_call("visit", {"url": urls[0], "goal": question}))
+    obs, reward, terminated, truncated, info = env.step(
+        tool_call("visit", {"url": urls[0], "goal": question})
+    )
     t_visit = time.perf_counter() - t
-    check(not info.get("error") and "<tool_response>" in obs, "a visit result without error", obs[:500])
+    check(
+        not info.get("error") and "<tool_response>" in obs,
+        "a visit result without error",
+        obs[:500],
+    )
     check(len(obs) > 200, "the visited page's evidence (> 200 chars)", obs)
     check((reward, terminated) == (0.0, False), "(0.0, False) after visit", (reward, terminated))
 
     t = time.perf_counter()
-    obs, reward, terminated, truncated, info = env.step(f"<answer>{by_id[task_id]['answers'][0]}</answer>")
+    obs, reward, terminated, truncated, info = env.step(
+        f"<answer>{by_id[task_id]['answers'][0]}</answer>"
+    )
     t_answer = time.perf_counter() - t
-    check((reward, terminated, truncated) == (1.0, True, False), "(1.0, True, False) for the gold answer",
-          (reward, terminated, truncated, info))
+    check(
+        (reward, terminated, truncated) == (1.0, True, False),
+        "(1.0, True, False) for the gold answer",
+        (reward, terminated, truncated, info),
+    )
 
     env.reset(seed=1)
-    obs, reward, terminated, truncated, info = env.step("<answer>certainly not the answer xyzzy</answer>")
-    check((reward, terminated) == (0.0, True), "(0.0, True) for a wrong answer", (reward, terminated, info))
+    obs, reward, terminated, truncated, info = env.step(
+        "<answer>certainly not the answer xyzzy</answer>"
+    )
+    check(
+        (reward, terminated) == (0.0, True),
+        "(0.0, True) for a wrong answer",
+        (reward, terminated, info),
+    )
     env.close()
     print(
-        f"episode: ok  make+reset {t_reset:.2f}s  search {t_search:.2f}s  visit {t_visit * 1e3:.1f}ms  "
-        f"answer {t_answer * 1e3:.1f}ms  ({len(urls)} results, first {urls[0]})"
+        f"episode: ok  make+reset {t_reset:.2f}s  search {t_search:.2f}s  "
+        f"visit {t_visit * 1e3:.1f}ms  answer {t_answer * 1e3:.1f}ms  "
+        f"({len(urls)} results, first {urls[0]})"
     )
 
 

@@ -1,0 +1,79 @@
+"""``import lite_world`` stays light, and building the env opens nothing.
+
+Each check runs in a fresh interpreter (``sys.modules`` of the pytest process already holds torch
+and faiss). Heavy modules are imported only when a world is opened (encoder, FAISS) or a report
+is drawn (matplotlib). The last test steps the env in the same subprocess, which proves that the
+probe sees an opened world: the same check that passes after ``gym.make`` fails after a search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("torch", "faiss", "sentence_transformers", "matplotlib", "transformers")
+
+# Prints the heavy modules loaded so far and the world files this process holds open.
+_PROBE = """
+import json, os, sys
+def probe(world=None):
+    fds = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    heavy = sorted(m for m in __HEAVY__ if m in sys.modules)
+    opened = sorted(f for f in fds if world and f.startswith(world))
+    return {"heavy": heavy, "opened": opened}
+""".replace("__HEAVY__", repr(HEAVY))
+
+
+def run_python(code: str, timeout: float = 300) -> list[dict]:
+    """Run ``code`` in a fresh interpreter; return the JSON lines it printed."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE + code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("module", ["lite_world", "lite_world.envs"])
+def test_import_loads_no_heavy_module(module):
+    (out,) = run_python(f"import {module}\nprint(json.dumps(probe()))")
+    assert out["heavy"] == [], f"import {module} pulled in {out['heavy']}"
+
+
+def test_make_opens_no_world_and_stepping_does(tiny_world, musique, tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    rows = [{"id": q["id"], "question": q["question"], "answers": [q["answer"]]} for q in musique]
+    tasks.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    world = str(Path(tiny_world).resolve())
+    code = f"""
+import gymnasium as gym
+import lite_world
+env = gym.make("LiteSearch-v0", world={world!r}, tasks={str(tasks)!r})
+print(json.dumps(probe({world!r})))
+env.reset(seed=0)
+call = {{"name": "search", "arguments": {{"query": ["Journal of Psychotherapy Integration"]}}}}
+obs, *_ = env.step("<tool_call>" + json.dumps(call) + "</tool_call>")
+assert "<tool_response>" in obs, obs[:500]
+print(json.dumps(probe({world!r})))
+"""
+    made, stepped = run_python(code)
+    assert made == {"heavy": [], "opened": []}
+    # The probe does see an open world: the hybrid search loaded FAISS and the encoder stack
+    # and holds the world's files (LMDB, index) open.
+    assert {"faiss", "sentence_transformers", "torch"} <= set(stepped["heavy"])
+    assert any("pages.lmdb" in f for f in stepped["opened"]), stepped["opened"]
