@@ -475,7 +475,7 @@ def phase_restart(
     }
 
 
-def phase_parser(world: str, n: int) -> list[dict[str, Any]]:
+def phase_parser(world: str, token: str, n: int) -> list[dict[str, Any]]:
     """The guarded h11 protocol against uvicorn's httptools: one keep-alive client, in process."""
     import urllib3
 
@@ -483,8 +483,9 @@ def phase_parser(world: str, n: int) -> list[dict[str, Any]]:
     from lite_world.serve.server import uvicorn_config
 
     rows = []
+    hdrs = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     for name in ("guarded h11 (ours)", "httptools, unguarded"):
-        srv = ServerThread(world, ServeConfig(port=0, warmup=False))
+        srv = ServerThread(world, ServeConfig(port=0, warmup=False, token=token))
         if name.startswith("httptools"):
             import uvicorn
 
@@ -503,7 +504,7 @@ def phase_parser(world: str, n: int) -> list[dict[str, Any]]:
                     "POST",
                     "/search",
                     body=json.dumps({"queries": ["Victoria Falls"], "k": 10}),
-                    headers={"Content-Type": "application/json"},
+                    headers=hdrs,
                 ).json()["results"][0]
             )
         ]
@@ -516,7 +517,7 @@ def phase_parser(world: str, n: int) -> list[dict[str, Any]]:
                     "GET" if data is None else "POST",
                     path,
                     body=data,
-                    headers={"Content-Type": "application/json"},
+                    headers=hdrs,
                 )
                 seconds.append(time.perf_counter() - t0)
                 assert r.status == 200
@@ -634,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(out["restart"], flush=True)
         if "parser" in phases:
-            out["parser"] = phase_parser(world, 300 if a.quick else 2000)
+            out["parser"] = phase_parser(world, token, 300 if a.quick else 2000)
             print(
                 table(out["parser"], ["server", "path", "p50_ms", "p99_ms", "calls_per_s"]),
                 flush=True,

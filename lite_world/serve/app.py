@@ -287,7 +287,7 @@ class WorldService:
                     "content-length",
                     f"Expects a byte count, actual: {declared[:40]!r}",
                 )
-            if int(declared) > limit:
+            if len(declared) > 18 or int(declared) > limit:
                 raise RequestError(
                     413,
                     "body_too_large",

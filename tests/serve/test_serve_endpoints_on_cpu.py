@@ -233,3 +233,16 @@ def test_timeout_is_504(tiny_world, http_to):
     with _slow_server(tiny_world, 1.0, request_timeout_s=0.2) as srv:
         status, _, out = http_to(srv.url)("POST", "/search", {"queries": ["a"]}, token=None)
         assert status == 504 and out["error"]["code"] == "timeout"
+
+
+def test_metrics_report_cache_bytes_and_client_disconnects(http, world):
+    if not hasattr(world, "cache_info"):
+        pytest.skip("World.cache_info() (byte-bounded caches) is not in this tree")
+    http("POST", "/search", {"queries": [QUERY], "k": 2})
+    text = http("GET", "/metrics")[2]
+    samples = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    assert float(samples['lite_world_cache_bytes{cache="query"}']) > 0
+    assert float(samples['lite_world_cache_max_bytes{cache="query"}']) > 0
+    assert "# TYPE lite_world_client_disconnects_total counter" in text

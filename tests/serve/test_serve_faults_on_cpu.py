@@ -245,6 +245,7 @@ def test_headers_under_the_limit_are_fine(guarded):
         b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcde",
         b"POST /search HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
         b"GET /he\x00lth HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
         b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
     ],
 )
