@@ -61,19 +61,29 @@ __all__ = ["BuildConfig", "build_world", "ingest", "embed_pages", "build_indexes
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class BuildConfig:
     """How to build a world."""
 
-    min_chars: int = field(default=1000, metadata={"help": "Drop pages with less Markdown than this (the paper keeps > 1000)."})
-    embedder: str = field(default=DEFAULT_EMBEDDER, metadata={"help": "sentence-transformers model name or path."})
-    index_factory: str | None = field(default=None, metadata={"help": "FAISS factory string; None picks by page count."})
-    compression: str = field(default="zstd", metadata={"help": "'zstd' (with a trained dictionary) or 'none'."})
+    min_chars: int = field(
+        default=1000,
+        metadata={"help": "Drop pages with less Markdown than this (the paper keeps > 1000)."},
+    )
+    embedder: str = field(
+        default=DEFAULT_EMBEDDER, metadata={"help": "sentence-transformers model name or path."}
+    )
+    index_factory: str | None = field(
+        default=None, metadata={"help": "FAISS factory string; None picks by page count."}
+    )
+    compression: str = field(
+        default="zstd", metadata={"help": "'zstd' (with a trained dictionary) or 'none'."}
+    )
     batch_size: int = field(default=1000, metadata={"help": "Pages per LMDB write transaction."})
     embed_batch_size: int = field(default=64, metadata={"help": "Texts per encoder forward pass."})
     embed_chunk: int = field(default=2048, metadata={"help": "Rows embedded between checkpoints."})
-    device: str | None = field(default=None, metadata={"help": "Encoder device (None: CUDA if available)."})
+    device: str | None = field(
+        default=None, metadata={"help": "Encoder device (None: CUDA if available)."}
+    )
     show_progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
 
     def __post_init__(self) -> None:
@@ -102,7 +112,9 @@ def _to_page(raw: RawPage) -> Page | None:
     return Page.create(raw.url, title or raw.url, md, source=raw.source, date=raw.date)
 
 
-def ingest(store: PageStore, inputs: Sequence[str | os.PathLike[str]], config: BuildConfig) -> dict[str, int]:
+def ingest(
+    store: PageStore, inputs: Sequence[str | os.PathLike[str]], config: BuildConfig
+) -> dict[str, int]:
     """Read every input into the store; returns counts (seen, added, short, duplicate, empty)."""
     counts = {"seen": 0, "added": 0, "too_short": 0, "duplicate": 0, "empty": 0}
     bar = tqdm(desc="ingest", unit="page", disable=not config.show_progress)
@@ -142,7 +154,9 @@ def _emb_state(world: Path) -> dict[str, object]:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
-def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: BuildConfig) -> np.ndarray:
+def embed_pages(
+    store: PageStore, world: Path, embedder: Embedder, config: BuildConfig
+) -> np.ndarray:
     """Embed title + summary of rows not yet embedded; returns a memmap of all row vectors."""
     d = world / INDEX_DIRNAME
     d.mkdir(parents=True, exist_ok=True)
@@ -160,7 +174,9 @@ def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: Build
     with open(emb_path, "ab") as f:
         f.truncate(done * row_bytes)  # drop a partly written chunk from a killed run
     total = store.next_id
-    bar = tqdm(total=total, initial=done, desc="embed", unit="page", disable=not config.show_progress)
+    bar = tqdm(
+        total=total, initial=done, desc="embed", unit="page", disable=not config.show_progress
+    )
     while done < total:
         end = min(total, done + config.embed_chunk)
         texts = [r["summary"] for r in store.iter_records(done, end)]
@@ -170,7 +186,9 @@ def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: Build
             f.flush()
             os.fsync(f.fileno())
         done = end
-        (d / EMBEDDINGS_STATE).write_text(json.dumps({"embedder": embedder.name, "dim": embedder.dim, "rows": done}))
+        (d / EMBEDDINGS_STATE).write_text(
+            json.dumps({"embedder": embedder.name, "dim": embedder.dim, "rows": done})
+        )
         bar.update(len(texts))
     bar.close()
     if total == 0:
@@ -179,13 +197,20 @@ def embed_pages(store: PageStore, world: Path, embedder: Embedder, config: Build
 
 
 def build_indexes(
-    store: PageStore, world: Path, vectors: np.ndarray, config: BuildConfig, *, index_dir: str = INDEX_DIRNAME
+    store: PageStore,
+    world: Path,
+    vectors: np.ndarray,
+    config: BuildConfig,
+    *,
+    index_dir: str = INDEX_DIRNAME,
 ) -> tuple[DenseIndex, BM25Index]:
     """Build and save the dense and BM25 indexes over all rows into ``world/index_dir``."""
     t = time.perf_counter()
     dense = DenseIndex.build(np.asarray(vectors), config.index_factory)
     dense.save(world, index_dir=index_dir)
-    logger.info("dense index %s over %d rows in %.1fs", dense.factory, dense.ntotal, time.perf_counter() - t)
+    logger.info(
+        "dense index %s over %d rows in %.1fs", dense.factory, dense.ntotal, time.perf_counter() - t
+    )
 
     def texts() -> Iterable[str]:
         for r in store.iter_records():
@@ -202,7 +227,9 @@ def _previous_manifest(world: Path) -> Manifest | None:
     except WorldNotFoundError:
         return None
     except WorldCorruptedError as exc:
-        logger.warning("ignoring the unreadable manifest of %s (%s); the build writes a new one", world, exc)
+        logger.warning(
+            "ignoring the unreadable manifest of %s (%s); the build writes a new one", world, exc
+        )
         return None
 
 

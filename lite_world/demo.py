@@ -18,7 +18,14 @@ from pathlib import Path
 
 from lite_world.build import BuildConfig, build_world
 
-__all__ = ["DEMO_DATA", "DEMO_SOURCES", "DEMO_MIN_CHARS", "cache_dir", "demo_world_path", "ensure_demo_world"]
+__all__ = [
+    "DEMO_DATA",
+    "DEMO_SOURCES",
+    "DEMO_MIN_CHARS",
+    "cache_dir",
+    "demo_world_path",
+    "ensure_demo_world",
+]
 
 DEMO_DATA = Path(__file__).parent / "data" / "demo"
 DEMO_SOURCES = ("musique_train_corpus.json", "2wikimultihopqa_corpus.json")
@@ -28,7 +35,9 @@ _DEMO_VERSION = "demo-v1"
 
 def cache_dir() -> Path:
     """``$LITE_WORLD_CACHE`` or ``~/.cache/lite-world``."""
-    return Path(os.environ.get("LITE_WORLD_CACHE") or Path.home() / ".cache" / "lite-world").expanduser()
+    return Path(
+        os.environ.get("LITE_WORLD_CACHE") or Path.home() / ".cache" / "lite-world"
+    ).expanduser()
 
 
 def demo_world_path() -> Path:

@@ -60,8 +60,17 @@ DENSE_PARAMS = "dense.json"
 
 BM25_DIRNAME = "bm25"
 BM25_PARAMS = "lite_world.json"  # ours: n_docs
-BM25_ARRAYS = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy")  # bm25s's names
-BM25_JSON = ("params.index.json", "vocab.index.json", "vocab.tokenizer.json", "stopwords.tokenizer.json")
+BM25_ARRAYS = (
+    "data.csc.index.npy",
+    "indices.csc.index.npy",
+    "indptr.csc.index.npy",
+)  # bm25s's names
+BM25_JSON = (
+    "params.index.json",
+    "vocab.index.json",
+    "vocab.tokenizer.json",
+    "stopwords.tokenizer.json",
+)
 
 # build state, kept in ``index/`` across generations (never read by a World)
 EMBEDDINGS = "embeddings.f32"
@@ -90,7 +99,12 @@ class WorldFile:
 
 STORE_FILES = (
     WorldFile(f"{STORE_DIRNAME}/{STORE_DATA}", "lmdb", "the page store (LMDB data)"),
-    WorldFile(f"{STORE_DIRNAME}/{STORE_LOCK}", "lock", "the page store lock (writers only)", digested=False),
+    WorldFile(
+        f"{STORE_DIRNAME}/{STORE_LOCK}",
+        "lock",
+        "the page store lock (writers only)",
+        digested=False,
+    ),
 )
 
 
@@ -107,7 +121,10 @@ def index_files(index_dir: str = INDEX_DIRNAME) -> list[WorldFile]:
         WorldFile(f"{index_dir}/{DENSE_PARAMS}", "json", "the dense index parameters"),
         WorldFile(f"{bm25}/{BM25_PARAMS}", "json", "the BM25 document count"),
         *(WorldFile(f"{bm25}/{name}", "npy", "a BM25 score array") for name in BM25_ARRAYS),
-        *(WorldFile(f"{bm25}/{name}", "json", "the BM25 parameters or vocabulary") for name in BM25_JSON),
+        *(
+            WorldFile(f"{bm25}/{name}", "json", "the BM25 parameters or vocabulary")
+            for name in BM25_JSON
+        ),
     ]
 
 

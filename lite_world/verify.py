@@ -82,7 +82,7 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         >>> p = Path(tempfile.mkdtemp()) / "x"
         >>> _ = p.write_bytes(b"abc")
         >>> file_digest(p)[:16]
-        'bddd813c634239a7'
+        'bddd813c63423972'
     """
     h = hashlib.blake2b(digest_size=32)
     with open(path, "rb") as f:
@@ -134,7 +134,9 @@ def _check_npy(path: Path, size: int) -> None:
             raise ValueError(f"not a .npy array ({exc})") from exc
         need = f.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if size != need:
-        raise ValueError(f"a {dtype} array of shape {shape} needs {need} bytes, the file has {size}")
+        raise ValueError(
+            f"a {dtype} array of shape {shape} needs {need} bytes, the file has {size}"
+        )
 
 
 def _check_json_framing(path: Path, size: int) -> None:
@@ -181,7 +183,9 @@ def _check_file(world: Path, f: WorldFile, m: Manifest) -> None:
     except (WorldCorruptedError, WorldNotFoundError):
         raise
     except (ValueError, OSError, RecursionError) as exc:
-        raise WorldCorruptedError(f"Expects {f.role} at {path} to be valid, actual: {exc}. " + _fix(world, f)) from exc
+        raise WorldCorruptedError(
+            f"Expects {f.role} at {path} to be valid, actual: {exc}. " + _fix(world, f)
+        ) from exc
 
 
 def _check_digests(world: Path, m: Manifest, files: list[WorldFile]) -> list[str]:
@@ -193,10 +197,14 @@ def _check_digests(world: Path, m: Manifest, files: list[WorldFile]) -> list[str
             continue
         path = world / f.path
         if not path.is_file():
-            raise WorldNotFoundError(f"Expects {f.role} at {path}, actual: missing. " + _fix(world, f))
+            raise WorldNotFoundError(
+                f"Expects {f.role} at {path}, actual: missing. " + _fix(world, f)
+            )
         if file_digest(path) != recorded.get("blake2b"):
             if f.kind == "lmdb" and path.stat().st_size > int(recorded.get("bytes", 0)):
-                store_changed.append(f.path)  # grown: maybe pages appended by an extend; counted below
+                store_changed.append(
+                    f.path
+                )  # grown: maybe pages appended by an extend; counted below
                 continue
             raise WorldCorruptedError(
                 f"Expects {f.role} at {f.path} to have the blake2b digest recorded at build time, actual: a "
@@ -253,7 +261,8 @@ def check_world(
         if store_changed:
             raise WorldCorruptedError(
                 f"Expects the page store at {store_changed[0]} to have the blake2b digest recorded at build time, "
-                "actual: a different digest (the file changed after the build). " + _fix(world, STORE_FILES[0])
+                "actual: a different digest (the file changed after the build). "
+                + _fix(world, STORE_FILES[0])
             )
         if level == "full" and store.content_digest() != m.store_digest:
             raise WorldCorruptedError(
@@ -263,7 +272,10 @@ def check_world(
     if pending:
         logger.warning(
             "%s: %d pages beyond the manifest's %d (a build is extending the world, or was interrupted); "
-            "serving the manifest's pages until it finishes", world, pending, m.page_count,
+            "serving the manifest's pages until it finishes",
+            world,
+            pending,
+            m.page_count,
         )
     if level != "full":
         digests = "skipped"

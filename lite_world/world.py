@@ -88,7 +88,9 @@ class World:
     ):
         self.path = Path(os.path.expanduser(str(path)))
         self.manifest: Manifest = (
-            check_world(self.path, level="open", embedder=embedder).manifest if verify else read_manifest(self.path)
+            check_world(self.path, level="open", embedder=embedder).manifest
+            if verify
+            else read_manifest(self.path)
         )
         self.search_config = search or SearchConfig()
         self._embedder_name = embedder or self.manifest.embedder
@@ -98,8 +100,12 @@ class World:
         self._pid = -1
         self._store: PageStore | None = None
         self._searcher: Searcher | None = None
-        self._mask_cache: LRUCache[frozenset[int]] = LRUCache(mask_cache_size, max_bytes=mask_cache_bytes)
-        self._snippet_cache: LRUCache[str] = LRUCache(snippet_cache_size, max_bytes=snippet_cache_bytes)
+        self._mask_cache: LRUCache[frozenset[int]] = LRUCache(
+            mask_cache_size, max_bytes=mask_cache_bytes
+        )
+        self._snippet_cache: LRUCache[str] = LRUCache(
+            snippet_cache_size, max_bytes=snippet_cache_bytes
+        )
 
     # -- lazy, per-process handles ------------------------------------------
     @property
@@ -140,7 +146,9 @@ class World:
 
     def _dim_mismatch(self, got: int, want: int) -> EmbedderMismatchError:
         built_with = self.manifest.embedder
-        if self._embedder_name == built_with:  # the world's own embedder: suggesting it again would not help
+        if (
+            self._embedder_name == built_with
+        ):  # the world's own embedder: suggesting it again would not help
             return EmbedderMismatchError(
                 f"Expects the world's embedder {built_with!r} to give {want}-dim vectors like its index, actual: "
                 f"{got}-dim. The model under that name or path is not the one the world was built with: restore "
@@ -225,19 +233,32 @@ class World:
         return {normalize_url(u) for u in urls if isinstance(u, str)}
 
     def search(
-        self, queries: Sequence[str], k: int = 10, *, exclude: Collection[str] = (), snippets: bool = True
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        exclude: Collection[str] = (),
+        snippets: bool = True,
     ) -> list[list[SearchHit]]:
         """Batched search; ``exclude`` URLs never appear and each query still gets up to ``k`` hits."""
         if isinstance(queries, str):
-            raise ConfigError("Expects a list of queries, actual: a single str. Wrap it: search([query]).")
-        ids, scores = self.searcher.search(list(queries), k, exclude=self.mask_ids(exclude) if exclude else ())
+            raise ConfigError(
+                "Expects a list of queries, actual: a single str. Wrap it: search([query])."
+            )
+        ids, scores = self.searcher.search(
+            list(queries), k, exclude=self.mask_ids(exclude) if exclude else ()
+        )
         out: list[list[SearchHit]] = []
         for q, row_ids, row_scores in zip(queries, ids, scores):
             recs = self.store.get_many_by_id(row_ids.tolist())
             hits = []
-            for rank, (rec, s) in enumerate(((r, s) for r, s in zip(recs, row_scores.tolist()) if r is not None), 1):
+            for rank, (rec, s) in enumerate(
+                ((r, s) for r, s in zip(recs, row_scores.tolist()) if r is not None), 1
+            ):
                 snip = self._snippet(rec, q) if snippets else ""
-                hits.append(SearchHit(rank, rec["url"], rec["title"], snip, rec.get("date"), float(s)))
+                hits.append(
+                    SearchHit(rank, rec["url"], rec["title"], snip, rec.get("date"), float(s))
+                )
             out.append(hits)
         return out
 

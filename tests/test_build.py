@@ -14,8 +14,8 @@ from lite_world.demo import DEMO_DATA
 from lite_world.errors import ConfigError, EmbedderMismatchError, IngestError, WorldNotFoundError
 from lite_world.index.searcher import SearchConfig
 from lite_world.store.lmdb_store import PageStore
-from lite_world.verify import verify_world
 from lite_world.store.urls import wikipedia_url
+from lite_world.verify import verify_world
 from lite_world.world import World
 
 DIM = 384
@@ -26,7 +26,10 @@ def rows() -> list[dict]:
     """15 real 2WikiMultihopQA paragraphs as JSONL rows (distinct titles)."""
     items = json.loads((DEMO_DATA / "2wikimultihopqa_corpus.json").read_text())[:15]
     assert len({it["title"] for it in items}) == 15
-    return [{"url": wikipedia_url(it["title"]), "title": it["title"], "text": it["text"]} for it in items]
+    return [
+        {"url": wikipedia_url(it["title"]), "title": it["title"], "text": it["text"]}
+        for it in items
+    ]
 
 
 def _write(path, rows, broken_after: int | None = None):
@@ -38,7 +41,9 @@ def _write(path, rows, broken_after: int | None = None):
 
 
 def _cfg(**kw) -> BuildConfig:
-    return BuildConfig(**{"min_chars": 20, "batch_size": 4, "embed_chunk": 4, "show_progress": False, **kw})
+    return BuildConfig(
+        **{"min_chars": 20, "batch_size": 4, "embed_chunk": 4, "show_progress": False, **kw}
+    )
 
 
 def _row_urls(world) -> list[str]:
@@ -72,7 +77,9 @@ def test_killed_ingest_resumes_to_the_same_world(tmp_path, rows, embedder):
     assert clean.page_count == 15
 
     # the "killed" run: three batches of four pages are committed, then the input breaks off
-    with pytest.raises(IngestError, match=r"Expects one JSON object per line in .*pages\.jsonl, actual: line 13"):
+    with pytest.raises(
+        IngestError, match=r"Expects one JSON object per line in .*pages\.jsonl, actual: line 13"
+    ):
         build_world([resumed_in], resumed_dir, _cfg(), embedder=embedder)
     with PageStore(resumed_dir) as s:
         assert (len(s), s.next_id) == (12, 12)
@@ -82,7 +89,13 @@ def test_killed_ingest_resumes_to_the_same_world(tmp_path, rows, embedder):
     # the input is complete again: the same command resumes after the committed batches
     _write(resumed_in, rows)
     resumed = build_world([resumed_in], resumed_dir, _cfg(), embedder=embedder)
-    assert resumed.build_config["last_ingest"] == {"seen": 15, "added": 3, "too_short": 0, "duplicate": 12, "empty": 0}
+    assert resumed.build_config["last_ingest"] == {
+        "seen": 15,
+        "added": 3,
+        "too_short": 0,
+        "duplicate": 12,
+        "empty": 0,
+    }
     assert resumed.page_count == clean.page_count == 15
     assert resumed.store_digest == clean.store_digest
     assert _row_urls(resumed_dir) == _row_urls(clean_dir) == [r["url"] for r in rows]
@@ -113,7 +126,13 @@ def test_embeddings_resume_from_the_row_counter(tmp_path, rows, embedder):
     m = build_world([first, second], out, _cfg(), embedder=embedder)
     assert m.page_count == 15
     assert m.sources == ["first.jsonl", "second.jsonl"]
-    assert m.build_config["last_ingest"] == {"seen": 15, "added": 5, "too_short": 0, "duplicate": 10, "empty": 0}
+    assert m.build_config["last_ingest"] == {
+        "seen": 15,
+        "added": 5,
+        "too_short": 0,
+        "duplicate": 10,
+        "empty": 0,
+    }
     assert json.loads(emb_meta.read_text())["rows"] == 15
     assert emb_file.stat().st_size == 15 * DIM * 4  # the partial chunk was dropped
     all_vecs = np.fromfile(emb_file, dtype=np.float32).reshape(15, DIM)
@@ -128,9 +147,13 @@ def test_embedding_with_another_model_is_refused(world_copy, embedder):
     meta = world_copy / "index" / "embeddings.json"
     meta.write_text(json.dumps({"embedder": "BAAI/bge-m3", "dim": 1024, "rows": 96}))
     with PageStore(world_copy, readonly=False) as store:
-        with pytest.raises(EmbedderMismatchError, match=(
-            r"Expects new pages to be embedded with 'BAAI/bge-m3' \(dim 1024\) like the existing 96 rows, actual: "
-            r"'sentence-transformers/all-MiniLM-L6-v2' \(dim 384\)\. Use the same --embedder, or delete")):
+        with pytest.raises(
+            EmbedderMismatchError,
+            match=(
+                r"Expects new pages to be embedded with 'BAAI/bge-m3' \(dim 1024\) like the existing 96 rows, actual: "
+                r"'sentence-transformers/all-MiniLM-L6-v2' \(dim 384\)\. Use the same --embedder, or delete"
+            ),
+        ):
             embed_pages(store, world_copy, embedder, _cfg())
 
 
@@ -157,8 +180,13 @@ def test_uncompressed_world(tmp_path, rows, embedder):
 
 def test_nothing_kept_is_a_clear_error(tmp_path, rows, embedder):
     path = _write(tmp_path / "rows.jsonl", rows[:3])
-    with pytest.raises(IngestError, match=(r"Expects at least one page to index, actual: none kept from 3 input pages "
-                                           r"\(3 shorter than min_chars=100000, 0 empty\)\. Lower --min-chars")):
+    with pytest.raises(
+        IngestError,
+        match=(
+            r"Expects at least one page to index, actual: none kept from 3 input pages "
+            r"\(3 shorter than min_chars=100000, 0 empty\)\. Lower --min-chars"
+        ),
+    ):
         build_world([path], tmp_path / "w", _cfg(min_chars=100_000), embedder=embedder)
     # the same directory builds once the filter is right
     assert build_world([path], tmp_path / "w", _cfg(), embedder=embedder).page_count == 3
@@ -169,7 +197,11 @@ def test_world_dir_copy_is_independent(world_copy, tiny_world):
     assert verify_world(tiny_world).page_count == 96
 
 
-QUERIES = ["Publix supermarket", "Bubye River tributary of the Limpopo", "Canon law Church of England"]
+QUERIES = [
+    "Publix supermarket",
+    "Bubye River tributary of the Limpopo",
+    "Canon law Church of England",
+]
 
 
 def _results(world_dir) -> list[list[tuple[str, float]]]:
@@ -196,9 +228,12 @@ def test_extending_a_world_is_atomic(world_copy, rows, embedder, tmp_path, monke
     w = World(world_copy)
     assert w.get_page(rows[0]["url"]) is None  # pages beyond the manifest are not served yet
     w.close()
-    with pytest.raises(WorldCorruptedError, match=r"Expects 96 pages \(manifest\), actual: 104 in the store: a "
-                                                  r"lite-world build is extending this world, or one was interrupted\. "
-                                                  r"Re-run the same build command"):
+    with pytest.raises(
+        WorldCorruptedError,
+        match=r"Expects 96 pages \(manifest\), actual: 104 in the store: a "
+        r"lite-world build is extending this world, or one was interrupted\. "
+        r"Re-run the same build command",
+    ):
         check_world(world_copy, level="quick")
 
     # 2. killed while writing the new indexes: the old ones are untouched and still in use

@@ -17,7 +17,11 @@ ADOLESCENCE = "https://en.wikipedia.org/wiki/Adolescence"
 
 
 def _supporting(question: dict) -> list[str]:
-    return list(dict.fromkeys(wikipedia_url(p["title"]) for p in question["paragraphs"] if p["is_supporting"]))
+    return list(
+        dict.fromkeys(
+            wikipedia_url(p["title"]) for p in question["paragraphs"] if p["is_supporting"]
+        )
+    )
 
 
 def test_len_repr_and_manifest(world, tiny_world):
@@ -26,28 +30,45 @@ def test_len_repr_and_manifest(world, tiny_world):
 
 
 def test_get_page_normalises_like_the_store(world):
-    for variant in (ADOLESCENCE, "HTTPS://EN.Wikipedia.org:443/wiki/Adolescence/#History",
-                    "en.wikipedia.org/wiki/Adolescence?utm_source=x", "https://en.wikipedia.org/wiki/Adolescence?fbclid=1"):
+    for variant in (
+        ADOLESCENCE,
+        "HTTPS://EN.Wikipedia.org:443/wiki/Adolescence/#History",
+        "en.wikipedia.org/wiki/Adolescence?utm_source=x",
+        "https://en.wikipedia.org/wiki/Adolescence?fbclid=1",
+    ):
         page = world.get_page(variant)
         assert page is not None and page.url == ADOLESCENCE
     p = world.get_page(ADOLESCENCE)
     assert (p.title, p.domain, p.source) == ("Adolescence", "en.wikipedia.org", "tiny_musique.json")
     assert "G. Stanley Hall" in p.markdown
     assert world.get_page("https://en.wikipedia.org/wiki/Not_In_This_World") is None
-    assert world.get_page("https://en.wikipedia.org/wiki/adolescence") is None  # paths are case-sensitive
+    assert (
+        world.get_page("https://en.wikipedia.org/wiki/adolescence") is None
+    )  # paths are case-sensitive
     assert world.get_page(None) is None  # type: ignore[arg-type]
     assert world.get_page(["x"]) is None  # type: ignore[arg-type]
 
 
 def test_get_page_masking_uses_normalised_urls(world):
-    assert world.get_page(ADOLESCENCE, exclude=["HTTPS://en.wikipedia.org/wiki/Adolescence/#x"]) is None
+    assert (
+        world.get_page(ADOLESCENCE, exclude=["HTTPS://en.wikipedia.org/wiki/Adolescence/#x"])
+        is None
+    )
     assert world.get_page("en.wikipedia.org/wiki/Adolescence/", exclude=[ADOLESCENCE]) is None
-    assert world.get_page(ADOLESCENCE, exclude=["https://en.wikipedia.org/wiki/Publix", 3]) is not None  # type: ignore[list-item]
+    assert (
+        world.get_page(ADOLESCENCE, exclude=["https://en.wikipedia.org/wiki/Publix", 3]) is not None
+    )  # type: ignore[list-item]
 
 
 def test_mask_ids(world, tiny_titles):
-    ids = world.mask_ids(["HTTPS://en.wikipedia.org/wiki/Adolescence/", "https://en.wikipedia.org/wiki/Publix",
-                          "https://unknown.org/x", None])  # type: ignore[list-item]
+    ids = world.mask_ids(
+        [
+            "HTTPS://en.wikipedia.org/wiki/Adolescence/",
+            "https://en.wikipedia.org/wiki/Publix",
+            "https://unknown.org/x",
+            None,
+        ]
+    )  # type: ignore[list-item]
     assert ids == frozenset({tiny_titles.index("Adolescence"), tiny_titles.index("Publix")})
     assert world.mask_ids([]) == frozenset()
 
@@ -57,9 +78,15 @@ def test_search_hits(world, tiny_titles):
     assert [h.rank for h in hits] == [1, 2, 3, 4]
     top = hits[0]
     assert isinstance(top, SearchHit)
-    assert (top.url, top.title, top.date) == ("https://en.wikipedia.org/wiki/Bubye_River", "Bubye River", None)
-    assert top.snippet == ("The Bubye River, also known as Bubi River, is a tributary of the Limpopo River in "
-                           "Beitbridge District and Gwanda District, Zimbabwe.")
+    assert (top.url, top.title, top.date) == (
+        "https://en.wikipedia.org/wiki/Bubye_River",
+        "Bubye River",
+        None,
+    )
+    assert top.snippet == (
+        "The Bubye River, also known as Bubi River, is a tributary of the Limpopo River in "
+        "Beitbridge District and Gwanda District, Zimbabwe."
+    )
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert set(top.to_dict()) == {"rank", "url", "title", "snippet", "date", "score"}
     assert world.search(["Bubye River"], k=2, snippets=False)[0][0].snippet == ""
@@ -74,13 +101,19 @@ def test_search_is_batched(world):
 
 
 def test_search_with_a_str_is_an_error(world):
-    with pytest.raises(ConfigError, match=r"Expects a list of queries, actual: a single str\. Wrap it: search\(\[query\]\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"Expects a list of queries, actual: a single str\. Wrap it: search\(\[query\]\)",
+    ):
         world.search("Publix", k=3)  # type: ignore[arg-type]
 
 
 def test_search_exclude_masks_and_keeps_k(world):
     [before] = world.search(["Bubye River"], k=5)
-    masked = [before[0].url.replace("https://en.wikipedia.org", "HTTPS://EN.Wikipedia.ORG:443"), before[1].url + "/#top"]
+    masked = [
+        before[0].url.replace("https://en.wikipedia.org", "HTTPS://EN.Wikipedia.ORG:443"),
+        before[1].url + "/#top",
+    ]
     [after] = world.search(["Bubye River"], k=5, exclude=masked)
     assert len(after) == 5
     assert {before[0].url, before[1].url}.isdisjoint(h.url for h in after)
@@ -120,7 +153,9 @@ def test_two_worlds_on_one_path_in_one_process(tiny_world, world):
     assert other.get_page(ADOLESCENCE).title == "Adolescence"
     other.close()
     other.close()
-    assert world.get_page(ADOLESCENCE).title == "Adolescence"  # closing one leaves the other working
+    assert (
+        world.get_page(ADOLESCENCE).title == "Adolescence"
+    )  # closing one leaves the other working
 
 
 def test_world_is_picklable_before_use_and_opens_lazily(tiny_world):
@@ -138,7 +173,9 @@ def test_world_reopens_after_fork(world):
 
     assert world.get_page(ADOLESCENCE) is not None  # opened in the parent
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # the parent encodes with a thread pool, which a forked child inherits broken
+    torch.set_num_threads(
+        2
+    )  # the parent encodes with a thread pool, which a forked child inherits broken
     world.search(["a query encoded in the parent with two threads"], k=1)
     pid = os.fork()
     if pid == 0:
@@ -160,7 +197,9 @@ def test_world_reopens_after_fork(world):
 
 
 def test_missing_world(tmp_path):
-    with pytest.raises(WorldNotFoundError, match="Expects a world directory at .*, actual: it does not exist"):
+    with pytest.raises(
+        WorldNotFoundError, match="Expects a world directory at .*, actual: it does not exist"
+    ):
         World(tmp_path / "missing")
 
 
@@ -174,7 +213,10 @@ def test_verify_false_only_reads_the_manifest(world_copy):
     with pytest.raises(WorldNotFoundError, match="Expects a BM25 index at"):
         w.search(["Publix"], k=1)
     w.close()
-    with pytest.raises(WorldNotFoundError, match=r"Expects the dense index \(FAISS\) at .*dense\.faiss, actual: missing"):
+    with pytest.raises(
+        WorldNotFoundError,
+        match=r"Expects the dense index \(FAISS\) at .*dense\.faiss, actual: missing",
+    ):
         World(world_copy)
 
 
@@ -206,11 +248,17 @@ def test_a_hub_embedder_is_never_downloaded(world_copy, no_network):
     from lite_world.store.manifest import MANIFEST_NAME
 
     path = world_copy / MANIFEST_NAME
-    path.write_text(path.read_text().replace("sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-small-en-v1.5"))
+    path.write_text(
+        path.read_text().replace("sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-small-en-v1.5")
+    )
     w = World(world_copy)  # opening reads files only
-    with pytest.raises(ModelNotFoundError, match=(
-        r"Expects the embedder 'BAAI/bge-small-en-v1\.5' on this machine \(the world's query encoder\), actual: not "
-        r"in the local Hugging Face cache.*huggingface-cli download BAAI/bge-small-en-v1\.5")):
+    with pytest.raises(
+        ModelNotFoundError,
+        match=(
+            r"Expects the embedder 'BAAI/bge-small-en-v1\.5' on this machine \(the world's query encoder\), actual: not "
+            r"in the local Hugging Face cache.*huggingface-cli download BAAI/bge-small-en-v1\.5"
+        ),
+    ):
         w.search(["Publix"], k=1)
     assert no_network == []
     assert w.get_page(ADOLESCENCE).title == "Adolescence"  # the store still serves pages

@@ -58,8 +58,13 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise WorldCorruptedError(
             f"Expects valid JSON in {path}, actual: {exc}. Restore the world from a copy or rebuild it."
         ) from exc
-    bad = [k for k, t in _PARAM_TYPES.items() if not isinstance(meta, dict) or not isinstance(meta.get(k), t)
-           or isinstance(meta.get(k), bool)]
+    bad = [
+        k
+        for k, t in _PARAM_TYPES.items()
+        if not isinstance(meta, dict)
+        or not isinstance(meta.get(k), t)
+        or isinstance(meta.get(k), bool)
+    ]
     if bad:
         raise WorldCorruptedError(
             f"Expects {path} to hold {sorted(_PARAM_TYPES)} with types "
@@ -121,7 +126,14 @@ class DenseIndex:
         use_gpu: move to GPU when faiss has one (Flat/IVF only).
     """
 
-    def __init__(self, index: Any, factory: str, params: dict[str, Any] | None = None, *, use_gpu: bool | None = None):
+    def __init__(
+        self,
+        index: Any,
+        factory: str,
+        params: dict[str, Any] | None = None,
+        *,
+        use_gpu: bool | None = None,
+    ):
         faiss = _faiss()
         self.factory = factory
         self.params = dict(params or {})
@@ -145,7 +157,13 @@ class DenseIndex:
                 try:
                     ps.set_index_parameter(index, key, self.params[key])
                 except RuntimeError as exc:
-                    logger.warning("index %s ignores search parameter %s=%s (%s)", self.factory, key, self.params[key], exc)
+                    logger.warning(
+                        "index %s ignores search parameter %s=%s (%s)",
+                        self.factory,
+                        key,
+                        self.params[key],
+                        exc,
+                    )
 
     @property
     def ntotal(self) -> int:
@@ -181,11 +199,17 @@ class DenseIndex:
         if "IVF" in factory:
             defaults["nprobe"] = 32
         if "Refine" in factory:
-            defaults["k_factor_rf"] = 8  # re-rank 8k PQ candidates: recall@10 0.40 -> 0.72 at 1M (bench_scale_1m)
+            defaults["k_factor_rf"] = (
+                8  # re-rank 8k PQ candidates: recall@10 0.40 -> 0.72 at 1M (bench_scale_1m)
+            )
         defaults.update(params or {})
         if not index.is_trained:
             rng = np.random.default_rng(seed)
-            sample = vectors if n <= train_size else vectors[np.sort(rng.choice(n, train_size, replace=False))]
+            sample = (
+                vectors
+                if n <= train_size
+                else vectors[np.sort(rng.choice(n, train_size, replace=False))]
+            )
             index.train(sample)
         for start in range(0, n, 100_000):
             index.add(vectors[start : start + 100_000])
@@ -210,7 +234,12 @@ class DenseIndex:
         tmp = d / (DENSE_INDEX + ".tmp")
         faiss.write_index(index, str(tmp))
         os.replace(tmp, d / DENSE_INDEX)
-        meta = {"factory": self.factory, "params": self.params, "dim": self.dim, "ntotal": self.ntotal}
+        meta = {
+            "factory": self.factory,
+            "params": self.params,
+            "dim": self.dim,
+            "ntotal": self.ntotal,
+        }
         tmp = d / (DENSE_PARAMS + ".tmp")
         tmp.write_text(json.dumps(meta, indent=2))
         os.replace(tmp, d / DENSE_PARAMS)
@@ -244,7 +273,9 @@ class DenseIndex:
             for flag in ("IO_FLAG_MMAP_IFC", "IO_FLAG_MMAP"):
                 if hasattr(faiss, flag):
                     try:
-                        index = faiss.read_index(str(path), getattr(faiss, flag) | faiss.IO_FLAG_READ_ONLY)
+                        index = faiss.read_index(
+                            str(path), getattr(faiss, flag) | faiss.IO_FLAG_READ_ONLY
+                        )
                         break
                     except RuntimeError:
                         index = None

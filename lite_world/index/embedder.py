@@ -44,7 +44,9 @@ class Embedder(Protocol):
     name: str
     dim: int
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
         """Return an array of shape ``(len(texts), dim)``, float32, unit norm."""
         ...
 
@@ -94,16 +96,23 @@ class SentenceTransformerEmbedder:
                 f"or use the bundled default {DEFAULT_EMBEDDER!r}."
             ) from exc
         self.model.max_seq_length = max_seq_length
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         self.dim = int(get_dim())
         self.device = device
         self._pid = os.getpid()
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         torch = require("torch")
-        if os.getpid() != self._pid:  # a forked child: torch's inherited thread pool deadlocks; use one thread
+        if (
+            os.getpid() != self._pid
+        ):  # a forked child: torch's inherited thread pool deadlocks; use one thread
             torch.set_num_threads(1)
             self._pid = os.getpid()
         previous = torch.get_num_threads()
@@ -151,12 +160,16 @@ def _resolve(name: str) -> str:
     return name
 
 
-def get_embedder(name_or_path: str = DEFAULT_EMBEDDER, device: str | None = None, num_threads: int | None = None) -> SentenceTransformerEmbedder:
+def get_embedder(
+    name_or_path: str = DEFAULT_EMBEDDER, device: str | None = None, num_threads: int | None = None
+) -> SentenceTransformerEmbedder:
     """A process-wide cached embedder (loading a model takes seconds); aliases of the default share one."""
     name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
     return _cached_embedder(name, device, num_threads)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_embedder(name: str, device: str | None, num_threads: int | None) -> SentenceTransformerEmbedder:
+def _cached_embedder(
+    name: str, device: str | None, num_threads: int | None
+) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(name, device=device, num_threads=num_threads)

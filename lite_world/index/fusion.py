@@ -17,7 +17,9 @@ import numpy as np
 __all__ = ["rrf", "weighted"]
 
 
-def rrf(*rankings: np.ndarray, k: int, rrf_k: int = 60, weights: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rrf(
+    *rankings: np.ndarray, k: int, rrf_k: int = 60, weights: list[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Reciprocal rank fusion: ``score(d) = Σ w_i / (rrf_k + rank_i(d))`` with 1-based ranks.
 
     Ties break by the first ranking's order, then by id, so results are deterministic.
@@ -43,7 +45,11 @@ def rrf(*rankings: np.ndarray, k: int, rrf_k: int = 60, weights: list[float] | N
 
 
 def weighted(
-    dense: tuple[np.ndarray, np.ndarray], sparse: tuple[np.ndarray, np.ndarray], *, k: int, alpha: float = 0.5
+    dense: tuple[np.ndarray, np.ndarray],
+    sparse: tuple[np.ndarray, np.ndarray],
+    *,
+    k: int,
+    alpha: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``alpha * dense + (1 - alpha) * sparse`` after per-query max normalisation of each score list.
 

@@ -31,7 +31,9 @@ from lite_world.index.sparse import BM25Index
 
 __all__ = ["Searcher", "SearchConfig", "SearchMode", "DEFAULT_CACHE_BYTES"]
 
-DEFAULT_CACHE_BYTES = 64 << 20  # per cache; a hybrid query costs ~2.2 KB of vector + ~0.7 KB of pool
+DEFAULT_CACHE_BYTES = (
+    64 << 20
+)  # per cache; a hybrid query costs ~2.2 KB of vector + ~0.7 KB of pool
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
 _MODES = ("hybrid", "dense", "sparse")
@@ -42,18 +44,30 @@ _FUSIONS = ("rrf", "weighted")
 class SearchConfig:
     """How a world searches."""
 
-    mode: str = field(default="hybrid", metadata={"help": "'hybrid' (dense + BM25), 'dense' or 'sparse'."})
-    fusion: str = field(default="rrf", metadata={"help": "'rrf' (reciprocal rank fusion) or 'weighted'."})
+    mode: str = field(
+        default="hybrid", metadata={"help": "'hybrid' (dense + BM25), 'dense' or 'sparse'."}
+    )
+    fusion: str = field(
+        default="rrf", metadata={"help": "'rrf' (reciprocal rank fusion) or 'weighted'."}
+    )
     rrf_k: int = field(default=60, metadata={"help": "RRF constant (the paper uses 60)."})
     alpha: float = field(default=0.5, metadata={"help": "Dense weight for weighted fusion."})
-    pool: int = field(default=50, metadata={"help": "Candidates fetched per retriever and cached per query."})
-    query_cache_size: int = field(default=100_000, metadata={"help": "Most cached query embeddings (entries)."})
-    result_cache_size: int = field(default=100_000, metadata={"help": "Most cached candidate pools (entries)."})
+    pool: int = field(
+        default=50, metadata={"help": "Candidates fetched per retriever and cached per query."}
+    )
+    query_cache_size: int = field(
+        default=100_000, metadata={"help": "Most cached query embeddings (entries)."}
+    )
+    result_cache_size: int = field(
+        default=100_000, metadata={"help": "Most cached candidate pools (entries)."}
+    )
     query_cache_bytes: int = field(
-        default=DEFAULT_CACHE_BYTES, metadata={"help": "Most bytes of cached query embeddings (0: no cache)."}
+        default=DEFAULT_CACHE_BYTES,
+        metadata={"help": "Most bytes of cached query embeddings (0: no cache)."},
     )
     result_cache_bytes: int = field(
-        default=DEFAULT_CACHE_BYTES, metadata={"help": "Most bytes of cached candidate pools (0: no cache)."}
+        default=DEFAULT_CACHE_BYTES,
+        metadata={"help": "Most bytes of cached candidate pools (0: no cache)."},
     )
     max_query_chars: int = field(default=1000, metadata={"help": "Queries are cut to this length."})
 
@@ -63,13 +77,22 @@ class SearchConfig:
         if self.fusion not in _FUSIONS:
             raise ConfigError(f"Expects fusion in {_FUSIONS}, actual: {self.fusion!r}")
         if self.rrf_k < 1 or self.pool < 1:
-            raise ConfigError(f"Expects rrf_k >= 1 and pool >= 1, actual: rrf_k={self.rrf_k}, pool={self.pool}")
+            raise ConfigError(
+                f"Expects rrf_k >= 1 and pool >= 1, actual: rrf_k={self.rrf_k}, pool={self.pool}"
+            )
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"Expects 0 <= alpha <= 1, actual: {self.alpha}")
-        for name in ("query_cache_size", "result_cache_size", "query_cache_bytes", "result_cache_bytes"):
+        for name in (
+            "query_cache_size",
+            "result_cache_size",
+            "query_cache_bytes",
+            "result_cache_bytes",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"Expects SearchConfig.{name} to be an int >= 0, actual: {value!r}")
+                raise ConfigError(
+                    f"Expects SearchConfig.{name} to be an int >= 0, actual: {value!r}"
+                )
 
 
 class Searcher:
@@ -96,7 +119,9 @@ class Searcher:
             cfg = SearchConfig(**{**cfg.__dict__, "mode": mode})
         self.config = cfg
         if cfg.mode in ("hybrid", "dense") and (dense is None or embedder is None):
-            raise ConfigError(f"Expects a dense index and an embedder for mode {cfg.mode!r}, actual: missing")
+            raise ConfigError(
+                f"Expects a dense index and an embedder for mode {cfg.mode!r}, actual: missing"
+            )
         if cfg.mode in ("hybrid", "sparse") and sparse is None:
             raise ConfigError(f"Expects a BM25 index for mode {cfg.mode!r}, actual: missing")
         self.dense, self.sparse, self.embedder = dense, sparse, embedder
@@ -105,7 +130,9 @@ class Searcher:
 
     def _cache(self, name: str) -> LRUCache[Any]:
         c = self.config
-        return LRUCache(getattr(c, f"{name}_cache_size"), max_bytes=getattr(c, f"{name}_cache_bytes"))
+        return LRUCache(
+            getattr(c, f"{name}_cache_size"), max_bytes=getattr(c, f"{name}_cache_bytes")
+        )
 
     # -- the candidate pool for each query (cached) -------------------------
     def _embed(self, queries: list[str]) -> np.ndarray:
@@ -143,7 +170,9 @@ class Searcher:
 
     def _pools(self, queries: list[str], pool: int) -> list[tuple[np.ndarray, np.ndarray]]:
         key_of = [(self.config.mode, pool, q) for q in queries]
-        pools: list[tuple[np.ndarray, np.ndarray] | None] = [self.result_cache.get(k) for k in key_of]
+        pools: list[tuple[np.ndarray, np.ndarray] | None] = [
+            self.result_cache.get(k) for k in key_of
+        ]
         todo = [i for i, p in enumerate(pools) if p is None]
         if todo:
             qs = [queries[i] for i in todo]

@@ -82,7 +82,9 @@ class BM25Index:
         from bm25s.tokenization import Tokenizer
 
         tok = Tokenizer(stopwords="en")
-        ids = tok.tokenize(texts, update_vocab=True, return_as="ids", show_progress=show_progress, length=n_docs)
+        ids = tok.tokenize(
+            texts, update_vocab=True, return_as="ids", show_progress=show_progress, length=n_docs
+        )
         n = len(ids)
         retriever = bm25s.BM25(k1=k1, b=b, backend=_backend(n, backend))
         retriever.index(ids, show_progress=show_progress)
@@ -95,12 +97,19 @@ class BM25Index:
         scores = np.zeros((nq, k), dtype=np.float32)
         if nq == 0 or self.n_docs == 0:
             return ids, scores
-        q = self.tokenizer.tokenize(list(queries), update_vocab=False, return_as="ids", show_progress=False)
+        q = self.tokenizer.tokenize(
+            list(queries), update_vocab=False, return_as="ids", show_progress=False
+        )
         kk = min(k, self.n_docs)
         try:
             docs, sc = self.retriever.retrieve(q, k=kk, show_progress=False, n_threads=1)
-        except (IndexError, ValueError) as exc:  # damaged arrays: an index out of range, a bad shape
-            raise WorldCorruptedError(f"Expects consistent BM25 arrays, actual: {exc!r} while searching. {_FIX}") from exc
+        except (
+            IndexError,
+            ValueError,
+        ) as exc:  # damaged arrays: an index out of range, a bad shape
+            raise WorldCorruptedError(
+                f"Expects consistent BM25 arrays, actual: {exc!r} while searching. {_FIX}"
+            ) from exc
         docs = np.asarray(docs, dtype=np.int64)
         sc = np.asarray(sc, dtype=np.float32)
         if docs.shape != (nq, kk) or (docs.size and (docs.min() < 0 or docs.max() >= self.n_docs)):
@@ -160,10 +169,14 @@ class BM25Index:
                 f"Expects the BM25 index files in {d}, actual: {exc}. Re-run lite-world build with --out {world_dir}."
             ) from exc
         except Exception as exc:  # bm25s raises whatever numpy/json raise on damaged files
-            raise WorldCorruptedError(f"Expects a readable BM25 index at {d}, actual: {type(exc).__name__}: {exc}. {_FIX}") from exc
+            raise WorldCorruptedError(
+                f"Expects a readable BM25 index at {d}, actual: {type(exc).__name__}: {exc}. {_FIX}"
+            ) from exc
         index = cls(retriever, tok, n)
         if be == "numba":
-            index.search(["warm up the numba kernels"], 1)  # pay the JIT when the world opens, not mid-rollout
+            index.search(
+                ["warm up the numba kernels"], 1
+            )  # pay the JIT when the world opens, not mid-rollout
         return index
 
 
@@ -172,10 +185,16 @@ def _check_arrays(retriever, n_docs: int) -> None:  # type: ignore[no-untyped-de
     scores = retriever.scores
     data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
     n_vocab = len(retriever.vocab_dict)
-    if len(indptr) != n_vocab + 1 or len(data) != len(indices) or (len(indptr) and int(indptr[-1]) != len(data)):
+    if (
+        len(indptr) != n_vocab + 1
+        or len(data) != len(indices)
+        or (len(indptr) and int(indptr[-1]) != len(data))
+    ):
         raise ValueError(
             f"score matrix of {len(data)} values, {len(indices)} indices and {len(indptr)} pointers for a "
             f"vocabulary of {n_vocab} tokens"
         )
     if int(scores.get("num_docs", n_docs)) != n_docs:
-        raise ValueError(f"the arrays index {scores.get('num_docs')} documents, {BM25_PARAMS} says {n_docs}")
+        raise ValueError(
+            f"the arrays index {scores.get('num_docs')} documents, {BM25_PARAMS} says {n_docs}"
+        )

@@ -56,7 +56,11 @@ class PageCodec:
     def _compressor(self) -> zstandard.ZstdCompressor:
         c = getattr(self._local, "c", None)
         if c is None:
-            c = zstandard.ZstdCompressor(level=self.level, dict_data=self._dict) if self._dict else zstandard.ZstdCompressor(level=self.level)
+            c = (
+                zstandard.ZstdCompressor(level=self.level, dict_data=self._dict)
+                if self._dict
+                else zstandard.ZstdCompressor(level=self.level)
+            )
             self._local.c = c
         return c
 
@@ -64,12 +68,18 @@ class PageCodec:
         name = "dd" if with_dict else "d"
         d = getattr(self._local, name, None)
         if d is None:
-            d = zstandard.ZstdDecompressor(dict_data=self._dict) if with_dict else zstandard.ZstdDecompressor()
+            d = (
+                zstandard.ZstdDecompressor(dict_data=self._dict)
+                if with_dict
+                else zstandard.ZstdDecompressor()
+            )
             setattr(self._local, name, d)
         return d
 
     def encode(self, value: dict[str, Any]) -> bytes:
-        raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass"
+        )
         if self.compression == "none":
             return RAW + raw
         return (ZSTD_DICT if self._dict else ZSTD) + self._compressor().compress(raw)

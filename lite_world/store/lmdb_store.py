@@ -80,7 +80,9 @@ def _acquire_env(path: Path, readonly: bool) -> _SharedEnv:
     with _ENVS_LOCK:
         key = _file_key(path)
         shared = _ENVS.get(key) if key is not None else None
-        if shared is not None and shared.pid != os.getpid():  # inherited through fork(): unusable here
+        if (
+            shared is not None and shared.pid != os.getpid()
+        ):  # inherited through fork(): unusable here
             try:
                 shared.env.close()
             except lmdb.Error:
@@ -110,7 +112,10 @@ def _acquire_env(path: Path, readonly: bool) -> _SharedEnv:
             raise _corrupted(path, str(exc)) from exc
         try:
             check_data_file(env, path)  # before the first read through the memory map
-            dbs = tuple(env.open_db(name, create=not readonly) for name in (b"pages", b"ids", b"hashes", b"meta"))
+            dbs = tuple(
+                env.open_db(name, create=not readonly)
+                for name in (b"pages", b"ids", b"hashes", b"meta")
+            )
         except (lmdb.Error, WorldCorruptedError) as exc:
             env.close()
             if isinstance(exc, WorldCorruptedError):
@@ -140,7 +145,10 @@ def check_data_file(env: Any, path: Path) -> None:
     need = (int(env.info()["last_pgno"]) + 1) * int(env.stat()["psize"])
     have = (path / STORE_DATA).stat().st_size
     if have < need:
-        raise _corrupted(path, f"{STORE_DATA} holds {have} bytes but its last page ends at byte {need} (truncated)")
+        raise _corrupted(
+            path,
+            f"{STORE_DATA} holds {have} bytes but its last page ends at byte {need} (truncated)",
+        )
 
 
 def _release_env(shared: _SharedEnv) -> None:
@@ -194,7 +202,7 @@ class PageStore:
         self._pending_samples: list[bytes] = []
 
     # -- context management -------------------------------------------------
-    def __enter__(self) -> "PageStore":
+    def __enter__(self) -> PageStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -213,8 +221,12 @@ class PageStore:
             yield
         except WorldError:
             raise
-        except Exception as exc:  # lmdb.CorruptedError, zstd, JSON, a record of the wrong shape: damaged
-            raise _corrupted(self.path, f"{what} cannot be read ({type(exc).__name__}: {exc})") from exc
+        except (
+            Exception
+        ) as exc:  # lmdb.CorruptedError, zstd, JSON, a record of the wrong shape: damaged
+            raise _corrupted(
+                self.path, f"{what} cannot be read ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _get_raw(self, db: Any, key: bytes) -> bytes | None:
         with self._reading(f"key {key[:80]!r}"), self._env.begin(db=db, buffers=False) as txn:
@@ -224,7 +236,9 @@ class PageStore:
         with self._reading(what):
             rec = self.codec.decode(raw)
             if not isinstance(rec, dict) or not isinstance(rec.get("id"), int):
-                raise ValueError(f"a {type(rec).__name__} without an int id instead of a page record")
+                raise ValueError(
+                    f"a {type(rec).__name__} without an int id instead of a page record"
+                )
             bad = [k for k in _TEXT_FIELDS if not isinstance(rec.get(k), str)]
             if bad:
                 raise ValueError(f"a page record whose {bad} are not strings")
@@ -247,7 +261,10 @@ class PageStore:
             return txn.stat(db)["entries"]
 
     def __contains__(self, url: object) -> bool:
-        return isinstance(url, str) and self._get_raw(self._pages, normalize_url(url).encode()) is not None
+        return (
+            isinstance(url, str)
+            and self._get_raw(self._pages, normalize_url(url).encode()) is not None
+        )
 
     def get_dict(self, url: str) -> dict[str, Any] | None:
         """The stored record (page fields plus ``id``) of ``url``, or ``None``."""
@@ -296,7 +313,9 @@ class PageStore:
     def has_hash(self, h: str) -> bool:
         return self._get_raw(self._hashes, h.encode()) is not None
 
-    def iter_records(self, start_id: int = 0, end_id: int | None = None) -> Iterator[dict[str, Any]]:
+    def iter_records(
+        self, start_id: int = 0, end_id: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Records in row-id order (the dense index order)."""
         end = self._next_id if end_id is None else end_id
         with self._reading("rows in id order"), self._env.begin() as txn:
@@ -358,7 +377,9 @@ class PageStore:
             and len(pages) >= 64
         ):
             samples = [
-                json.dumps(p.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+                json.dumps(p.to_dict(), ensure_ascii=False, separators=(",", ":")).encode(
+                    "utf-8", "surrogatepass"
+                )
                 for p in pages[: self._dictionary_samples]
             ]
             d = train_dictionary(samples)

@@ -32,10 +32,21 @@ __all__ = ["Manifest", "MANIFEST_NAME", "read_manifest", "write_manifest"]
 FORMAT_VERSION = 2  # 2: file digests (``files``) and index generations (``index_dir``)
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "page_count": (int,), "store_digest": (str,), "embedder": (str,), "embedding_dim": (int,),
-    "index_factory": (str,), "index_params": (dict,), "sources": (list,), "bm25": (dict,),
-    "build_config": (dict,), "build_seconds": (int, float), "built_at": (str,),
-    "lite_world_version": (str,), "format_version": (int,), "files": (dict,), "index_dir": (str,),
+    "page_count": (int,),
+    "store_digest": (str,),
+    "embedder": (str,),
+    "embedding_dim": (int,),
+    "index_factory": (str,),
+    "index_params": (dict,),
+    "sources": (list,),
+    "bm25": (dict,),
+    "build_config": (dict,),
+    "build_seconds": (int, float),
+    "built_at": (str,),
+    "lite_world_version": (str,),
+    "format_version": (int,),
+    "files": (dict,),
+    "index_dir": (str,),
 }
 
 
@@ -58,7 +69,9 @@ class Manifest:
     bm25: dict[str, Any] = field(default_factory=dict)
     build_config: dict[str, Any] = field(default_factory=dict)
     build_seconds: float = 0.0
-    built_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    built_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
     lite_world_version: str = __version__
     format_version: int = FORMAT_VERSION
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -99,7 +112,11 @@ class Manifest:
                 f"Expects the manifest to be a JSON object, actual: {type(d).__name__}. "
                 "Restore manifest.json from a copy of the world, or rebuild the world."
             )
-        required = [n for n, f in cls.__dataclass_fields__.items() if f.default is MISSING and f.default_factory is MISSING]
+        required = [
+            n
+            for n, f in cls.__dataclass_fields__.items()
+            if f.default is MISSING and f.default_factory is MISSING
+        ]
         missing = [n for n in required if n not in d]
         if missing:
             raise WorldCorruptedError(
@@ -134,11 +151,16 @@ def read_manifest(world_dir: str | os.PathLike[str]) -> Manifest:
         )
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (
+        ValueError,
+        RecursionError,
+    ) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise WorldCorruptedError(
             f"Expects valid JSON in {path}, actual: {exc}. Restore manifest.json from a copy of the world, "
             "or rebuild the world."
         ) from exc
     except OSError as exc:
-        raise WorldCorruptedError(f"Expects a readable {path}, actual: {exc}. Check its permissions.") from exc
+        raise WorldCorruptedError(
+            f"Expects a readable {path}, actual: {exc}. Check its permissions."
+        ) from exc
     return Manifest.from_dict(data)

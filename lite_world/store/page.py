@@ -42,7 +42,9 @@ def make_summary(title: str, markdown: str, max_chars: int = 400) -> str:
         >>> make_summary("Paris", "# Paris\\n\\nParis is the capital of France. It has 2M people.", max_chars=30)
         'Paris. Paris is the capital of…'
     """
-    body = markdown.lstrip()[: max_chars * 8]  # the lead is all we need; keep the regexes O(max_chars)
+    body = markdown.lstrip()[
+        : max_chars * 8
+    ]  # the lead is all we need; keep the regexes O(max_chars)
     first, _, rest = body.partition("\n")
     if first.startswith("#") and first.lstrip("# ").strip().lower() == title.strip().lower():
         body = rest  # a leading heading that repeats the title
@@ -88,7 +90,7 @@ class Page:
         summary: str | None = None,
         source: str = "",
         date: str | None = None,
-    ) -> "Page":
+    ) -> Page:
         """Build a page, normalising the URL and deriving summary, domain and hash."""
         nurl = normalize_url(url)
         title = _WS.sub(" ", title or "").strip()
@@ -107,5 +109,5 @@ class Page:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Page":
+    def from_dict(cls, d: dict[str, Any]) -> Page:
         return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]

@@ -19,8 +19,19 @@ __all__ = ["normalize_url", "wikipedia_url", "url_domain", "is_fetchable_url", "
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga",
-        "ref_src", "spm", "share", "si",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_ga",
+        "ref_src",
+        "spm",
+        "share",
+        "si",
     }
 )
 # Characters kept literally in paths: RFC 3986 unreserved + sub-delims + ":@/" (and "%" of escapes).
@@ -60,7 +71,9 @@ def normalize_url(url: str) -> str:
     url = url.strip()
     if not url:
         return ""
-    if "://" not in url and not url.lower().startswith(("javascript:", "file:", "data:", "mailto:")):
+    if "://" not in url and not url.lower().startswith(
+        ("javascript:", "file:", "data:", "mailto:")
+    ):
         url = "https://" + url
     try:
         parts = urlsplit(url)
@@ -77,7 +90,9 @@ def normalize_url(url: str) -> str:
     path = quote(unquote(parts.path), safe=_PATH_SAFE, errors="surrogatepass") or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
     return urlunsplit((scheme, netloc, path, urlencode(sorted(query), errors="surrogatepass"), ""))
 
 

@@ -68,12 +68,16 @@ def test_auto_factory_thresholds(n, dim, expected):
 
 
 def test_bad_factory_string():
-    with pytest.raises(ConfigError, match=r"Expects a valid FAISS factory string .*actual: 'NotAnIndex42'"):
+    with pytest.raises(
+        ConfigError, match=r"Expects a valid FAISS factory string .*actual: 'NotAnIndex42'"
+    ):
         DenseIndex.build(np.eye(4, dtype=np.float32), factory="NotAnIndex42")
 
 
 def _recall_at_10(approx: np.ndarray, exact: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx.tolist(), exact.tolist())]))
+    return float(
+        np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx.tolist(), exact.tolist())])
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,41 +117,71 @@ def test_save_load_round_trip(tmp_path, clustered, factory, mmap):
     before = idx.search(q, k=10)
     idx.save(tmp_path)
     assert json.loads((tmp_path / "index" / "dense.json").read_text()) == {
-        "factory": factory, "params": idx.params, "dim": 32, "ntotal": 2000}
+        "factory": factory,
+        "params": idx.params,
+        "dim": 32,
+        "ntotal": 2000,
+    }
     assert not (tmp_path / "index" / "dense.faiss.tmp").exists()
     assert DenseIndex.peek_count(tmp_path) == 2000
     loaded = DenseIndex.load(tmp_path, mmap=mmap, use_gpu=False)
-    assert (loaded.factory, loaded.params, loaded.ntotal, loaded.dim) == (factory, idx.params, 2000, 32)
+    assert (loaded.factory, loaded.params, loaded.ntotal, loaded.dim) == (
+        factory,
+        idx.params,
+        2000,
+        32,
+    )
     after = loaded.search(q, k=10)
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_allclose(after[1], before[1], rtol=1e-6)
 
 
 def test_load_missing_and_damaged(tmp_path):
-    with pytest.raises(WorldNotFoundError, match=r"Expects a dense index at .*dense\.faiss, actual: missing\. "
-                                                 r"Re-run lite-world build with --out"):
+    with pytest.raises(
+        WorldNotFoundError,
+        match=r"Expects a dense index at .*dense\.faiss, actual: missing\. "
+        r"Re-run lite-world build with --out",
+    ):
         DenseIndex.load(tmp_path)
     with pytest.raises(WorldNotFoundError, match="Expects a dense index at .*, actual: missing"):
         DenseIndex.peek_count(tmp_path)
     DenseIndex.build(np.eye(4, dtype=np.float32)).save(tmp_path)
     good = (tmp_path / "index" / "dense.faiss").read_bytes()
     (tmp_path / "index" / "dense.faiss").write_bytes(b"not a faiss index at all")
-    with pytest.raises(WorldCorruptedError, match=r"Expects a FAISS index header in .*dense\.faiss, actual: fourcc b'not '"):
+    with pytest.raises(
+        WorldCorruptedError,
+        match=r"Expects a FAISS index header in .*dense\.faiss, actual: fourcc b'not '",
+    ):
         DenseIndex.load(tmp_path)
     (tmp_path / "index" / "dense.faiss").write_bytes(good[:100])  # truncated after a valid header
-    with pytest.raises(WorldCorruptedError, match=r"Expects a readable FAISS index at .*dense\.faiss, actual: .*"
-                                                  r"Restore the world from a copy or rebuild it"):
+    with pytest.raises(
+        WorldCorruptedError,
+        match=r"Expects a readable FAISS index at .*dense\.faiss, actual: .*"
+        r"Restore the world from a copy or rebuild it",
+    ):
         DenseIndex.load(tmp_path)
     (tmp_path / "index" / "dense.faiss").write_bytes(good[:10])
-    with pytest.raises(WorldCorruptedError, match=r"Expects a FAISS index header \(16 bytes\) in .*, actual: 10 bytes"):
+    with pytest.raises(
+        WorldCorruptedError,
+        match=r"Expects a FAISS index header \(16 bytes\) in .*, actual: 10 bytes",
+    ):
         DenseIndex.load(tmp_path)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", r"Expects valid JSON in .*dense\.json, actual: Expecting property name"),
-    ("[1, 2]", r"Expects .*dense\.json to hold \['dim', 'factory', 'ntotal', 'params'\] .*actual: \['factory', "),
-    ('{"factory": "Flat", "params": {}, "dim": "4", "ntotal": 4}', r"actual: \['dim'\] missing or of another type"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", r"Expects valid JSON in .*dense\.json, actual: Expecting property name"),
+        (
+            "[1, 2]",
+            r"Expects .*dense\.json to hold \['dim', 'factory', 'ntotal', 'params'\] .*actual: \['factory', ",
+        ),
+        (
+            '{"factory": "Flat", "params": {}, "dim": "4", "ntotal": 4}',
+            r"actual: \['dim'\] missing or of another type",
+        ),
+    ],
+)
 def test_damaged_params_json_is_typed(tmp_path, content, message):
     """Before: a bad dense.json raised JSONDecodeError / KeyError / TypeError."""
     DenseIndex.build(np.eye(4, dtype=np.float32)).save(tmp_path)
@@ -162,7 +196,9 @@ def test_params_disagreeing_with_the_index_header(tmp_path):
     DenseIndex.build(np.eye(4, dtype=np.float32)).save(tmp_path)
     meta = json.loads((tmp_path / "index" / "dense.json").read_text())
     (tmp_path / "index" / "dense.json").write_text(json.dumps({**meta, "ntotal": 3}))
-    with pytest.raises(WorldCorruptedError, match=r"to hold 3 vectors of dim 4 \(dense\.json\), actual: 4 of dim 4"):
+    with pytest.raises(
+        WorldCorruptedError, match=r"to hold 3 vectors of dim 4 \(dense\.json\), actual: 4 of dim 4"
+    ):
         DenseIndex.load(tmp_path)
 
 
@@ -180,7 +216,7 @@ def test_refine_index_really_reranks():
     import faiss
     import numpy as np
 
-    from lite_world.index.dense import DenseIndex, read_header
+    from lite_world.index.dense import DenseIndex
 
     x = np.random.default_rng(0).standard_normal((3000, 32)).astype("float32")
     x /= np.linalg.norm(x, axis=1, keepdims=True)

@@ -23,7 +23,9 @@ def bm25():
 
 
 def _sparse(bm25, **cfg):
-    return Searcher(dense=None, sparse=bm25, embedder=None, mode="sparse", config=SearchConfig(**cfg))
+    return Searcher(
+        dense=None, sparse=bm25, embedder=None, mode="sparse", config=SearchConfig(**cfg)
+    )
 
 
 def test_sparse_ranking(bm25):
@@ -83,19 +85,40 @@ def test_result_cache_hits_on_repeat(bm25):
     second = s.search(["name2", "river"], k=3)
     np.testing.assert_array_equal(first[0][::-1], second[0])
     stats = s.cache_stats()
-    assert stats["query"] == {"size": 0, "hits": 0, "misses": 0, "hit_rate": 0.0, "bytes": 0, "max_bytes": 64 << 20}
+    assert stats["query"] == {
+        "size": 0,
+        "hits": 0,
+        "misses": 0,
+        "hit_rate": 0.0,
+        "bytes": 0,
+        "max_bytes": 64 << 20,
+    }
     assert {k: stats["result"][k] for k in ("size", "hits", "misses", "hit_rate")} == {
-        "size": 2, "hits": 2, "misses": 2, "hit_rate": 0.5}
+        "size": 2,
+        "hits": 2,
+        "misses": 2,
+        "hit_rate": 0.5,
+    }
     # two pools of 50 int64 ids + 50 float32 scores, their keys and entry overheads
     assert 2 * (50 * 12) < stats["result"]["bytes"] < 2 * (50 * 12 + 900)
-    assert s.cache_info()["result"] == {"bytes": stats["result"]["bytes"], "max_bytes": 64 << 20, "entries": 2,
-                                        "max_entries": 100_000, "hits": 2, "misses": 2, "hit_rate": 0.5}
+    assert s.cache_info()["result"] == {
+        "bytes": stats["result"]["bytes"],
+        "max_bytes": 64 << 20,
+        "entries": 2,
+        "max_entries": 100_000,
+        "hits": 2,
+        "misses": 2,
+        "hit_rate": 0.5,
+    }
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"mode": "semantic"}, r"Expects search mode in \('hybrid', 'dense', 'sparse'\), actual: 'semantic'"),
+        (
+            {"mode": "semantic"},
+            r"Expects search mode in \('hybrid', 'dense', 'sparse'\), actual: 'semantic'",
+        ),
         ({"fusion": "max"}, r"Expects fusion in \('rrf', 'weighted'\), actual: 'max'"),
         ({"rrf_k": 0}, r"Expects rrf_k >= 1 and pool >= 1, actual: rrf_k=0, pool=50"),
         ({"pool": 0}, r"Expects rrf_k >= 1 and pool >= 1, actual: rrf_k=60, pool=0"),
@@ -115,9 +138,14 @@ def test_search_config_fields_have_help():
 
 
 def test_missing_indexes_for_mode(bm25):
-    with pytest.raises(ConfigError, match="Expects a dense index and an embedder for mode 'hybrid', actual: missing"):
+    with pytest.raises(
+        ConfigError,
+        match="Expects a dense index and an embedder for mode 'hybrid', actual: missing",
+    ):
         Searcher(dense=None, sparse=bm25, embedder=None)
-    with pytest.raises(ConfigError, match="Expects a BM25 index for mode 'sparse', actual: missing"):
+    with pytest.raises(
+        ConfigError, match="Expects a BM25 index for mode 'sparse', actual: missing"
+    ):
         Searcher(dense=None, sparse=None, embedder=None, mode="sparse")
     with pytest.raises(ConfigError, match="Expects search mode in"):
         Searcher(dense=None, sparse=bm25, embedder=None, mode="bm25")
@@ -135,8 +163,14 @@ def test_hybrid_caches_query_embeddings_and_pools(real_parts):
     b = s.search(["Victoria Falls waterfall"], k=3)
     np.testing.assert_array_equal(a[0], b[0])
     assert {k: s.cache_stats()["query"][k] for k in ("size", "hits", "misses", "hit_rate")} == {
-        "size": 1, "hits": 0, "misses": 1, "hit_rate": 0.0}
-    assert 384 * 4 < s.cache_stats()["query"]["bytes"] < 384 * 4 + 600  # one MiniLM vector, not its whole batch
+        "size": 1,
+        "hits": 0,
+        "misses": 1,
+        "hit_rate": 0.0,
+    }
+    assert (
+        384 * 4 < s.cache_stats()["query"]["bytes"] < 384 * 4 + 600
+    )  # one MiniLM vector, not its whole batch
     assert s.cache_stats()["result"]["hits"] == 1
     # a larger exclusion set needs a larger pool: a new pool, but the embedding is reused
     ids, _ = s.search(["Victoria Falls waterfall"], k=3, exclude=set(range(60)))
@@ -172,7 +206,11 @@ def test_lru_cache_eviction_and_stats():
     assert c.get("b") is None
     assert (c.get("c"), len(c)) == (3, 2)
     assert {k: c.stats()[k] for k in ("size", "hits", "misses", "hit_rate")} == {
-        "size": 2, "hits": 2, "misses": 1, "hit_rate": 2 / 3}
+        "size": 2,
+        "hits": 2,
+        "misses": 1,
+        "hit_rate": 2 / 3,
+    }
     zero: LRUCache[int] = LRUCache(0)
     zero.put("a", 1)
     assert (zero.get("a"), len(zero), zero.stats()["hit_rate"]) == (None, 0, 0.0)
@@ -207,7 +245,9 @@ def test_lru_cache_is_bounded_in_bytes():
     assert info["entries"] == len(c) < 1000
     assert c.get("query 999") is not None and c.get("query 0") is None  # the oldest went first
     assert (info["max_bytes"], info["max_entries"]) == (100_000, None)
-    c.put("huge", np.zeros(1_000_000, dtype=np.uint8))  # bigger than the bound: not cached, nothing evicted
+    c.put(
+        "huge", np.zeros(1_000_000, dtype=np.uint8)
+    )  # bigger than the bound: not cached, nothing evicted
     assert "huge" not in c and len(c) == info["entries"]
     c.put("query 999", vec.copy())  # replacing an entry does not count it twice
     assert c.bytes == info["bytes"]
@@ -219,7 +259,12 @@ def test_lru_cache_is_bounded_in_bytes():
 
 
 def test_search_config_cache_bounds_are_validated():
-    with pytest.raises(ConfigError, match=r"Expects SearchConfig\.query_cache_bytes to be an int >= 0, actual: -1"):
+    with pytest.raises(
+        ConfigError, match=r"Expects SearchConfig\.query_cache_bytes to be an int >= 0, actual: -1"
+    ):
         SearchConfig(query_cache_bytes=-1)
-    with pytest.raises(ConfigError, match=r"Expects SearchConfig\.result_cache_bytes to be an int >= 0, actual: '1'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"Expects SearchConfig\.result_cache_bytes to be an int >= 0, actual: '1'",
+    ):
         SearchConfig(result_cache_bytes="1")  # type: ignore[arg-type]

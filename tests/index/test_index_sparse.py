@@ -11,10 +11,10 @@ from lite_world.errors import WorldCorruptedError, WorldNotFoundError
 from lite_world.index.sparse import BM25Index
 
 DOCS = [
-    "Paris is the capital of France",       # paris capital france
-    "Berlin is the capital of Germany",     # berlin capital germany
-    "Cats sleep a lot",                     # cats sleep lot
-    "France borders Germany and Spain",     # france borders germany spain
+    "Paris is the capital of France",  # paris capital france
+    "Berlin is the capital of Germany",  # berlin capital germany
+    "Cats sleep a lot",  # cats sleep lot
+    "France borders Germany and Spain",  # france borders germany spain
 ]
 
 
@@ -33,8 +33,12 @@ def _bm25(query_terms, doc_terms, corpus_terms, k1=1.2, b=0.75):
     return score
 
 
-CORPUS_TERMS = [["paris", "capital", "france"], ["berlin", "capital", "germany"], ["cats", "sleep", "lot"],
-                ["france", "borders", "germany", "spain"]]
+CORPUS_TERMS = [
+    ["paris", "capital", "france"],
+    ["berlin", "capital", "germany"],
+    ["cats", "sleep", "lot"],
+    ["france", "borders", "germany", "spain"],
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +47,9 @@ def index():
 
 
 def test_exact_ranking_scores_and_padding(index):
-    ids, scores = index.search(["capital of France", "Germany", "zzz unknown", "", "the of is"], k=6)
+    ids, scores = index.search(
+        ["capital of France", "Germany", "zzz unknown", "", "the of is"], k=6
+    )
     assert ids.dtype == np.int64 and scores.dtype == np.float32
     assert ids.tolist() == [
         [0, 1, 3, -1, -1, -1],
@@ -55,7 +61,11 @@ def test_exact_ranking_scores_and_padding(index):
     q = ["capital", "france"]
     expected = [_bm25(q, CORPUS_TERMS[d], CORPUS_TERMS) for d in (0, 1, 3)]
     np.testing.assert_allclose(scores[0, :3], expected, rtol=1e-5)
-    np.testing.assert_allclose(scores[1, :2], [_bm25(["germany"], CORPUS_TERMS[d], CORPUS_TERMS) for d in (1, 3)], rtol=1e-5)
+    np.testing.assert_allclose(
+        scores[1, :2],
+        [_bm25(["germany"], CORPUS_TERMS[d], CORPUS_TERMS) for d in (1, 3)],
+        rtol=1e-5,
+    )
     assert scores[0, 3:].tolist() == [0.0, 0.0, 0.0]
     assert scores[2].tolist() == [0.0] * 6
 
@@ -92,8 +102,11 @@ def test_backend_choice(tmp_path, index):
 
 
 def test_load_missing(tmp_path):
-    with pytest.raises(WorldNotFoundError, match=r"Expects a BM25 index at .*bm25, actual: missing\. "
-                                                 r"Re-run lite-world build with --out"):
+    with pytest.raises(
+        WorldNotFoundError,
+        match=r"Expects a BM25 index at .*bm25, actual: missing\. "
+        r"Re-run lite-world build with --out",
+    ):
         BM25Index.load(tmp_path)
 
 
@@ -103,14 +116,29 @@ def test_build_from_a_generator_with_length():
     assert idx.search(["paris"], k=1)[0].tolist() == [[0]]
 
 
-@pytest.mark.parametrize(("name", "damage", "message"), [
-    ("lite_world.json", b"{oops", r"Expects a readable BM25 index at .*bm25, actual: JSONDecodeError"),
-    ("lite_world.json", b'{"n_docs": "4"}', r"actual: ValueError: n_docs is '4'"),
-    ("vocab.index.json", b"[1, 2", r"actual: JSONDecodeError"),
-    ("params.index.json", b"", r"actual: JSONDecodeError"),
-    ("indptr.csc.index.npy", b"\x93NUMPY garbage", r"Expects a readable BM25 index at .*, actual: ValueError"),
-    ("data.csc.index.npy", None, r"actual: ValueError: score matrix of \d+ values, \d+ indices"),
-])
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        (
+            "lite_world.json",
+            b"{oops",
+            r"Expects a readable BM25 index at .*bm25, actual: JSONDecodeError",
+        ),
+        ("lite_world.json", b'{"n_docs": "4"}', r"actual: ValueError: n_docs is '4'"),
+        ("vocab.index.json", b"[1, 2", r"actual: JSONDecodeError"),
+        ("params.index.json", b"", r"actual: JSONDecodeError"),
+        (
+            "indptr.csc.index.npy",
+            b"\x93NUMPY garbage",
+            r"Expects a readable BM25 index at .*, actual: ValueError",
+        ),
+        (
+            "data.csc.index.npy",
+            None,
+            r"actual: ValueError: score matrix of \d+ values, \d+ indices",
+        ),
+    ],
+)
 def test_damaged_files_are_typed(tmp_path, index, name, damage, message):
     """Before: JSONDecodeError, KeyError, ValueError from numpy escaped untyped."""
     index.save(tmp_path)
@@ -120,14 +148,18 @@ def test_damaged_files_are_typed(tmp_path, index, name, damage, message):
         np.save(path, arr[:-1])
     else:
         path.write_bytes(damage)
-    with pytest.raises(WorldCorruptedError, match=message + r".*Restore the world from a copy or rebuild it"):
+    with pytest.raises(
+        WorldCorruptedError, match=message + r".*Restore the world from a copy or rebuild it"
+    ):
         BM25Index.load(tmp_path)
 
 
 def test_deleted_array_is_not_found(tmp_path, index):
     index.save(tmp_path, index_dir="index.next")
     (tmp_path / "index.next" / "bm25" / "indices.csc.index.npy").unlink()
-    with pytest.raises(WorldNotFoundError, match=r"Expects the BM25 index files in .*index\.next/bm25, actual: "):
+    with pytest.raises(
+        WorldNotFoundError, match=r"Expects the BM25 index files in .*index\.next/bm25, actual: "
+    ):
         BM25Index.load(tmp_path, index_dir="index.next")
 
 
@@ -137,5 +169,7 @@ def test_out_of_range_ids_from_damaged_arrays_are_typed(tmp_path, index):
     arr = np.load(path)
     np.save(path, np.full_like(arr, 10_000))  # document ids far beyond the 4 documents
     loaded = BM25Index.load(tmp_path)
-    with pytest.raises(WorldCorruptedError, match=r"Expects consistent BM25 arrays, actual: IndexError"):
+    with pytest.raises(
+        WorldCorruptedError, match=r"Expects consistent BM25 arrays, actual: IndexError"
+    ):
         loaded.search(["capital of France"], k=2)

@@ -18,7 +18,8 @@ def _page(i: int, text: str | None = None, url: str | None = None) -> Page:
     return Page.create(
         url or f"https://en.wikipedia.org/wiki/Page_{i}",
         f"Page {i}",
-        text or f"Page {i} is a village in district {i * 7} with {i * 13} inhabitants and a church from {1500 + i}.",
+        text
+        or f"Page {i} is a village in district {i * 7} with {i * 13} inhabitants and a church from {1500 + i}.",
     )
 
 
@@ -32,7 +33,11 @@ def test_put_and_get_normalise_the_url(tmp_path):
     with PageStore(tmp_path) as r:
         assert len(r) == 1
         assert r.url_of(0) == "https://example.org/a/b"
-        for variant in ("https://example.org/a/b", "example.org/a/b/", "HTTPS://EXAMPLE.org/a/b?fbclid=1#x"):
+        for variant in (
+            "https://example.org/a/b",
+            "example.org/a/b/",
+            "HTTPS://EXAMPLE.org/a/b?fbclid=1#x",
+        ):
             assert r.get(variant).url == "https://example.org/a/b"
             assert variant in r
         assert r.get_dict("https://example.org/a/b")["id"] == 0
@@ -56,7 +61,11 @@ def test_url_dedup_and_content_dedup(tmp_path):
     same_text = "The same article text, mirrored at two addresses of the web."
     pages = [
         _page(0, text=same_text, url="https://a.org/original"),
-        _page(1, text="  The same   article text,\nmirrored at two addresses of the web.  ", url="https://mirror.org/copy"),
+        _page(
+            1,
+            text="  The same   article text,\nmirrored at two addresses of the web.  ",
+            url="https://mirror.org/copy",
+        ),
         _page(2, url="https://a.org/original/"),  # same URL after normalisation, other text
         _page(3),
     ]
@@ -156,8 +165,11 @@ def test_content_digest_identifies_contents(tmp_path):
 
 
 def test_readonly_open_of_missing_store(tmp_path):
-    with pytest.raises(WorldNotFoundError, match=r"Expects an LMDB page store at .*pages\.lmdb, actual: not found\. "
-                       r"Build the world first: lite-world build INPUT\.\.\. --out"):
+    with pytest.raises(
+        WorldNotFoundError,
+        match=r"Expects an LMDB page store at .*pages\.lmdb, actual: not found\. "
+        r"Build the world first: lite-world build INPUT\.\.\. --out",
+    ):
         PageStore(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
 
@@ -165,7 +177,10 @@ def test_readonly_open_of_missing_store(tmp_path):
 def test_garbage_store_file_is_corrupted(tmp_path):
     (tmp_path / STORE_DIRNAME).mkdir()
     (tmp_path / STORE_DIRNAME / "data.mdb").write_bytes(b"this is not an LMDB file" * 400)
-    with pytest.raises(WorldCorruptedError, match="Expects a readable LMDB page store at .*restore the world from a copy, or rebuild it"):
+    with pytest.raises(
+        WorldCorruptedError,
+        match="Expects a readable LMDB page store at .*restore the world from a copy, or rebuild it",
+    ):
         PageStore(tmp_path)
 
 
@@ -175,7 +190,10 @@ def test_damaged_value_raises_corrupted(tmp_path):
         with w._env.begin(write=True) as txn:
             txn.put(b"https://en.wikipedia.org/wiki/Page_0", ZSTD + b"garbage", db=w._pages)
     with PageStore(tmp_path) as r:
-        with pytest.raises(WorldCorruptedError, match=r"actual: page '.*Page_0' cannot be read \(ZstdError: .*rebuild it"):
+        with pytest.raises(
+            WorldCorruptedError,
+            match=r"actual: page '.*Page_0' cannot be read \(ZstdError: .*rebuild it",
+        ):
             r.get("https://en.wikipedia.org/wiki/Page_0")
         with pytest.raises(WorldCorruptedError, match=r"actual: row 0 cannot be read \(ZstdError"):
             r.get_many_by_id([0])  # the search path
@@ -187,9 +205,16 @@ def test_record_that_is_not_a_page_raises_corrupted(tmp_path):
     with PageStore(tmp_path, readonly=False, compression="none") as w:
         w.put_many([_page(0)])
         with w._env.begin(write=True) as txn:
-            txn.put(b"https://en.wikipedia.org/wiki/Page_0", w.codec.encode({"id": 0, "url": 3}), db=w._pages)
+            txn.put(
+                b"https://en.wikipedia.org/wiki/Page_0",
+                w.codec.encode({"id": 0, "url": 3}),
+                db=w._pages,
+            )
     with PageStore(tmp_path) as r:
-        with pytest.raises(WorldCorruptedError, match=r"a page record whose \['url', 'title', 'markdown', 'summary'\]"):
+        with pytest.raises(
+            WorldCorruptedError,
+            match=r"a page record whose \['url', 'title', 'markdown', 'summary'\]",
+        ):
             r.get_many_by_id([0])
 
 
@@ -213,12 +238,21 @@ def test_truncated_data_file_is_a_typed_error_not_sigbus(tmp_path):
     size = data.stat().st_size
     os.truncate(data, size // 2)
     # in a subprocess: before the fix the first read past the end killed the process with SIGBUS
-    proc = subprocess.run([sys.executable, "-c", _TRUNCATED_READ, str(tmp_path)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _TRUNCATED_READ, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
-    assert proc.stdout.startswith(f"typed: Expects a readable LMDB page store at {tmp_path / STORE_DIRNAME}, actual: "
-                                  f"data.mdb holds {size // 2} bytes but its last page ends at byte ")
-    assert "(truncated). The store is damaged: restore the world from a copy, or rebuild it" in proc.stdout
+    assert proc.stdout.startswith(
+        f"typed: Expects a readable LMDB page store at {tmp_path / STORE_DIRNAME}, actual: "
+        f"data.mdb holds {size // 2} bytes but its last page ends at byte "
+    )
+    assert (
+        "(truncated). The store is damaged: restore the world from a copy, or rebuild it"
+        in proc.stdout
+    )
 
 
 def test_many_readers_in_one_process_share_the_environment(tmp_path):
@@ -229,7 +263,9 @@ def test_many_readers_in_one_process_share_the_environment(tmp_path):
     r1.close()
     r1.close()  # closing twice is harmless and does not close r2's handle
     assert r2.get("https://en.wikipedia.org/wiki/Page_0").title == "Page 0"
-    with pytest.raises(WorldError, match="Expects no other open handle on .* when writing to it, actual: 1 open"):
+    with pytest.raises(
+        WorldError, match="Expects no other open handle on .* when writing to it, actual: 1 open"
+    ):
         PageStore(tmp_path, readonly=False)
     r2.close()
     with PageStore(tmp_path, readonly=False) as w:  # every reader closed: writing works again
@@ -245,7 +281,9 @@ def test_reader_in_a_forked_child(tmp_path):
         code = 1
         try:
             with PageStore(tmp_path) as child:
-                code = 0 if child.get("https://en.wikipedia.org/wiki/Page_0").title == "Page 0" else 3
+                code = (
+                    0 if child.get("https://en.wikipedia.org/wiki/Page_0").title == "Page 0" else 3
+                )
         except BaseException:
             code = 2
         os._exit(code)

@@ -13,12 +13,24 @@ FIX = r"Restore manifest\.json from a copy of the world, or rebuild the world\."
 
 
 def _manifest(**kw) -> Manifest:
-    return Manifest(**{"page_count": 2, "store_digest": "ab", "embedder": "e", "embedding_dim": 8,
-                       "index_factory": "Flat", "index_params": {"efSearch": 64}, "sources": ["x.jsonl"], **kw})
+    return Manifest(
+        **{
+            "page_count": 2,
+            "store_digest": "ab",
+            "embedder": "e",
+            "embedding_dim": 8,
+            "index_factory": "Flat",
+            "index_params": {"efSearch": 64},
+            "sources": ["x.jsonl"],
+            **kw,
+        }
+    )
 
 
 def test_manifest_round_trip_and_atomic_write(tmp_path):
-    m = _manifest(files={"index/dense.faiss": {"bytes": 3, "blake2b": "00"}}, index_dir="index.next")
+    m = _manifest(
+        files={"index/dense.faiss": {"bytes": 3, "blake2b": "00"}}, index_dir="index.next"
+    )
     path = write_manifest(tmp_path, m)
     assert path == tmp_path / MANIFEST_NAME
     assert not (tmp_path / "manifest.json.tmp").exists()
@@ -38,16 +50,24 @@ def test_a_manifest_from_before_digests_still_reads(tmp_path):
 
 def test_garbage_manifest(tmp_path):
     (tmp_path / MANIFEST_NAME).write_bytes(b"\x00\xffnot json{")
-    with pytest.raises(WorldCorruptedError, match=rf"Expects valid JSON in .*manifest\.json, actual: .*{FIX}"):
+    with pytest.raises(
+        WorldCorruptedError, match=rf"Expects valid JSON in .*manifest\.json, actual: .*{FIX}"
+    ):
         read_manifest(tmp_path)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("[1, 2]", r"Expects the manifest to be a JSON object, actual: list\. "),
-    ("null", r"Expects the manifest to be a JSON object, actual: NoneType\. "),
-    ("{}", r"Expects the manifest fields \['page_count', .*\], actual: missing \['page_count', "),
-    ('{"page_count": 3}', r"actual: missing \['store_digest', 'embedder', "),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", r"Expects the manifest to be a JSON object, actual: list\. "),
+        ("null", r"Expects the manifest to be a JSON object, actual: NoneType\. "),
+        (
+            "{}",
+            r"Expects the manifest fields \['page_count', .*\], actual: missing \['page_count', ",
+        ),
+        ('{"page_count": 3}', r"actual: missing \['store_digest', 'embedder', "),
+    ],
+)
 def test_manifest_json_that_is_not_a_manifest(tmp_path, content, message):
     """Before: a valid-JSON list was reported as invalid JSON."""
     (tmp_path / MANIFEST_NAME).write_text(content)
@@ -55,14 +75,37 @@ def test_manifest_json_that_is_not_a_manifest(tmp_path, content, message):
         read_manifest(tmp_path)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("page_count", "7807", r"Expects manifest field 'page_count' to be int, actual: str '7807'\. "),
-    ("page_count", True, r"Expects manifest field 'page_count' to be int, actual: bool True\. "),
-    ("embedding_dim", 384.0, r"Expects manifest field 'embedding_dim' to be int, actual: float 384\.0\. "),
-    ("files", [], r"Expects manifest field 'files' to be dict, actual: list \[\]\. "),
-    ("index_dir", "../elsewhere", r"Expects manifest field 'index_dir' in \('index', 'index\.next'\), actual: "),
-    ("page_count", -1, r"Expects page_count >= 0 and embedding_dim >= 1 in the manifest, actual: -1 and 8\. "),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "page_count",
+            "7807",
+            r"Expects manifest field 'page_count' to be int, actual: str '7807'\. ",
+        ),
+        (
+            "page_count",
+            True,
+            r"Expects manifest field 'page_count' to be int, actual: bool True\. ",
+        ),
+        (
+            "embedding_dim",
+            384.0,
+            r"Expects manifest field 'embedding_dim' to be int, actual: float 384\.0\. ",
+        ),
+        ("files", [], r"Expects manifest field 'files' to be dict, actual: list \[\]\. "),
+        (
+            "index_dir",
+            "../elsewhere",
+            r"Expects manifest field 'index_dir' in \('index', 'index\.next'\), actual: ",
+        ),
+        (
+            "page_count",
+            -1,
+            r"Expects page_count >= 0 and embedding_dim >= 1 in the manifest, actual: -1 and 8\. ",
+        ),
+    ],
+)
 def test_manifest_fields_of_the_wrong_type(tmp_path, field, value, message):
     """Before: a string page_count gave 'Expects 7807 pages (manifest), actual: 7807'."""
     write_manifest(tmp_path, _manifest())
@@ -73,14 +116,20 @@ def test_manifest_fields_of_the_wrong_type(tmp_path, field, value, message):
 
 
 def test_missing_manifest_means_unfinished_build(tmp_path):
-    with pytest.raises(WorldNotFoundError, match=r"manifest\.json, actual: missing — the build did not finish\. "
-                                                 r"Re-run the same lite-world build command"):
+    with pytest.raises(
+        WorldNotFoundError,
+        match=r"manifest\.json, actual: missing — the build did not finish\. "
+        r"Re-run the same lite-world build command",
+    ):
         read_manifest(tmp_path)
 
 
 def test_missing_world_directory(tmp_path):
-    with pytest.raises(WorldNotFoundError, match=r"Expects a world directory at .*nowhere, actual: it does not exist\. "
-                                                 r"Build one with: lite-world build INPUT\.\.\. --out"):
+    with pytest.raises(
+        WorldNotFoundError,
+        match=r"Expects a world directory at .*nowhere, actual: it does not exist\. "
+        r"Build one with: lite-world build INPUT\.\.\. --out",
+    ):
         read_manifest(tmp_path / "nowhere")
 
 
@@ -94,8 +143,14 @@ def test_store_does_not_import_the_index_layer():
     offenders = []
     for path in Path(store.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.name}: {n}" for n in names
-                          if n.startswith(("lite_world.index", "lite_world.world", "lite_world.verify"))]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
+            offenders += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith(("lite_world.index", "lite_world.world", "lite_world.verify"))
+            ]
     assert offenders == []

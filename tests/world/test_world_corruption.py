@@ -30,9 +30,16 @@ from lite_world.layout import MANIFEST_NAME, STORE_FILES, index_files
 
 FILES = [*(f.path for f in STORE_FILES), *(f.path for f in index_files("index")), MANIFEST_NAME]
 DAMAGES = ["truncate", "zero", "flip", "delete"]
-QUERIES = ["Bubye River tributary of the Limpopo", "Publix supermarket", "Carl Rogers psychotherapy"]
-URLS = ["https://en.wikipedia.org/wiki/Adolescence", "https://en.wikipedia.org/wiki/Publix",
-        "https://en.wikipedia.org/wiki/Bubye_River"]
+QUERIES = [
+    "Bubye River tributary of the Limpopo",
+    "Publix supermarket",
+    "Carl Rogers psychotherapy",
+]
+URLS = [
+    "https://en.wikipedia.org/wiki/Adolescence",
+    "https://en.wikipedia.org/wiki/Publix",
+    "https://en.wikipedia.org/wiki/Bubye_River",
+]
 HANG_SECONDS = 60
 _REPORT: dict[str, dict[str, str]] = {}
 
@@ -62,7 +69,10 @@ def use_world(path: Path) -> dict:
 
     w = World(path)
     try:
-        hits = [[(h.url, h.title, h.snippet, round(h.score, 5)) for h in q] for q in w.search(QUERIES, k=5)]
+        hits = [
+            [(h.url, h.title, h.snippet, round(h.score, 5)) for h in q]
+            for q in w.search(QUERIES, k=5)
+        ]
         pages = [(p.title, p.markdown) if (p := w.get_page(u)) is not None else None for u in URLS]
         return {"hits": hits, "pages": pages}
     finally:
@@ -81,8 +91,12 @@ def in_child(fn, out: Path) -> tuple[str, dict]:
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             from lite_world.errors import LiteWorldError
 
-            result = {"error": type(exc).__name__, "typed": isinstance(exc, LiteWorldError),
-                      "message": str(exc)[:2000], "traceback": traceback.format_exc()[-3000:]}
+            result = {
+                "error": type(exc).__name__,
+                "typed": isinstance(exc, LiteWorldError),
+                "message": str(exc)[:2000],
+                "traceback": traceback.format_exc()[-3000:],
+            }
             code = 3
         try:
             out.write_text(json.dumps(result))
@@ -114,7 +128,9 @@ def run_info(world: Path, tmp: Path) -> dict:
 @pytest.fixture(scope="module")
 def intact(tiny_world, embedder) -> dict:
     """The intact world's answers (the embedder is loaded here, before any fork)."""
-    return json.loads(json.dumps(use_world(tiny_world)))  # tuples -> lists, as the children report them
+    return json.loads(
+        json.dumps(use_world(tiny_world))
+    )  # tuples -> lists, as the children report them
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -133,10 +149,15 @@ def test_corruption_matrix(tiny_world, intact, tmp_path, rel, how):
     damage(world / rel, how)
 
     info_state, info = in_child(lambda: run_info(world, tmp_path), tmp_path / "info.json")
-    assert info_state == "ok", (info_state, info)  # never a signal, a hang or an exception out of main()
+    assert info_state == "ok", (
+        info_state,
+        info,
+    )  # never a signal, a hang or an exception out of main()
     code, stderr = info["value"]["code"], info["value"]["stderr"]
     info_failed = code != 0
-    if rel.endswith("lock.mdb"):  # readers never read the lock file: nothing to detect, nothing changes
+    if rel.endswith(
+        "lock.mdb"
+    ):  # readers never read the lock file: nothing to detect, nothing changes
         assert code == 0, stderr
     else:
         assert code == 2, info["value"]
@@ -155,7 +176,9 @@ def test_corruption_matrix(tiny_world, intact, tmp_path, rel, how):
         assert info_failed, "different results although info passed"
         outcome = "different results (info fails)"
     _REPORT[f"{rel} / {how}"] = {
-        "info": "exit 0" if code == 0 else stderr.split("\n")[0][len("lite-world info: error: "):][:160],
+        "info": "exit 0"
+        if code == 0
+        else stderr.split("\n")[0][len("lite-world info: error: ") :][:160],
         "world": outcome,
     }
 
@@ -168,10 +191,22 @@ def test_truncated_store_through_the_console_script(tiny_world, tmp_path):
     world = tmp_path / "world"
     shutil.copytree(tiny_world, world)
     damage(world / "pages.lmdb" / "data.mdb", "truncate")
-    for args in ([], ["--quick"]):  # --quick hashes nothing: the LMDB size check alone must catch it
-        proc = subprocess.run([*_SUBPROCESS_INFO, str(world), *args], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)
+    for args in (
+        [],
+        ["--quick"],
+    ):  # --quick hashes nothing: the LMDB size check alone must catch it
+        proc = subprocess.run(
+            [*_SUBPROCESS_INFO, str(world), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            check=False,
+        )
         assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])  # before: -7 (SIGBUS)
         assert proc.stderr.startswith("lite-world info: error: Expects "), proc.stderr
         if args:
-            assert "(truncated). The store is damaged: restore the world from a copy, or rebuild it" in proc.stderr
+            assert (
+                "(truncated). The store is damaged: restore the world from a copy, or rebuild it"
+                in proc.stderr
+            )
