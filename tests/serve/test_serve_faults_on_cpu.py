@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import time
 
 import pytest
@@ -389,3 +390,23 @@ def test_client_never_raises_on_text(guarded, world):
     assert r.search([long_query], 1)[0][0].title == "Victoria Falls"
     assert "\ufffd" in r.browse(["https://x.org/" + chr(0xD800)], "goal" + chr(0xDC00))
     r.close()
+
+
+def test_connection_limit_is_503_and_the_client_retries(tiny_world):
+    """uvicorn's limit_concurrency (``max_connections``) answers 503; RemoteWorld waits it out."""
+    cfg = ServeConfig(port=0, token=TOKEN, torch_threads=None, max_connections=4, keep_alive_s=30)
+    with ServerThread(str(tiny_world), cfg) as srv:
+        hogs = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(6)]
+        time.sleep(0.2)
+        a = send(srv, request_bytes("GET", "/health", headers={"Connection": "close"}))
+        assert a.status == 503
+        r = RemoteWorld(
+            srv.url, token=TOKEN, retry_deadline_s=20, backoff_s=0.05, max_backoff_s=0.2
+        )
+        releaser = threading.Timer(1.0, lambda: [h.close() for h in hogs])
+        releaser.start()
+        t0 = time.monotonic()
+        assert r.search(["Victoria Falls"], 1)[0][0].title == "Victoria Falls"
+        assert r.retries > 0 and time.monotonic() - t0 >= 0.9
+        releaser.join()
+        r.close()
