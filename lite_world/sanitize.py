@@ -7,7 +7,7 @@ functions are the only place that cleaning is written.
 
 Example:
     >>> clean_text("a\\x00b\\ud800c")
-    'ab?c'
+    'a b?c'
     >>> clean_value({"query": {1: 2, "a": (3, 10**5000)}})
     {'query': {'1': 2, 'a': [3, '<integer of 16610 bits>']}}
 """
@@ -25,7 +25,8 @@ _MAX_INT_BITS = 63
 
 
 def clean_text(text: str, max_chars: int | None = None) -> str:
-    """``text`` as valid UTF-8 without NUL: lone surrogates become '?', NUL is dropped.
+    """``text`` as valid UTF-8 without NUL: lone surrogates become '?', NUL a space
+    (agents use it as a separator).
 
     Args:
         text: any ``str``.
@@ -38,8 +39,8 @@ def clean_text(text: str, max_chars: int | None = None) -> str:
     if max_chars is not None:
         text = text[:max_chars]
     if text.isascii():
-        return text.replace("\x00", "") if "\x00" in text else text
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+        return text.replace("\x00", " ") if "\x00" in text else text
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
 
 
 def clean_value(value: Any, *, max_depth: int = MAX_DEPTH) -> Any:
@@ -67,7 +68,7 @@ def _clean(value: Any, depth: int) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8", "replace").replace("\x00", "")
+        return bytes(value).decode("utf-8", "replace").replace("\x00", " ")
     if depth <= 0:
         return "<nested too deep>"
     if isinstance(value, Mapping):

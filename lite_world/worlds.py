@@ -40,6 +40,7 @@ __all__ = [
     "WorldSpec",
     "SEARCH_MODES",
     "is_world",
+    "check_world_spec",
     "open_world",
     "resolve_world_spec",
     "forget_worlds",
@@ -119,6 +120,37 @@ def resolve_world_spec(spec: WorldSpec) -> str | WorldLike:
         "Expects world to be a directory path, 'demo', an http(s):// URL or a world object, "
         f"actual: {type(spec).__name__}"
     )
+
+
+def check_world_spec(spec: WorldSpec) -> None:
+    """Cheap checks of a spec, without opening anything: a local world's directory must exist.
+
+    Raises:
+        ConfigError: not a valid spec.
+        WorldNotFoundError: a directory that does not exist.
+
+    Example:
+        >>> check_world_spec("http://127.0.0.1:9/"); check_world_spec("demo")
+        >>> check_world_spec("/nonexistent/world")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lite_world.errors.WorldNotFoundError: Expects a world directory at '/nonexistent/world', actual: ...
+    """
+    if spec is None or spec == "demo" or is_world(spec):
+        return
+    if not isinstance(spec, (str, os.PathLike)):
+        resolve_world_spec(spec)  # raises the ConfigError
+    text = os.fspath(spec)  # type: ignore[arg-type]
+    if _is_url(text):
+        return
+    path = os.path.expanduser(text)
+    if not os.path.isdir(path):
+        from lite_world.errors import WorldNotFoundError
+
+        raise WorldNotFoundError(
+            f"Expects a world directory at {text!r}, actual: no such directory. Build one with "
+            "`lite-world build PAGES --out DIR`, or use world='demo' for the bundled demo world."
+        )
 
 
 def open_world(spec: WorldSpec, *, search_mode: str = "hybrid") -> WorldLike:

@@ -32,6 +32,7 @@ from typing import Any
 from lite_world.config import ConfigMixin, check_choice, check_int, check_number
 from lite_world.errors import ConfigError
 from lite_world.registration import DEFAULT_MAX_EPISODE_STEPS
+from lite_world.reward.judge import JudgeConfig
 from lite_world.reward.score import REWARD_KINDS
 from lite_world.tools.prompts import DEFAULT_DATE, DEFAULT_TOOLS, check_date
 from lite_world.tools.protocol import ACTION_FORMATS
@@ -140,6 +141,8 @@ class LiteSearchConfig(ConfigMixin):
             value = getattr(self, opt)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"Expects {name}.{opt} to be None or a str, actual: {value!r}")
+        if self.reward == "judge":
+            self.judge_config()  # checks the URL's form; nothing is contacted
         self._check_world()
         self._check_tasks()
         self._check_tools()
@@ -217,6 +220,11 @@ class LiteSearchConfig(ConfigMixin):
             with open(os.path.expanduser(p), encoding="utf-8") as fh:
                 return fh.read()
         return p
+
+    def judge_config(self) -> JudgeConfig:
+        """The :class:`~lite_world.reward.judge.JudgeConfig` of ``reward="judge"``."""
+        return JudgeConfig(base_url=self.judge_url, model=self.judge_model, api_key=self.judge_api_key,
+                           timeout_s=self.judge_timeout_s)
 
     def env_options(self) -> dict[str, Any]:
         """The fields the env class takes (all but ``max_turns``, which is the ``TimeLimit``'s).

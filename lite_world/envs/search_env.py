@@ -8,9 +8,9 @@ Example:
     ...     '<tool_call>{"name": "search", "arguments": {"query": ["Publix"]}}</tool_call>')
     >>> obs.startswith("<tool_response>"), info["tool"], info["error"]
     (True, 'search', None)
-    >>> obs, r, term, trunc, info = env.step('<tool_call>{"name": "calc"}</tool_call>')
-    >>> info["error"], term
-    ('invalid_arguments', False)
+    >>> obs, r, term, trunc, info = env.step('<tool_call>{"name": "calc", "arguments": {}}</tool_call>')
+    >>> info["error"], obs
+    ('unknown_tool', '<tool_response>\\nError: Tool calc not found. Available tools: search, visit.\\n</tool_response>')
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import gymnasium as gym
 from lite_world.envs.config import LiteSearchConfig
 from lite_world.envs.spaces import AnyText
 from lite_world.errors import ConfigError, TaskError
-from lite_world.reward import JudgeConfig, LLMJudge, compute_reward
+from lite_world.reward import LLMJudge, compute_reward
 from lite_world.sanitize import clean_text, clean_value
 from lite_world.tasks import Task, load_tasks
 from lite_world.tools.base import CallContext, Tool
 from lite_world.tools.prompts import episode_messages, render_prompt_text
 from lite_world.tools.protocol import ParsedAction, format_tool_response, parse_action, stop_sequences
 from lite_world.tools.registry import build_tools, resolve_tool
-from lite_world.worlds import WorldLike, open_world
+from lite_world.worlds import WorldLike, check_world_spec, open_world
 
 __all__ = ["LiteSearchEnv"]
 
@@ -126,6 +126,7 @@ class LiteSearchEnv(gym.Env[str, str]):
             raise ConfigError(f"Expects LiteSearch-v0 options among LiteSearchConfig's fields, actual: {exc}") from None
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"Expects render_mode in {self.metadata['render_modes']} or None, actual: {render_mode!r}")
+        check_world_spec(config.world)  # a missing directory fails here, not at the first step
         self.config, self.render_mode = config, render_mode
         self.tasks: list[Task] = load_tasks(list(config.tasks) if isinstance(config.tasks, tuple) else config.tasks)
         self._task_index = {t.id: i for i, t in enumerate(self.tasks)}
@@ -158,10 +159,8 @@ class LiteSearchEnv(gym.Env[str, str]):
 
     @property
     def judge(self) -> LLMJudge | None:
-        c = self.config
-        if self._judge is None and c.reward == "judge":
-            self._judge = LLMJudge(JudgeConfig(base_url=c.judge_url, model=c.judge_model,
-                                               api_key=c.judge_api_key, timeout_s=c.judge_timeout_s))
+        if self._judge is None and self.config.reward == "judge":
+            self._judge = LLMJudge(self.config.judge_config())
         return self._judge
 
     def _reset_counters(self) -> None:

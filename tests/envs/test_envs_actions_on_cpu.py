@@ -235,7 +235,7 @@ def test_tags_prompt_and_stop_strings(make_env):
     question = "What is the name of the waterfall in the country where the Bubye River is found?"
     assert obs.endswith(f"\n\nuser:\nQuestion: {question}")
     assert "<search>" in obs and '"name": "visit"' not in obs
-    assert info["stop"] == ["</search>", "</answer>"]
+    assert info["stop"] == ["\n<information>", "<information>"]
 
 
 def test_tags_search_is_wrapped_in_information(make_env, env):
@@ -276,4 +276,4 @@ def test_tags_env_cannot_visit(make_env):
         TAGS_NO_CALL,
         None,
     )
-    assert info["totals"]["visit"] == 0 and info["totals"]["errors"] == 1
+    assert "visit" not in info["totals"] and info["totals"]["errors"] == 1  # not a tool of the format

@@ -44,7 +44,7 @@ def bubye_task(tasks: list[dict], mask_urls: list[str]) -> dict:
 
 
 def test_time_limit_truncates_after_max_turns(make_env):
-    env = make_env(max_turns=2)
+    env = make_env(max_episode_steps=2)
     env.reset(seed=0, options={"task_id": BUBYE})
     _, reward, terminated, truncated, info = env.step(tool_call("search", query=["Bubye River"]))
     assert (reward, terminated, truncated, info["turn"]) == (0.0, False, False, 1)
@@ -56,7 +56,7 @@ def test_time_limit_truncates_after_max_turns(make_env):
 
 
 def test_answer_on_the_last_turn_terminates_and_is_rewarded(make_env):
-    env = make_env(max_turns=2)
+    env = make_env(max_episode_steps=2)
     env.reset(seed=0, options={"task_id": BUBYE})
     env.step("still thinking")
     _, reward, terminated, truncated, _ = env.step("<answer>Victoria Falls</answer>")
@@ -219,22 +219,15 @@ def test_reset_with_a_malformed_task_raises(make_env):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (
-            {"action_format": "xml"},
-            r"Expects action_format in \('tool_call', 'tags'\), actual: 'xml'",
-        ),
-        ({"reward": "bleu"}, r"Expects reward in \('em', 'f1', 'judge'\), actual: 'bleu'"),
-        ({"max_turns": 0}, r"Expects max_turns to be an int >= 1, actual: 0"),
-        ({"max_turns": 2.5}, r"Expects max_turns to be an int >= 1, actual: 2.5"),
-        ({"search_k": 0}, r"Expects search_k to be an int >= 1, actual: 0"),
-        (
-            {"max_observation_chars": 99},
-            r"Expects max_observation_chars to be an int >= 100, actual: 99",
-        ),
-        ({"search_style": "bing"}, r"Expects search_style in \('web', 'train'\), actual: 'bing'"),
+        ({"action_format": "xml"}, r"Expects LiteSearchConfig.action_format in \('tool_call', 'tags'\), actual: 'xml'"),
+        ({"reward": "bleu"}, r"Expects LiteSearchConfig.reward in \('em', 'f1', 'judge'\), actual: 'bleu'"),
+        ({"max_turns": 3}, r"Expects the turn limit as Gymnasium's max_episode_steps, actual: max_turns=3"),
+        ({"search_k": 0}, r"Expects LiteSearchConfig.search_k to be an int in \[1, 100\], actual: 0"),
+        ({"max_observation_chars": 99}, r"Expects LiteSearchConfig.max_observation_chars to be an int >= 100, actual: 99"),
+        ({"search_style": "bing"}, r"Expects LiteSearchConfig.search_style in \('web', 'train'\), actual: 'bing'"),
         (
             {"reward": "judge"},
-            r"Expects judge_url .* with reward='judge', actual: judge_url=None, judge_model=None",
+            r"Expects LiteSearchConfig.judge_url .* with reward='judge', actual: judge_url=None, judge_model=None",
         ),
         ({"reward": "judge", "judge_model": "m"}, r"actual: judge_url=None, judge_model='m'"),
         (

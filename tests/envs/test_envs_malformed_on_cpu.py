@@ -11,6 +11,8 @@ import json
 
 import gymnasium as gym
 import pytest
+
+from lite_world.sanitize import clean_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,49 +75,49 @@ MALFORMED = {
     ),
     "missing_query": (
         tool_call("search", q=["Bubye River"]),
-        SEARCH_ERROR + "missing required argument 'query' (a list of query strings).",
+        SEARCH_ERROR + "missing required argument 'query' (a non-empty list of strings).",
         "invalid_arguments",
         "tool",
     ),
     "missing_url": (
         tool_call("visit", goal="country"),
-        "[Visit] Invalid request format: missing required argument(s) 'url'.",
+        "[Visit] Invalid request format: missing required argument 'url' (a non-empty list of strings).",
         "invalid_arguments",
         "tool",
     ),
     "missing_goal": (
         tool_call("visit", url=BUBYE_URL),
-        "[Visit] Invalid request format: missing required argument(s) 'goal'.",
+        "[Visit] Invalid request format: missing required argument 'goal' (a string).",
         "invalid_arguments",
         "tool",
     ),
     "missing_url_and_goal": (
         tool_call("visit"),
-        "[Visit] Invalid request format: missing required argument(s) 'url', 'goal'.",
+        "[Visit] Invalid request format: missing required argument 'url' (a non-empty list of strings).",
         "invalid_arguments",
         "tool",
     ),
     "query_not_a_list": (
         tool_call("search", query=5),
-        SEARCH_ERROR + "'query' must be a non-empty string or a list of strings, actual: int.",
+        SEARCH_ERROR + "'query' must be a non-empty list of strings, actual: an integer.",
         "invalid_arguments",
         "tool",
     ),
     "query_empty_list": (
         tool_call("search", query=[]),
-        SEARCH_ERROR + "'query' must be a non-empty string or a list of strings, actual: list.",
+        SEARCH_ERROR + "'query' must be a non-empty list of strings, actual: an empty list.",
         "invalid_arguments",
         "tool",
     ),
     "url_not_a_str": (
         tool_call("visit", url=7, goal="country"),
-        VISIT_ERROR + "'url' must be a URL string or a non-empty list of URL strings, actual: int.",
+        VISIT_ERROR + "'url' must be a non-empty list of strings, actual: an integer.",
         "invalid_arguments",
         "tool",
     ),
     "goal_blank": (
         tool_call("visit", url=BUBYE_URL, goal="  "),
-        VISIT_ERROR + "'goal' must be a non-empty string saying what to look for in the page.",
+        VISIT_ERROR + "'goal' must say what to look for in the page.",
         "invalid_arguments",
         "tool",
     ),
@@ -167,7 +169,7 @@ def test_malformed_action_is_an_observation_and_the_env_keeps_working(env, name)
     assert info["error_message"] == body
     assert (info["turn"], len(info["messages"]), info["totals"]["errors"]) == (2, 6, 1)
     stored = action if isinstance(action, str) else ""
-    assert info["messages"][-2]["content"] == (
+    assert info["messages"][-2]["content"] == clean_text(  # stored as valid UTF-8 without NUL
         stored if len(stored) <= 200_000 else stored[:200_000] + "…"
     )
     assert info["messages"][-1] == {"role": "user", "content": obs}
@@ -304,7 +306,7 @@ def _check_steps(env, actions) -> None:
 def sparse_envs(env_kwargs):
     envs = {
         fmt: gym.make(
-            "LiteSearch-v0", action_format=fmt, search_mode="sparse", max_turns=4, **env_kwargs
+            "LiteSearch-v0", action_format=fmt, search_mode="sparse", max_episode_steps=4, **env_kwargs
         )
         for fmt in ("tool_call", "tags")
     }

@@ -9,6 +9,8 @@ import sys
 import warnings
 
 import gymnasium as gym
+
+import lite_world
 import pytest
 from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
@@ -21,13 +23,13 @@ from lite_world.tools.prompts import system_prompt, tools_block
 # The bundled demo tasks: reset(seed=0) draws this one.
 SEED0_ID = "2hop__590911_47465"
 SEED0_QUESTION = "The state where Henry Worrall died has how many congressional districts?"
-STOP = ["</tool_call>", "</answer>", "<tool_response>"]
+STOP = ["\n<tool_response>", "<tool_response>"]
 
 
 def test_make_without_arguments_resets_to_the_prompt():
     env = gym.make("LiteSearch-v0")
     assert env.spec.id == "LiteSearch-v0"
-    assert env.spec.entry_point == "lite_world.envs.search_env:make_lite_search"
+    assert env.spec.entry_point == "lite_world.envs.search_env:LiteSearchEnv"
     assert isinstance(env.unwrapped, LiteSearchEnv)
     obs, info = env.reset(seed=0)
     system = system_prompt("tool_call", date="2025-12-26")
@@ -59,13 +61,32 @@ def test_make_without_arguments_resets_to_the_prompt():
     env.close()
 
 
-def test_make_builds_time_limit_from_max_turns():
-    env = gym.make("LiteSearch-v0", max_turns=7)
-    wrapper = env
-    while not isinstance(wrapper, TimeLimit):
+def _time_limits(env):
+    out, wrapper = [], env
+    while hasattr(wrapper, "env"):
+        if isinstance(wrapper, TimeLimit):
+            out.append(wrapper._max_episode_steps)
         wrapper = wrapper.env
-    assert wrapper._max_episode_steps == 7
-    assert env.unwrapped.max_turns == 7
+    return out
+
+
+def test_registration_carries_the_turn_limit():
+    from lite_world.envs.config import LiteSearchConfig
+
+    spec = gym.spec("LiteSearch-v0")
+    assert spec.entry_point == "lite_world.envs.search_env:LiteSearchEnv"
+    assert spec.max_episode_steps == LiteSearchConfig().max_turns == 32
+
+
+@pytest.mark.parametrize(("make", "limits"), [
+    (lambda: gym.make("LiteSearch-v0"), [32]),
+    (lambda: gym.make("LiteSearch-v0", max_episode_steps=7), [7]),
+    (lambda: lite_world.make_env(lite_world.LiteSearchConfig(max_turns=5)), [5]),
+    (lambda: lite_world.make_env(max_turns=6, search_k=3), [6]),
+])
+def test_exactly_one_time_limit(make, limits):
+    env = make()
+    assert _time_limits(env) == limits
     assert repr(env.observation_space) == "AnyText(0, 1048576)"
     assert repr(env.action_space) == "AnyText(0, 200000)"
     assert isinstance(env.observation_space, AnyText)
