@@ -61,12 +61,18 @@ step "build sdist + wheel" "$PY" -m build --no-isolation --outdir "$WORK/dist" "
 WHEEL="$(ls "$WORK"/dist/*.whl)"
 
 # 2. A fresh venv from the same base interpreter; torch first, pinned, so nothing pulls CUDA.
+# The venv gets no pip of its own (ensurepip takes ~10-30 s): $PY's pip installs into it with
+# --python. --no-compile skips byte-compiling every installed file (torch 87 s -> 15 s measured);
+# the modules actually imported are compiled once by the first command below, which may write
+# them (PYTHONDONTWRITEBYTECODE is unset for the venv's commands).
 BASE_PY="$("$PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')"
-step "create venv" "$BASE_PY" -m venv "$WORK/venv"
+step "create venv" "$BASE_PY" -m venv --without-pip "$WORK/venv"
 VPY="$WORK/venv/bin/python"
-step "pip install torch==2.13.0 (CPU)" "$VPY" -m pip install --no-compile torch==2.13.0
-step "pip install wheel[cpu]" "$VPY" -m pip install --no-compile "$WHEEL[cpu]"
-"$VPY" -m pip check >"$LOG" 2>&1 || { cat "$LOG"; echo "wheel_check: pip check failed (reported, not fatal)"; }
+PIP=("$PY" -m pip --python "$VPY")
+step "pip install torch==2.13.0 (CPU)" "${PIP[@]}" install --no-compile torch==2.13.0
+step "pip install wheel[cpu]" "${PIP[@]}" install --no-compile "$WHEEL[cpu]"
+"${PIP[@]}" check >"$LOG" 2>&1 || { cat "$LOG"; echo "wheel_check: pip check failed (reported, not fatal)"; }
+unset PYTHONDONTWRITEBYTECODE
 
 # 3. As a user, from a folder outside the repository.
 RUN="$WORK/run"

@@ -77,3 +77,46 @@ print(json.dumps(probe({world!r})))
     # and holds the world's files (LMDB, index) open.
     assert {"faiss", "sentence_transformers", "torch"} <= set(stepped["heavy"])
     assert any("pages.lmdb" in f for f in stepped["opened"]), stepped["opened"]
+
+
+# Makes the optional stacks unimportable, as in an install without extras.
+_BLOCK = """
+import importlib.abc, sys
+class _Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked (not installed in a core-only install)")
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def test_core_install_steps_a_sparse_world(tiny_world, musique, tmp_path):
+    """Core dependencies alone (no torch, faiss, encoder, ingest or plot extras) open a world in
+    sparse mode and play an episode: what setup.cfg promises for `pip install lite-world`."""
+    blocked = (*HEAVY, "pyarrow", "trafilatura", "warcio")
+    q = musique[0]
+    task = {"id": q["id"], "question": q["question"], "answers": [q["answer"]]}
+    code = f"""
+BLOCKED = {blocked!r}
+{_BLOCK}
+import gymnasium as gym
+import lite_world
+env = gym.make("LiteSearch-v0", world={str(tiny_world)!r}, tasks=[{task!r}], search_mode="sparse")
+env.reset(seed=0)
+call = {{"name": "search", "arguments": {{"query": ["Journal of Psychotherapy Integration"]}}}}
+obs, r1, *_ , info1 = env.step("<tool_call>" + json.dumps(call) + "</tool_call>")
+obs2, r2, term, trunc, info2 = env.step("<answer>" + {q["answer"]!r} + "</answer>")
+try:
+    import faiss
+    blocked = False
+except ImportError:
+    blocked = True
+print(json.dumps({{"obs": obs, "error": info1.get("error"), "reward": r2, "terminated": term,
+                  "blocked": blocked}}))
+"""
+    (out,) = run_python(code)
+    assert out["error"] is None and "<tool_response>" in out["obs"], out["obs"][:500]
+    assert "Journal of Psychotherapy Integration" in out["obs"]
+    assert (out["reward"], out["terminated"]) == (1.0, True)
+    assert out["blocked"] is True  # the block works: faiss is installed in the test venv
