@@ -61,7 +61,7 @@ print(json.dumps({"module": lw.__file__, "import_ms": t_import * 1e3, "open_ms":
 
 
 def _export(commit: str, into: Path) -> Path:
-    """``git archive`` of ``lite_world/`` at ``commit`` into ``into`` (the repository is not touched)."""
+    """``git archive`` of ``lite_world/`` at ``commit`` into ``into`` (checkout untouched)."""
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", commit, "lite_world"], check=True, capture_output=True
     ).stdout

@@ -165,8 +165,10 @@ def embed_pages(
     if state and (state.get("embedder") != embedder.name or state.get("dim") != embedder.dim):
         if done:
             raise EmbedderMismatchError(
-                f"Expects new pages to be embedded with {state.get('embedder')!r} (dim {state.get('dim')}) like the "
-                f"existing {done} rows, actual: {embedder.name!r} (dim {embedder.dim}). Use the same --embedder, or "
+                f"Expects new pages to be embedded with {state.get('embedder')!r} (dim "
+                f"{state.get('dim')}) like the "
+                f"existing {done} rows, actual: {embedder.name!r} (dim {embedder.dim}). Use the "
+                "same --embedder, or "
                 f"delete {d} to re-embed everything."
             )
     emb_path = d / EMBEDDINGS
@@ -266,8 +268,10 @@ def build_world(
         logger.info("ingest: %s", counts)
         if len(store) == 0:
             raise IngestError(
-                f"Expects at least one page to index, actual: none kept from {counts['seen']} input pages "
-                f"({counts['too_short']} shorter than min_chars={config.min_chars}, {counts['empty']} empty). "
+                f"Expects at least one page to index, actual: none kept from {counts['seen']} "
+                "input pages "
+                f"({counts['too_short']} shorter than min_chars={config.min_chars}, "
+                f"{counts['empty']} empty). "
                 "Lower --min-chars or check the inputs."
             )
         emb = embedder or get_embedder(config.embedder, config.device)

@@ -127,7 +127,7 @@ class LRUCache(Generic[V]):
         return len(self._data)
 
     def info(self) -> dict[str, Any]:
-        """``bytes``, ``max_bytes``, ``entries``, ``max_entries``, ``hits``, ``misses``, ``hit_rate``."""
+        """Bytes, entries, their bounds, hits, misses and hit rate."""
         total = self.hits + self.misses
         return {
             "bytes": self.bytes,
@@ -140,7 +140,7 @@ class LRUCache(Generic[V]):
         }
 
     def stats(self) -> dict[str, Any]:
-        """``size`` (entries), ``hits``, ``misses``, ``hit_rate`` and ``bytes`` (what ``/metrics`` reads)."""
+        """``size`` (entries), ``hits``, ``misses``, ``hit_rate``, ``bytes``, ``max_bytes``."""
         total = self.hits + self.misses
         return {
             "size": len(self._data),

@@ -134,5 +134,5 @@ def world_files(index_dir: str = INDEX_DIRNAME) -> list[WorldFile]:
 
 
 def other_index_dir(index_dir: str) -> str:
-    """The generation directory an extend of a world whose indexes live in ``index_dir`` writes to."""
+    """Where an extend writes the indexes of a world whose indexes live in ``index_dir``."""
     return INDEX_DIRNAMES[1] if index_dir == INDEX_DIRNAMES[0] else INDEX_DIRNAMES[0]

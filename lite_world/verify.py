@@ -19,7 +19,7 @@ Example:
     >>> check_world("/nonexistent/world")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lite_world.errors.WorldNotFoundError: Expects a world directory at /nonexistent/world, actual: ...
+    lite_world.errors.WorldNotFoundError: Expects a world directory at /nonexistent/world, ...
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ def _fix(world: Path, f: WorldFile | None = None) -> str:
             "(lite-world build INPUT... --out NEW_WORLD)."
         )
     return (
-        f"Restore the world from a copy, or rebuild its indexes: re-run the lite-world build command that made "
+        "Restore the world from a copy, or rebuild its indexes: re-run the lite-world build "
+        "command that made "
         f"it (--out {world}); it rebuilds them from the page store."
     )
 
@@ -159,21 +160,23 @@ def _check_file(world: Path, f: WorldFile, m: Manifest) -> None:
     recorded = m.files.get(f.path)
     if recorded is not None and size != recorded.get("bytes"):
         raise WorldCorruptedError(
-            f"Expects {f.role} at {f.path} to be {recorded.get('bytes')} bytes (manifest), actual: {size}. "
-            + _fix(world, f)
+            f"Expects {f.role} at {f.path} to be {recorded.get('bytes')} bytes (manifest), "
+            f"actual: {size}. " + _fix(world, f)
         )
     try:
         if f.kind == "faiss":
             _, dim, ntotal = read_header(path)
             if (dim, ntotal) != (m.embedding_dim, m.page_count):
                 raise ValueError(
-                    f"{ntotal} vectors of dim {dim}, the manifest says {m.page_count} of dim {m.embedding_dim}"
+                    f"{ntotal} vectors of dim {dim}, the manifest says {m.page_count} of dim "
+                    f"{m.embedding_dim}"
                 )
         elif f.kind == "json" and f.path.endswith("dense.json"):
             meta = read_params(path)
             if (meta["dim"], meta["ntotal"]) != (m.embedding_dim, m.page_count):
                 raise ValueError(
-                    f"{meta['ntotal']} vectors of dim {meta['dim']}, the manifest says {m.page_count} of dim "
+                    f"{meta['ntotal']} vectors of dim {meta['dim']}, the manifest says "
+                    f"{m.page_count} of dim "
                     f"{m.embedding_dim}"
                 )
         elif f.kind == "json":
@@ -207,7 +210,8 @@ def _check_digests(world: Path, m: Manifest, files: list[WorldFile]) -> list[str
                 )  # grown: maybe pages appended by an extend; counted below
                 continue
             raise WorldCorruptedError(
-                f"Expects {f.role} at {f.path} to have the blake2b digest recorded at build time, actual: a "
+                f"Expects {f.role} at {f.path} to have the blake2b digest recorded at build time, "
+                "actual: a "
                 "different digest (the file changed after the build). " + _fix(world, f)
             )
     return store_changed
@@ -234,7 +238,8 @@ def check_world(
     m = read_manifest(world)
     if embedder is not None and embedder != m.embedder:
         raise EmbedderMismatchError(
-            f"Expects queries embedded with the index's embedder {m.embedder!r} (dim {m.embedding_dim}), "
+            f"Expects queries embedded with the index's embedder {m.embedder!r} (dim "
+            f"{m.embedding_dim}), "
             f"actual: {embedder!r}. Pass --embedder {m.embedder} (or embedder={m.embedder!r}), "
             "or rebuild the world with the embedder you want."
         )
@@ -248,30 +253,37 @@ def check_world(
         n = len(store)
         if n < m.page_count:
             raise WorldCorruptedError(
-                f"Expects {m.page_count} pages (manifest), actual: {n} in the store. Pages were lost after the "
+                f"Expects {m.page_count} pages (manifest), actual: {n} in the store. Pages were "
+                "lost after the "
                 "build. " + _fix(world, STORE_FILES[0])
             )
         pending = n - m.page_count
         if pending and level != "open":
             raise WorldCorruptedError(
-                f"Expects {m.page_count} pages (manifest), actual: {n} in the store: a lite-world build is "
-                f"extending this world, or one was interrupted. Re-run the same build command (--out {world}) to "
-                f"finish it; it resumes where it stopped. Until then the world serves its {m.page_count} pages."
+                f"Expects {m.page_count} pages (manifest), actual: {n} in the store: a lite-world "
+                "build is "
+                "extending this world, or one was interrupted. Re-run the same build command "
+                f"(--out {world}) to "
+                "finish it; it resumes where it stopped. Until then the world serves its "
+                f"{m.page_count} pages."
             )
         if store_changed:
             raise WorldCorruptedError(
-                f"Expects the page store at {store_changed[0]} to have the blake2b digest recorded at build time, "
+                f"Expects the page store at {store_changed[0]} to have the blake2b digest "
+                "recorded at build time, "
                 "actual: a different digest (the file changed after the build). "
                 + _fix(world, STORE_FILES[0])
             )
         if level == "full" and store.content_digest() != m.store_digest:
             raise WorldCorruptedError(
-                "Expects the store digest recorded in the manifest, actual: a different digest. The pages changed "
+                "Expects the store digest recorded in the manifest, actual: a different digest. "
+                "The pages changed "
                 "after the index was built. " + _fix(world, STORE_FILES[0])
             )
     if pending:
         logger.warning(
-            "%s: %d pages beyond the manifest's %d (a build is extending the world, or was interrupted); "
+            "%s: %d pages beyond the manifest's %d (a build is extending the world, or was "
+            "interrupted); "
             "serving the manifest's pages until it finishes",
             world,
             pending,
@@ -287,5 +299,5 @@ def check_world(
 def verify_world(
     world_dir: str | os.PathLike[str], *, embedder: str | None = None, deep: bool = True
 ) -> Manifest:
-    """The manifest of a world that passes :func:`check_world` (``deep``: ``"full"``, else ``"quick"``)."""
+    """The manifest of a world passing :func:`check_world` (``deep``: full, else quick)."""
     return check_world(world_dir, level="full" if deep else "quick", embedder=embedder).manifest

@@ -150,9 +150,12 @@ class World:
             self._embedder_name == built_with
         ):  # the world's own embedder: suggesting it again would not help
             return EmbedderMismatchError(
-                f"Expects the world's embedder {built_with!r} to give {want}-dim vectors like its index, actual: "
-                f"{got}-dim. The model under that name or path is not the one the world was built with: restore "
-                "that model, or rebuild the world with this one (lite-world build ... --embedder NAME_OR_PATH)."
+                f"Expects the world's embedder {built_with!r} to give {want}-dim vectors like its "
+                "index, actual: "
+                f"{got}-dim. The model under that name or path is not the one the world was built "
+                "with: restore "
+                "that model, or rebuild the world with this one (lite-world build ... --embedder "
+                "NAME_OR_PATH)."
             )
         return EmbedderMismatchError(
             f"Expects a {want}-dim embedder for this index (built with {built_with!r}), actual: "
@@ -198,7 +201,8 @@ class World:
         return self.manifest.page_count
 
     def __repr__(self) -> str:
-        return f"World({str(self.path)!r}, pages={self.manifest.page_count}, index={self.manifest.index_factory!r})"
+        m = self.manifest
+        return f"World({str(self.path)!r}, pages={m.page_count}, index={m.index_factory!r})"
 
     # -- primitives ---------------------------------------------------------
     def get_page(self, url: str, *, exclude: Collection[str] = ()) -> Page | None:
@@ -240,7 +244,7 @@ class World:
         exclude: Collection[str] = (),
         snippets: bool = True,
     ) -> list[list[SearchHit]]:
-        """Batched search; ``exclude`` URLs never appear and each query still gets up to ``k`` hits."""
+        """Batched search; ``exclude`` URLs never appear and each query still gets ``k`` hits."""
         if isinstance(queries, str):
             raise ConfigError(
                 "Expects a list of queries, actual: a single str. Wrap it: search([query])."
@@ -249,11 +253,11 @@ class World:
             list(queries), k, exclude=self.mask_ids(exclude) if exclude else ()
         )
         out: list[list[SearchHit]] = []
-        for q, row_ids, row_scores in zip(queries, ids, scores):
+        for q, row_ids, row_scores in zip(queries, ids, scores, strict=True):
             recs = self.store.get_many_by_id(row_ids.tolist())
             hits = []
             for rank, (rec, s) in enumerate(
-                ((r, s) for r, s in zip(recs, row_scores.tolist()) if r is not None), 1
+                ((r, s) for r, s in zip(recs, row_scores.tolist(), strict=True) if r is not None), 1
             ):
                 snip = self._snippet(rec, q) if snippets else ""
                 hits.append(

@@ -1,4 +1,4 @@
-"""build_world: resumable ingest after a killed run, resumable embedding, extending, index choice."""
+"""build_world: resumable ingest and embedding, atomic extending, index choice."""
 
 from __future__ import annotations
 
@@ -150,8 +150,10 @@ def test_embedding_with_another_model_is_refused(world_copy, embedder):
         with pytest.raises(
             EmbedderMismatchError,
             match=(
-                r"Expects new pages to be embedded with 'BAAI/bge-m3' \(dim 1024\) like the existing 96 rows, actual: "
-                r"'sentence-transformers/all-MiniLM-L6-v2' \(dim 384\)\. Use the same --embedder, or delete"
+                r"Expects new pages to be embedded with 'BAAI/bge-m3' \(dim 1024\) like the "
+                r"existing 96 rows, actual: "
+                r"'sentence-transformers/all-MiniLM-L6-v2' \(dim 384\)\. Use the same --embedder, "
+                r"or delete"
             ),
         ):
             embed_pages(store, world_copy, embedder, _cfg())

@@ -168,7 +168,7 @@ def test_world_is_picklable_before_use_and_opens_lazily(tiny_world):
 
 
 def test_world_reopens_after_fork(world):
-    """gym's async vector envs fork: the store reopens and the (already used) encoder still works."""
+    """gym's async vector envs fork: the store reopens and the (used) encoder still works."""
     import torch
 
     assert world.get_page(ADOLESCENCE) is not None  # opened in the parent
@@ -181,7 +181,8 @@ def test_world_reopens_after_fork(world):
     if pid == 0:
         code = 1
         try:
-            # a deadlocked child is killed (default action: no Python handler, which could not run) and fails the test
+            # a deadlocked child is killed (default action: a Python handler could not run)
+            # and fails the test
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.alarm(120)
             hits = world.search(["Publix supermarket"], k=1)[0]
@@ -222,7 +223,7 @@ def test_verify_false_only_reads_the_manifest(world_copy):
 
 @pytest.fixture()
 def no_network(monkeypatch):
-    """Online mode as a user without HF_HUB_OFFLINE has it, and a socket guard that records every connect."""
+    """Online mode as without HF_HUB_OFFLINE, and a socket guard recording every connect."""
     import socket
 
     import huggingface_hub.constants
@@ -243,7 +244,7 @@ def no_network(monkeypatch):
 
 
 def test_a_hub_embedder_is_never_downloaded(world_copy, no_network):
-    """Before: a manifest naming a Hub model made requests to the Hub when HF_HUB_OFFLINE was unset."""
+    """Before: a manifest naming a Hub model made Hub requests when HF_HUB_OFFLINE was unset."""
     from lite_world.errors import ModelNotFoundError
     from lite_world.store.manifest import MANIFEST_NAME
 
@@ -255,7 +256,8 @@ def test_a_hub_embedder_is_never_downloaded(world_copy, no_network):
     with pytest.raises(
         ModelNotFoundError,
         match=(
-            r"Expects the embedder 'BAAI/bge-small-en-v1\.5' on this machine \(the world's query encoder\), actual: not "
+            r"Expects the embedder 'BAAI/bge-small-en-v1\.5' on this machine \(the world's query "
+            r"encoder\), actual: not "
             r"in the local Hugging Face cache.*huggingface-cli download BAAI/bge-small-en-v1\.5"
         ),
     ):

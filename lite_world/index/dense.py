@@ -56,7 +56,8 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
         meta = json.loads(path.read_bytes().decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise WorldCorruptedError(
-            f"Expects valid JSON in {path}, actual: {exc}. Restore the world from a copy or rebuild it."
+            f"Expects valid JSON in {path}, actual: {exc}. Restore the world from a copy or "
+            "rebuild it."
         ) from exc
     bad = [
         k
@@ -68,7 +69,8 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
     if bad:
         raise WorldCorruptedError(
             f"Expects {path} to hold {sorted(_PARAM_TYPES)} with types "
-            f"{ {k: t.__name__ for k, t in _PARAM_TYPES.items()} }, actual: {bad} missing or of another type. "
+            f"{ {k: t.__name__ for k, t in _PARAM_TYPES.items()} }, actual: {bad} missing or of "
+            "another type. "
             "Restore the world from a copy or rebuild it."
         )
     return meta
@@ -84,13 +86,15 @@ def read_header(path: str | os.PathLike[str]) -> tuple[str, int, int]:
         head = f.read(_HEADER.size)
     if len(head) < _HEADER.size:
         raise WorldCorruptedError(
-            f"Expects a FAISS index header ({_HEADER.size} bytes) in {path}, actual: {len(head)} bytes. "
+            f"Expects a FAISS index header ({_HEADER.size} bytes) in {path}, actual: {len(head)} "
+            "bytes. "
             "Restore the world from a copy or rebuild it."
         )
     fourcc, d, ntotal = _HEADER.unpack(head)
     if not fourcc.isalnum() or d < 1 or ntotal < 0:
         raise WorldCorruptedError(
-            f"Expects a FAISS index header in {path}, actual: fourcc {fourcc!r}, d={d}, ntotal={ntotal}. "
+            f"Expects a FAISS index header in {path}, actual: fourcc {fourcc!r}, d={d}, "
+            f"ntotal={ntotal}. "
             "Restore the world from a copy or rebuild it."
         )
     return fourcc.decode("ascii"), d, ntotal
@@ -188,7 +192,8 @@ class DenseIndex:
             index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
         except RuntimeError as exc:
             raise ConfigError(
-                f"Expects a valid FAISS factory string (e.g. 'Flat', 'HNSW32', 'IVF1024,PQ48'), actual: {factory!r} ({exc})"
+                "Expects a valid FAISS factory string (e.g. 'Flat', 'HNSW32', 'IVF1024,PQ48'), "
+                f"actual: {factory!r} ({exc})"
             ) from exc
         defaults: dict[str, Any] = {}
         if "HNSW" in factory:
@@ -259,14 +264,17 @@ class DenseIndex:
         path, meta_path = d / DENSE_INDEX, d / DENSE_PARAMS
         if not path.is_file() or not meta_path.is_file():
             raise WorldNotFoundError(
-                f"Expects a dense index at {path}, actual: missing. Re-run lite-world build with --out {world_dir}."
+                f"Expects a dense index at {path}, actual: missing. Re-run lite-world build with "
+                f"--out {world_dir}."
             )
         meta = read_params(meta_path)
         _, dim, ntotal = read_header(path)
         if (dim, ntotal) != (meta["dim"], meta["ntotal"]):
             raise WorldCorruptedError(
-                f"Expects the FAISS index {path} to hold {meta['ntotal']} vectors of dim {meta['dim']} "
-                f"({DENSE_PARAMS}), actual: {ntotal} of dim {dim}. Restore the world from a copy or rebuild it."
+                f"Expects the FAISS index {path} to hold {meta['ntotal']} vectors of dim "
+                f"{meta['dim']} "
+                f"({DENSE_PARAMS}), actual: {ntotal} of dim {dim}. Restore the world from a copy "
+                "or rebuild it."
             )
         index = None
         if mmap:
@@ -284,7 +292,8 @@ class DenseIndex:
                 index = faiss.read_index(str(path))
             except RuntimeError as exc:
                 raise WorldCorruptedError(
-                    f"Expects a readable FAISS index at {path}, actual: {exc}. Restore the world from a copy "
+                    f"Expects a readable FAISS index at {path}, actual: {exc}. Restore the world "
+                    "from a copy "
                     "or rebuild it."
                 ) from exc
         if (int(index.d), int(index.ntotal)) != (dim, ntotal):

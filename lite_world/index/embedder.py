@@ -85,14 +85,20 @@ class SentenceTransformerEmbedder:
         except (OSError, ValueError) as exc:
             if not os.path.exists(os.path.expanduser(path)):
                 raise ModelNotFoundError(
-                    f"Expects the embedder {name_or_path!r} on this machine (the world's query encoder), actual: not "
-                    f"in the local Hugging Face cache ({type(exc).__name__}). Nothing is downloaded at run time: fetch "
-                    f"it once on a machine with network (`huggingface-cli download {name_or_path}`) and copy its "
-                    "Hugging Face cache (HF_HOME) here, or pass a local model directory as the embedder."
+                    f"Expects the embedder {name_or_path!r} on this machine (the world's query "
+                    "encoder), actual: not "
+                    f"in the local Hugging Face cache ({type(exc).__name__}). Nothing is "
+                    "downloaded at run time: fetch "
+                    "it once on a machine with network (`huggingface-cli download "
+                    f"{name_or_path}`) and copy its "
+                    "Hugging Face cache (HF_HOME) here, or pass a local model directory as the "
+                    "embedder."
                 ) from exc
             raise ConfigError(
-                f"Expects a sentence-transformers model name or local path, actual: {name_or_path!r} "
-                f"could not be loaded ({exc}). Models are never downloaded at run time here: pass a local path, "
+                "Expects a sentence-transformers model name or local path, actual: "
+                f"{name_or_path!r} "
+                f"could not be loaded ({exc}). Models are never downloaded at run time here: pass "
+                "a local path, "
                 f"or use the bundled default {DEFAULT_EMBEDDER!r}."
             ) from exc
         self.model.max_seq_length = max_seq_length
@@ -163,7 +169,7 @@ def _resolve(name: str) -> str:
 def get_embedder(
     name_or_path: str = DEFAULT_EMBEDDER, device: str | None = None, num_threads: int | None = None
 ) -> SentenceTransformerEmbedder:
-    """A process-wide cached embedder (loading a model takes seconds); aliases of the default share one."""
+    """A process-wide cached embedder (loading takes seconds); aliases of the default share one."""
     name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
     return _cached_embedder(name, device, num_threads)
 

@@ -31,7 +31,7 @@ def rrf(
     for q in range(nq):
         acc: dict[int, float] = {}
         first: dict[int, int] = {}
-        for r, (ranking, w) in enumerate(zip(rankings, weights)):
+        for r, (ranking, w) in enumerate(zip(rankings, weights, strict=True)):
             for rank, doc in enumerate(ranking[q].tolist()):
                 if doc < 0:
                     continue
@@ -51,11 +51,12 @@ def weighted(
     k: int,
     alpha: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``alpha * dense + (1 - alpha) * sparse`` after per-query max normalisation of each score list.
+    """``alpha * dense + (1 - alpha) * sparse`` after per-query max normalisation of each list.
 
     Example:
         >>> import numpy as np
-        >>> d = (np.array([[0, 1]]), np.array([[0.9, 0.8]])); s = (np.array([[1, -1]]), np.array([[5.0, 0.0]]))
+        >>> d = (np.array([[0, 1]]), np.array([[0.9, 0.8]]))
+        >>> s = (np.array([[1, -1]]), np.array([[5.0, 0.0]]))
         >>> weighted(d, s, k=2, alpha=0.5)[0].tolist()
         [[1, 0]]
     """
@@ -70,7 +71,7 @@ def weighted(
             if not valid.any():
                 continue
             top = float(np.max(np.abs(sc[valid]))) or 1.0
-            for doc, s in zip(ids[valid].tolist(), (sc[valid] / top).tolist()):
+            for doc, s in zip(ids[valid].tolist(), (sc[valid] / top).tolist(), strict=True):
                 acc[doc] = acc.get(doc, 0.0) + w * s
         best = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         for j, (doc, s) in enumerate(best):

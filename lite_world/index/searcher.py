@@ -6,7 +6,8 @@ filters. Query embeddings and candidate pools are LRU-cached, since RL rollouts 
 queries constantly.
 
 Example:
-    >>> s = Searcher(dense=None, sparse=BM25Index.build(["paris france", "berlin germany"]), embedder=None, mode="sparse")
+    >>> bm25 = BM25Index.build(["paris france", "berlin germany"])
+    >>> s = Searcher(dense=None, sparse=bm25, embedder=None, mode="sparse")
     >>> ids, scores = s.search(["paris"], k=2)
     >>> ids.tolist()
     [[0, -1]]
@@ -141,7 +142,7 @@ class Searcher:
         todo = [i for i, v in enumerate(out) if v is None]
         if todo:
             vecs = self.embedder.encode([queries[i] for i in todo])
-            for i, v in zip(todo, vecs):
+            for i, v in zip(todo, vecs, strict=True):
                 v = v.copy()  # a row view would keep the whole batch's buffer alive in the cache
                 self.query_cache.put(queries[i], v)
                 out[i] = v
@@ -157,11 +158,15 @@ class Searcher:
         return max(step, -(-(int(k) + int(n_exclude)) // step) * step)
 
     def cached(self, query: str, pool: int) -> bool:
-        """Whether ``query``'s candidate pool of size ``pool`` is cached (no encoder pass needed)."""
+        """Whether ``query``'s pool of size ``pool`` is cached (no encoder pass needed)."""
         return (self.config.mode, pool, self.normalize_query(query)) in self.result_cache
 
     def prefetch(self, queries: Sequence[str], pool: int) -> int:
-        """Fill the cache for ``queries`` with ONE encoder pass and one index search; returns how many were computed."""
+        """Fill the cache for ``queries`` with ONE encoder pass and one index search.
+
+        Returns:
+            How many pools were computed.
+        """
         qs = list(dict.fromkeys(q for q in map(self.normalize_query, queries) if q))
         todo = [q for q in qs if not self.cached(q, pool)]
         if todo:
@@ -203,7 +208,7 @@ class Searcher:
     def search(
         self, queries: Sequence[str], k: int = 10, *, exclude: Collection[int] = ()
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` row ids and fused scores per query, padded with -1; rows in ``exclude`` never appear."""
+        """Top ``k`` row ids and fused scores per query, -1 padded; ``exclude`` rows never come."""
         k = int(k)
         if k < 1:
             raise ConfigError(f"Expects k >= 1, actual: {k}")
@@ -219,9 +224,9 @@ class Searcher:
         if not live:
             return ids, scores
         pools = self._pools([qs[i] for i in live], pool)
-        for i, (pids, psc) in zip(live, pools):
+        for i, (pids, psc) in zip(live, pools, strict=True):
             j = 0
-            for doc, s in zip(pids.tolist(), psc.tolist()):
+            for doc, s in zip(pids.tolist(), psc.tolist(), strict=True):
                 if doc < 0 or doc in excl:
                     continue
                 ids[i, j], scores[i, j] = doc, s
@@ -231,7 +236,10 @@ class Searcher:
         return ids, scores
 
     def normalize_query(self, q: Any) -> str:
-        """The form a query is searched and cached under: valid UTF-8, no NUL, single spaces, cut to ``max_query_chars``."""
+        """The form a query is searched and cached under.
+
+        Valid UTF-8, no NUL, single spaces, cut to ``max_query_chars``.
+        """
         if not isinstance(q, str):
             return ""
         q = q.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
@@ -247,5 +255,5 @@ class Searcher:
         return {"query": self.query_cache.stats(), "result": self.result_cache.stats()}
 
     def cache_info(self) -> dict[str, Any]:
-        """``{"query": ..., "result": ...}`` of :meth:`LRUCache.info` (bytes, entries, hits, misses)."""
+        """``{"query": ..., "result": ...}`` of :meth:`LRUCache.info` (bytes, entries, hits...)."""
         return {"query": self.query_cache.info(), "result": self.result_cache.info()}

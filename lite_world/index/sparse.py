@@ -114,7 +114,8 @@ class BM25Index:
         sc = np.asarray(sc, dtype=np.float32)
         if docs.shape != (nq, kk) or (docs.size and (docs.min() < 0 or docs.max() >= self.n_docs)):
             raise WorldCorruptedError(
-                f"Expects BM25 results of shape {(nq, kk)} with ids in [0, {self.n_docs}), actual: shape "
+                f"Expects BM25 results of shape {(nq, kk)} with ids in [0, {self.n_docs}), "
+                "actual: shape "
                 f"{docs.shape}, ids in [{docs.min(initial=0)}, {docs.max(initial=0)}]. {_FIX}"
             )
         hit = sc > 0
@@ -123,7 +124,7 @@ class BM25Index:
         return ids, scores
 
     def save(self, world_dir: str | os.PathLike[str], *, index_dir: str = INDEX_DIRNAME) -> None:
-        """Write ``WORLD/<index_dir>/bm25/`` (bm25s arrays and JSON, the tokenizer, our document count)."""
+        """Write ``WORLD/<index_dir>/bm25/``: bm25s arrays and JSON, tokenizer, doc count."""
         d = Path(world_dir) / index_dir / BM25_DIRNAME
         d.mkdir(parents=True, exist_ok=True)
         with _builtin_json():
@@ -148,7 +149,8 @@ class BM25Index:
         d = Path(world_dir) / index_dir / BM25_DIRNAME
         if not (d / BM25_PARAMS).is_file():
             raise WorldNotFoundError(
-                f"Expects a BM25 index at {d}, actual: missing. Re-run lite-world build with --out {world_dir}."
+                f"Expects a BM25 index at {d}, actual: missing. Re-run lite-world build with "
+                f"--out {world_dir}."
             )
         try:
             n = json.loads((d / BM25_PARAMS).read_bytes().decode("utf-8"))["n_docs"]
@@ -166,7 +168,8 @@ class BM25Index:
             raise
         except FileNotFoundError as exc:
             raise WorldNotFoundError(
-                f"Expects the BM25 index files in {d}, actual: {exc}. Re-run lite-world build with --out {world_dir}."
+                f"Expects the BM25 index files in {d}, actual: {exc}. Re-run lite-world build "
+                f"with --out {world_dir}."
             ) from exc
         except Exception as exc:  # bm25s raises whatever numpy/json raise on damaged files
             raise WorldCorruptedError(
@@ -191,7 +194,8 @@ def _check_arrays(retriever, n_docs: int) -> None:  # type: ignore[no-untyped-de
         or (len(indptr) and int(indptr[-1]) != len(data))
     ):
         raise ValueError(
-            f"score matrix of {len(data)} values, {len(indices)} indices and {len(indptr)} pointers for a "
+            f"score matrix of {len(data)} values, {len(indices)} indices and {len(indptr)} "
+            "pointers for a "
             f"vocabulary of {n_vocab} tokens"
         )
     if int(scores.get("num_docs", n_docs)) != n_docs:

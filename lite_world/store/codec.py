@@ -9,7 +9,8 @@ Decompressors are not thread-safe: one per thread.
 
 Example:
     >>> c = PageCodec(level=3)
-    >>> c.decode(c.encode({"url": "https://a.org", "markdown": "x" * 1000}))["markdown"] == "x" * 1000
+    >>> rec = {"url": "https://a.org", "markdown": "x" * 1000}
+    >>> c.decode(c.encode(rec))["markdown"] == "x" * 1000
     True
 """
 

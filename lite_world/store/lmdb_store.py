@@ -2,7 +2,7 @@
 
 Layout of ``WORLD/pages.lmdb`` (one LMDB environment, four named databases):
 
-- ``pages``:  normalised URL → encoded :class:`~lite_world.store.page.Page` dict (plus its row ``id``)
+- ``pages``:  normalised URL → encoded :class:`~lite_world.store.page.Page` dict (+ row ``id``)
 - ``ids``:    row id (8-byte big-endian) → URL; row ``i`` is vector ``i`` of the dense index
 - ``hashes``: content hash → URL (content deduplication)
 - ``meta``:   small metadata (codec settings, zstd dictionary, next row id)
@@ -92,8 +92,10 @@ def _acquire_env(path: Path, readonly: bool) -> _SharedEnv:
         if shared is not None:
             if not readonly:
                 raise WorldError(
-                    f"Expects no other open handle on {path} in this process when writing to it, actual: "
-                    f"{shared.refs} open (a World or PageStore). Close them before building or writing."
+                    f"Expects no other open handle on {path} in this process when writing to it, "
+                    "actual: "
+                    f"{shared.refs} open (a World or PageStore). Close them before building or "
+                    "writing."
                 )
             shared.refs += 1
             return shared
@@ -129,7 +131,8 @@ def _acquire_env(path: Path, readonly: bool) -> _SharedEnv:
 
 def _corrupted(path: Path, what: str) -> WorldCorruptedError:
     return WorldCorruptedError(
-        f"Expects a readable LMDB page store at {path}, actual: {what}. The store is damaged: restore the "
+        f"Expects a readable LMDB page store at {path}, actual: {what}. The store is damaged: "
+        "restore the "
         "world from a copy, or rebuild it with lite-world build (to a new --out)."
     )
 
@@ -216,7 +219,7 @@ class PageStore:
     # -- internals ----------------------------------------------------------
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[None]:
-        """Turn LMDB and decoding failures while reading ``what`` into :class:`WorldCorruptedError`."""
+        """LMDB and decoding failures while reading ``what`` become ``WorldCorruptedError``."""
         try:
             yield
         except WorldError:

@@ -11,7 +11,7 @@ Example:
     >>> Manifest.from_dict({**m.to_dict(), "page_count": "2"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lite_world.errors.WorldCorruptedError: Expects manifest field 'page_count' to be int, actual: str '2'. ...
+    lite_world.errors.WorldCorruptedError: Expects manifest field 'page_count' to be int, ...
 """
 
 from __future__ import annotations
@@ -82,18 +82,23 @@ class Manifest:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, types):
                 raise WorldCorruptedError(
-                    f"Expects manifest field {name!r} to be {' or '.join(t.__name__ for t in types)}, "
-                    f"actual: {type(value).__name__} {value!r}. The manifest was edited or damaged: "
+                    f"Expects manifest field {name!r} to be "
+                    f"{' or '.join(t.__name__ for t in types)}, "
+                    f"actual: {type(value).__name__} {value!r}. The manifest was edited or "
+                    "damaged: "
                     "restore manifest.json from a copy of the world, or rebuild the world."
                 )
         if self.page_count < 0 or self.embedding_dim < 1:
             raise WorldCorruptedError(
-                f"Expects page_count >= 0 and embedding_dim >= 1 in the manifest, actual: {self.page_count} and "
-                f"{self.embedding_dim}. Restore manifest.json from a copy of the world, or rebuild the world."
+                "Expects page_count >= 0 and embedding_dim >= 1 in the manifest, actual: "
+                f"{self.page_count} and "
+                f"{self.embedding_dim}. Restore manifest.json from a copy of the world, or "
+                "rebuild the world."
             )
         if self.index_dir not in INDEX_DIRNAMES:
             raise WorldCorruptedError(
-                f"Expects manifest field 'index_dir' in {INDEX_DIRNAMES}, actual: {self.index_dir!r}. "
+                f"Expects manifest field 'index_dir' in {INDEX_DIRNAMES}, actual: "
+                f"{self.index_dir!r}. "
                 "Restore manifest.json from a copy of the world, or rebuild the world."
             )
 
@@ -105,7 +110,8 @@ class Manifest:
         """Build from parsed JSON; unknown keys (from newer versions) are ignored.
 
         Raises:
-            WorldCorruptedError: ``d`` is not an object, lacks a field, or a field has the wrong type.
+            WorldCorruptedError: ``d`` is not an object, lacks a field, or has a field of the
+                wrong type.
         """
         if not isinstance(d, dict):
             raise WorldCorruptedError(
@@ -147,7 +153,8 @@ def read_manifest(world_dir: str | os.PathLike[str]) -> Manifest:
     if not path.is_file():
         raise WorldNotFoundError(
             f"Expects {path}, actual: missing — the build did not finish. "
-            f"Re-run the same lite-world build command with --out {world}; it resumes where it stopped."
+            f"Re-run the same lite-world build command with --out {world}; it resumes where it "
+            "stopped."
         )
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
@@ -156,7 +163,8 @@ def read_manifest(world_dir: str | os.PathLike[str]) -> Manifest:
         RecursionError,
     ) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise WorldCorruptedError(
-            f"Expects valid JSON in {path}, actual: {exc}. Restore manifest.json from a copy of the world, "
+            f"Expects valid JSON in {path}, actual: {exc}. Restore manifest.json from a copy of "
+            "the world, "
             "or rebuild the world."
         ) from exc
     except OSError as exc:

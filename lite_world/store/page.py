@@ -1,7 +1,8 @@
 """The page record: what a world stores for one URL.
 
 Example:
-    >>> p = Page.create("https://en.wikipedia.org/wiki/Paris", "Paris", "Paris is the capital of France.")
+    >>> text = "Paris is the capital of France."
+    >>> p = Page.create("https://en.wikipedia.org/wiki/Paris", "Paris", text)
     >>> p.domain, p.summary
     ('en.wikipedia.org', 'Paris. Paris is the capital of France.')
     >>> Page.from_dict(p.to_dict()) == p
@@ -39,7 +40,8 @@ def make_summary(title: str, markdown: str, max_chars: int = 400) -> str:
     This is what the dense index embeds (one vector per page, as in the paper).
 
     Example:
-        >>> make_summary("Paris", "# Paris\\n\\nParis is the capital of France. It has 2M people.", max_chars=30)
+        >>> md = "# Paris\\n\\nParis is the capital of France. It has 2M people."
+        >>> make_summary("Paris", md, max_chars=30)
         'Paris. Paris is the capital of…'
     """
     body = markdown.lstrip()[

@@ -76,7 +76,12 @@ def test_bad_factory_string():
 
 def _recall_at_10(approx: np.ndarray, exact: np.ndarray) -> float:
     return float(
-        np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx.tolist(), exact.tolist())])
+        np.mean(
+            [
+                len(set(a) & set(e)) / 10
+                for a, e in zip(approx.tolist(), exact.tolist(), strict=True)
+            ]
+        )
     )
 
 
@@ -174,7 +179,8 @@ def test_load_missing_and_damaged(tmp_path):
         ("{not json", r"Expects valid JSON in .*dense\.json, actual: Expecting property name"),
         (
             "[1, 2]",
-            r"Expects .*dense\.json to hold \['dim', 'factory', 'ntotal', 'params'\] .*actual: \['factory', ",
+            r"Expects .*dense\.json to hold \['dim', 'factory', 'ntotal', 'params'\] .*actual: "
+            r"\['factory', ",
         ),
         (
             '{"factory": "Flat", "params": {}, "dim": "4", "ntotal": 4}',
@@ -212,7 +218,7 @@ def test_read_header_of_every_index_type(tmp_path, clustered, factory):
 
 
 def test_refine_index_really_reranks():
-    """Regression: the IVF-PQ + Refine default must apply its re-ranking factor (faiss: k_factor_rf)."""
+    """Regression: the IVF-PQ + Refine default must apply its re-ranking factor (k_factor_rf)."""
     import faiss
     import numpy as np
 

@@ -19,7 +19,8 @@ def _page(i: int, text: str | None = None, url: str | None = None) -> Page:
         url or f"https://en.wikipedia.org/wiki/Page_{i}",
         f"Page {i}",
         text
-        or f"Page {i} is a village in district {i * 7} with {i * 13} inhabitants and a church from {1500 + i}.",
+        or f"Page {i} is a village in district {i * 7} with {i * 13} inhabitants "
+        f"and a church from {1500 + i}.",
     )
 
 
@@ -179,7 +180,7 @@ def test_garbage_store_file_is_corrupted(tmp_path):
     (tmp_path / STORE_DIRNAME / "data.mdb").write_bytes(b"this is not an LMDB file" * 400)
     with pytest.raises(
         WorldCorruptedError,
-        match="Expects a readable LMDB page store at .*restore the world from a copy, or rebuild it",
+        match="Expects a readable LMDB page store at .*restore the world from a copy, or rebuild",
     ):
         PageStore(tmp_path)
 

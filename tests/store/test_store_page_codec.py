@@ -15,7 +15,8 @@ def _page(i: int) -> Page:
     return Page.create(
         f"https://en.wikipedia.org/wiki/Page_{i}",
         f"Page {i}",
-        f"# Page {i}\n\nPage {i} is a village in the district number {i * 7}. It has {i * 13} inhabitants "
+        f"# Page {i}\n\nPage {i} is a village in the district number {i * 7}. "
+        f"It has {i * 13} inhabitants "
         f"and a church built in {1500 + i}.",
         source="unit.jsonl",
         date="2020-01-02" if i % 2 else None,
@@ -94,7 +95,7 @@ def test_codec_with_dictionary_round_trip_and_mixed_values():
     enc = with_dict.encode(rec)
     assert enc[:1] == ZSTD_DICT
     assert with_dict.decode(enc) == rec
-    # a store mixes encodings: values written before the dictionary (raw or plain zstd) stay readable
+    # a store mixes encodings: values written before the dictionary (raw or zstd) stay readable
     raw_val = PageCodec("none").encode(rec)
     zstd_val = PageCodec("zstd").encode(rec)
     assert [with_dict.decode(v) for v in (raw_val, zstd_val, enc)] == [rec, rec, rec]

@@ -42,7 +42,10 @@ from lite_world.store.urls import is_fetchable_url, normalize_url, url_domain, w
         ("https://a.org/café", "https://a.org/caf%C3%A9"),
         ("https://a.org/a b", "https://a.org/a%20b"),
         ("https://a.org/%7Euser", "https://a.org/~user"),
-        ("https://en.wikipedia.org/wiki/Hello_Love_(song)", "https://en.wikipedia.org/wiki/Hello_Love_(song)"),
+        (
+            "https://en.wikipedia.org/wiki/Hello_Love_(song)",
+            "https://en.wikipedia.org/wiki/Hello_Love_(song)",
+        ),
         # credentials are not part of a page's identity
         ("https://user:pw@a.org/x", "https://a.org/x"),
         # non-http schemes and junk come back stripped, unchanged
@@ -97,8 +100,12 @@ def test_wikipedia_url_lang():
 
 @pytest.mark.parametrize(
     ("url", "expected"),
-    [("https://www.example.com/x", "example.com"), ("https://en.wikipedia.org/wiki/X", "en.wikipedia.org"),
-     ("not a url at all", ""), ("http://[::1", "")],
+    [
+        ("https://www.example.com/x", "example.com"),
+        ("https://en.wikipedia.org/wiki/X", "en.wikipedia.org"),
+        ("not a url at all", ""),
+        ("http://[::1", ""),
+    ],
 )
 def test_url_domain(url, expected):
     assert url_domain(url) == expected

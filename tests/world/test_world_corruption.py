@@ -1,4 +1,4 @@
-"""The corruption matrix: every file of a world x (truncation, zero length, flipped bytes, deletion).
+"""The corruption matrix: every file of a world x (truncation, zero length, flips, deletion).
 
 For each case, on a damaged copy of the session's tiny world:
 
@@ -187,7 +187,7 @@ _SUBPROCESS_INFO = [sys.executable, "-m", "lite_world", "info"]
 
 
 def test_truncated_store_through_the_console_script(tiny_world, tmp_path):
-    """The issue's reproduction, as a real subprocess: `truncate -s 50% X/pages.lmdb/data.mdb; lite-world info X`."""
+    """The issue's reproduction in a subprocess: truncate pages.lmdb/data.mdb; lite-world info X."""
     world = tmp_path / "world"
     shutil.copytree(tiny_world, world)
     damage(world / "pages.lmdb" / "data.mdb", "truncate")

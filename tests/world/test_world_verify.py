@@ -1,4 +1,4 @@
-"""check_world / verify_world: a fresh world verifies at every level, every kind of damage is named."""
+"""check_world / verify_world: a fresh world verifies at every level, damage is named."""
 
 from __future__ import annotations
 
@@ -77,15 +77,17 @@ def test_a_world_built_before_digests_opens_and_says_so(world_copy):
 
 
 def test_page_added_after_build_is_an_unfinished_extend(world_copy):
-    """Before: 'rebuild the world'; re-running the build resumes, and the world stays usable meanwhile."""
+    """Before: 'rebuild the world'; re-running the build resumes; the world stays usable."""
     with PageStore(world_copy, readonly=False) as w:
         assert (
             w.put_many([Page.create("https://a.org/new", "New", "A page added after the build.")])
             == 1
         )
     msg = (
-        rf"Expects {N} pages \(manifest\), actual: {N + 1} in the store: a lite-world build is extending this "
-        r"world, or one was interrupted\. Re-run the same build command \(--out .*\) to finish it; it resumes"
+        rf"Expects {N} pages \(manifest\), actual: {N + 1} in the store: a lite-world build is "
+        r"extending this "
+        r"world, or one was interrupted\. Re-run the same build command \(--out .*\) to finish "
+        r"it; it resumes"
     )
     for level in ("quick", "full"):
         with pytest.raises(WorldCorruptedError, match=msg):
@@ -188,7 +190,8 @@ def test_embedder_mismatch(tiny_world):
     with pytest.raises(
         EmbedderMismatchError,
         match=(
-            rf"Expects queries embedded with the index's embedder '{DEFAULT_EMBEDDER}' \(dim 384\), actual: 'BAAI/bge-m3'\. "
+            rf"Expects queries embedded with the index's embedder '{DEFAULT_EMBEDDER}' \(dim "
+            r"384\), actual: 'BAAI/bge-m3'\. "
             rf"Pass --embedder {DEFAULT_EMBEDDER}"
         ),
     ):
