@@ -28,7 +28,8 @@ parameter and drops ``items``/``minItems``.
 
 Example:
     >>> import asyncio
-    >>> tool = LiteSearchTool({"type": "native", "world": "demo", "search_k": 3}, None)
+    >>> tool = LiteSearchTool({"type": "native", "world": "demo", "search_k": 3}, None)  # doctest: +ELLIPSIS
+    {...}
     >>> async def call():
     ...     iid, _ = await tool.create(create_kwargs={"mask_urls": []})
     ...     response, reward, metrics = await tool.execute(iid, {"query": ["Carl Rogers"]})

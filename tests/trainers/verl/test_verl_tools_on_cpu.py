@@ -68,7 +68,7 @@ def test_yaml_builds_both_tools_with_the_env_schemas(tools):
             prop.pop("minItems", None)
         got = tools[name].tool_schema.model_dump(exclude_unset=True, exclude_none=True)
         assert got == schema
-        assert tools[name].settings.max_observation_chars == 20000
+        assert tools[name].env_config.max_observation_chars == 20000
 
 
 def test_search_matches_the_env_and_masks_per_sample(tools, tiny_world):
@@ -98,10 +98,10 @@ def test_visit_matches_the_env_and_masks_per_sample(tools, tiny_world):
 def test_bad_arguments_explain_the_format(tools):
     text, _, metrics = _call(tools["search"], {"q": "x"})
     assert (text, metrics["error"]) == (
-        "[Search] Invalid request format: missing required argument 'query' (a list of query strings).",
+        "[Search] Invalid request format: missing required argument 'query' (a non-empty list of strings).",
         "invalid_arguments")
     text, _, metrics = _call(tools["visit"], {"url": MASKED_URL})
-    assert (text, metrics["error"]) == ("[Visit] Invalid request format: missing required argument(s) 'goal'.",
+    assert (text, metrics["error"]) == ("[Visit] Invalid request format: missing required argument 'goal' (a string).",
                                         "invalid_arguments")
 
 
@@ -109,5 +109,5 @@ def test_unknown_config_key_is_refused():
     from lite_world.errors import ConfigError
     from trainers.verl.tools import LiteSearchTool
 
-    with pytest.raises(ConfigError, match=r"Expects tool config keys among .*, actual: unknown \['wrold'\]"):
+    with pytest.raises(ConfigError, match=r"Expects LiteSearchConfig fields, actual: unknown \['wrold'\]"):
         LiteSearchTool({"type": "native", "wrold": "demo"}, None)
