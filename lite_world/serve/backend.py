@@ -107,7 +107,9 @@ class WorldBackend:
             qc, rc = 0, (config.max_batch_queries if config.batching else 0)
         sc = SearchConfig(mode=config.search_mode, query_cache_size=qc, result_cache_size=rc)
         # without caches (the per-request design) nothing is reused between calls
-        extra = {} if config.caches else {"snippet_cache_size": 0, "mask_cache_size": 0}
+        extra: dict[str, Any] = {}
+        if not config.caches:
+            extra = {"snippet_cache_size": 0, "mask_cache_size": 0}
         self.world = World(
             path, search=sc, device=config.device, num_threads=config.torch_threads, **extra
         )

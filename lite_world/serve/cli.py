@@ -96,7 +96,7 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     from lite_world.worlds import resolve_world_spec
 
     world = resolve_world_spec(a.world)
-    if not os.path.isdir(os.path.expanduser(world)):
+    if not isinstance(world, str) or not os.path.isdir(os.path.expanduser(world)):
         raise ConfigError(f"Expects a world directory to serve, actual: {world!r} is not one")
     cfg = config_from_args(a)
     if a.ray:

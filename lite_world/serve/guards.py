@@ -70,7 +70,7 @@ def http_protocol(header_timeout_s: float, max_header_bytes: int) -> type:
     """
     h11_impl = require("uvicorn.protocols.http.h11_impl", extra="serve")
 
-    class GuardedH11Protocol(h11_impl.H11Protocol):  # type: ignore[misc, name-defined]
+    class GuardedH11Protocol(h11_impl.H11Protocol):  # type: ignore[name-defined]
         """One connection; see :func:`http_protocol`."""
 
         def connection_made(self, transport: Any) -> None:
