@@ -1,4 +1,4 @@
-"""Ingest: read pages from JSONL/Parquet rows, HTML directories, WARC files and Wikipedia paragraph sets."""
+"""Ingest: pages from JSONL/Parquet rows, HTML directories, WARC files, Wikipedia paragraphs."""
 
 from lite_world.store.ingest.sources import RawPage, detect_kind, iter_source
 

@@ -1,8 +1,9 @@
 """HTML → Markdown with trafilatura (main content; headings, lists and tables kept).
 
 Example:
-    >>> md, title = html_to_markdown("<html><head><title>T</title></head><body><article><h1>T</h1>"
-    ...     "<p>" + "Some long paragraph text. " * 8 + "</p><ul><li>one</li><li>two</li></ul></article></body></html>")
+    >>> body = "<p>" + "Some long paragraph text. " * 8 + "</p><ul><li>one</li><li>two</li></ul>"
+    >>> page = f"<html><head><title>T</title></head><body><article><h1>T</h1>{body}</article>"
+    >>> md, title = html_to_markdown(page + "</body></html>")
     >>> title, "Some long paragraph" in md, "- one" in md
     ('T', True, True)
 """
@@ -23,18 +24,21 @@ def html_to_markdown(html: str | bytes, url: str | None = None) -> tuple[str, st
     trafilatura = require("trafilatura")
     if isinstance(html, bytes):
         html = html.decode("utf-8", "replace")
-    md = trafilatura.extract(
-        html,
-        url=url,
-        output_format="markdown",
-        include_tables=True,
-        include_formatting=True,
-        include_links=False,
-        include_images=False,
-        include_comments=False,
-        favor_recall=True,
-        deduplicate=False,
-    ) or ""
+    md = (
+        trafilatura.extract(
+            html,
+            url=url,
+            output_format="markdown",
+            include_tables=True,
+            include_formatting=True,
+            include_links=False,
+            include_images=False,
+            include_comments=False,
+            favor_recall=True,
+            deduplicate=False,
+        )
+        or ""
+    )
     title = ""
     try:
         meta = trafilatura.extract_metadata(html)

@@ -7,7 +7,8 @@ Supported inputs (``detect_kind`` picks by path):
   ``https://<relative path>`` when the first folder looks like a host, else ``https://local.lite-world/<path>``);
 - ``*.warc`` / ``*.warc.gz``: HTML response records (warcio);
 - ``*.json``: a list of ``{title, text}`` Wikipedia paragraphs (MuSiQue / 2Wiki corpora), grouped by
-  title into one page each at ``https://en.wikipedia.org/wiki/Title_with_underscores``, or a list of row dicts.
+  title into one page each at ``https://en.wikipedia.org/wiki/Title_with_underscores``, or a list
+  of row dicts.
 
 Example:
     >>> detect_kind("a.jsonl"), detect_kind("b.warc.gz"), detect_kind("c.parquet")
@@ -28,7 +29,15 @@ from typing import Any
 from lite_world.errors import IngestError
 from lite_world.store.urls import wikipedia_url
 
-__all__ = ["RawPage", "detect_kind", "iter_source", "iter_rows", "iter_html_dir", "iter_warc", "iter_wiki_paragraphs"]
+__all__ = [
+    "RawPage",
+    "detect_kind",
+    "iter_source",
+    "iter_rows",
+    "iter_html_dir",
+    "iter_warc",
+    "iter_wiki_paragraphs",
+]
 
 _CANON = re.compile(r"""<link[^>]+rel=["']?canonical["']?[^>]*>""", re.I)
 _OGURL = re.compile(r"""<meta[^>]+property=["']og:url["'][^>]*>""", re.I)
@@ -37,7 +46,7 @@ _HREF = re.compile(r"""(?:href|content)=["']([^"']+)["']""", re.I)
 
 @dataclass
 class RawPage:
-    """A page before conversion: exactly one of ``markdown``/``text``/``html`` is used (in that order)."""
+    """A page before conversion: the first of ``markdown``/``text``/``html`` that is set is used."""
 
     url: str
     title: str = ""
@@ -60,7 +69,8 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
     if p.endswith((".json", ".json.gz")):
         return "json"
     raise IngestError(
-        f"Expects a .jsonl/.parquet/.warc(.gz)/.json file or a directory of HTML files, actual: {path}"
+        "Expects a .jsonl/.parquet/.warc(.gz)/.json file or a directory of HTML files, actual: "
+        f"{path}"
     )
 
 
@@ -79,18 +89,32 @@ def iter_source(path: str | os.PathLike[str]) -> Iterator[RawPage]:
 
 
 def _open_text(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
-    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+    return (
+        gzip.open(path, "rt", encoding="utf-8")
+        if str(path).endswith(".gz")
+        else open(path, encoding="utf-8")
+    )
 
 
 def _row_to_raw(row: dict[str, Any], source: str) -> RawPage | None:
     url = row.get("url")
     if not isinstance(url, str) or not url.strip():
         return None
+
     def s(key: str) -> str | None:
         v = row.get(key)
         return v if isinstance(v, str) and v else None
+
     date = row.get("date")
-    return RawPage(url, s("title") or "", s("markdown"), s("text"), s("html"), str(date) if date else None, source)
+    return RawPage(
+        url,
+        s("title") or "",
+        s("markdown"),
+        s("text"),
+        s("html"),
+        str(date) if date else None,
+        source,
+    )
 
 
 def iter_rows(path: str | os.PathLike[str]) -> Iterator[RawPage]:
@@ -114,7 +138,9 @@ def iter_rows(path: str | os.PathLike[str]) -> Iterator[RawPage]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise IngestError(f"Expects one JSON object per line in {path}, actual: line {lineno}: {exc}") from exc
+                raise IngestError(
+                    f"Expects one JSON object per line in {path}, actual: line {lineno}: {exc}"
+                ) from exc
             raw = _row_to_raw(row, source) if isinstance(row, dict) else None
             if raw:
                 yield raw
@@ -134,13 +160,19 @@ def _url_from_html(html: str) -> str | None:
 def iter_html_dir(path: str | os.PathLike[str]) -> Iterator[RawPage]:
     """Every ``.html``/``.htm`` file under a directory, in sorted order."""
     root = Path(path)
-    for f in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".html", ".htm") and p.is_file()):
+    for f in sorted(
+        p for p in root.rglob("*") if p.suffix.lower() in (".html", ".htm") and p.is_file()
+    ):
         html = f.read_bytes().decode("utf-8", "replace")
         rel = f.relative_to(root).as_posix()
         url = _url_from_html(html)
         if url is None:
             first = rel.split("/", 1)[0]
-            url = f"https://{rel}" if "." in first and "/" in rel else f"https://local.lite-world/{rel}"
+            url = (
+                f"https://{rel}"
+                if "." in first and "/" in rel
+                else f"https://local.lite-world/{rel}"
+            )
         yield RawPage(url=url, html=html, source=root.name)
 
 
@@ -162,13 +194,18 @@ def iter_warc(path: str | os.PathLike[str]) -> Iterator[RawPage]:
                 date = rec.rec_headers.get_header("WARC-Date")
                 body = rec.content_stream().read()
                 if url:
-                    yield RawPage(url=url, html=body.decode("utf-8", "replace"), date=(date or "")[:10] or None, source=source)
+                    yield RawPage(
+                        url=url,
+                        html=body.decode("utf-8", "replace"),
+                        date=(date or "")[:10] or None,
+                        source=source,
+                    )
         except Exception as exc:  # warcio raises several types on damaged archives
             raise IngestError(f"Expects a readable WARC file at {path}, actual: {exc}") from exc
 
 
 def iter_wiki_paragraphs(items: list[dict[str, Any]], source: str) -> Iterator[RawPage]:
-    """Group ``{title, text}`` paragraphs by title into one Wikipedia page each (first-seen order)."""
+    """Group ``{title, text}`` paragraphs by title into one Wikipedia page each, in order."""
     groups: dict[str, list[str]] = {}
     for it in items:
         title = str(it.get("title", "")).strip()
@@ -189,7 +226,10 @@ def _iter_json(path: str | os.PathLike[str]) -> Iterator[RawPage]:
         except json.JSONDecodeError as exc:
             raise IngestError(f"Expects a JSON list in {path}, actual: {exc}") from exc
     if not isinstance(data, list):
-        raise IngestError(f"Expects a JSON list of {{title, text}} paragraphs or row objects in {path}, actual: {type(data).__name__}")
+        raise IngestError(
+            f"Expects a JSON list of {{title, text}} paragraphs or row objects in {path}, actual: "
+            f"{type(data).__name__}"
+        )
     source = Path(path).name
     if data and isinstance(data[0], dict) and "url" in data[0]:
         return (r for r in (_row_to_raw(row, source) for row in data if isinstance(row, dict)) if r)
