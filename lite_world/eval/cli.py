@@ -4,7 +4,8 @@ Example:
     >>> import argparse
     >>> p = argparse.ArgumentParser(); sub = p.add_subparsers()
     >>> add_eval_parsers(sub)
-    >>> a = p.parse_args(["eval", "--bench", "frames", "--data", "f.tsv", "--agent", "scripted", "--out", "o"])
+    >>> a = p.parse_args(["eval", "--bench", "frames", "--data", "f.tsv", "--agent", "scripted",
+    ...                   "--out", "o"])
     >>> a.bench, a.tools, a.context
     ('frames', 'local', 'none')
 """
@@ -26,7 +27,7 @@ AGENTS = ("scripted", "hf", "openai")
 
 
 def agent_factory(a: argparse.Namespace) -> Any:
-    """A zero-argument callable building a fresh agent per episode (the hf model is loaded once, shared)."""
+    """A zero-argument callable building a fresh agent per episode (one shared hf model)."""
     from lite_world.agents.base import GenerationConfig
 
     gen = GenerationConfig(max_new_tokens=a.max_new_tokens, temperature=a.temperature)
@@ -42,7 +43,8 @@ def agent_factory(a: argparse.Namespace) -> Any:
     if a.agent == "openai":
         if not a.base_url or not a.model:
             raise ConfigError(
-                "Expects --base-url (e.g. http://127.0.0.1:8000/v1) and --model with --agent openai, "
+                "Expects --base-url (e.g. http://127.0.0.1:8000/v1) and --model with --agent "
+                "openai, "
                 f"actual: --base-url {a.base_url!r}, --model {a.model!r}"
             )
         from lite_world.agents.openai import OpenAIAgent

@@ -1,4 +1,5 @@
-"""Local versus live: the same agent and questions with local-world tools and with live tools, side by side.
+"""Local versus live: the same agent and questions with local-world tools and with live tools, side
+by side.
 
 :func:`run_compare` runs :func:`~lite_world.eval.runner.run_eval` twice (``local/`` and ``live/``)
 and writes ``compare.json``, ``compare.md`` and ``plots/`` (both runs on one figure): accuracy,
@@ -67,7 +68,7 @@ def run_compare(
     standins: bool = False,
     data: BenchData | None = None,
 ) -> dict[str, Any]:
-    """Evaluate with local and with live tools; write the side-by-side report; return ``compare.json``."""
+    """Evaluate with local and with live tools, write the side-by-side report, return it."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = data or load_benchmark(config.bench, str(config.data))

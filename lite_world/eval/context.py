@@ -1,4 +1,5 @@
-"""Agent-side context management for long episodes: summary "memory", ReSum-style resets, forced answers.
+"""Agent-side context management for long episodes: summary "memory", ReSum-style resets, forced
+answers.
 
 :class:`ContextManagedAgent` wraps any agent. Before each turn it rewrites the conversation it
 hands to the inner agent (``info["messages"]``; the env's own record is untouched) so that it
@@ -21,14 +22,16 @@ Example:
     >>> msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "Q?"}]
     >>> for i in range(6):
     ...     msgs += [{"role": "assistant", "content": f"<tool_call>{i}</tool_call>"},
-    ...              {"role": "user", "content": "<tool_response>\\n" + "word " * 400 + "\\n</tool_response>"}]
+    ...              {"role": "user",
+    ...               "content": "<tool_response>\\n" + "word " * 400 + "\\n</tool_response>"}]
     >>> class Last:
     ...     def reset(self, task): pass
     ...     def act(self, obs, info): self.seen = info["messages"]; return "<answer>x</answer>"
     >>> inner = Last()
     >>> agent = ContextManagedAgent(inner, ContextConfig(mode="memory", budget_tokens=1500))
     >>> agent.reset({"question": "Q?"}); _ = agent.act("", {"messages": msgs})
-    >>> count_messages(msgs) > 1500, count_messages(inner.seen) <= 1500, agent.stats["compressed_steps"]
+    >>> n_raw, n_seen = count_messages(msgs), count_messages(inner.seen)
+    >>> n_raw > 1500, n_seen <= 1500, agent.stats["compressed_steps"]
     (True, True, 5)
 """
 
@@ -68,7 +71,8 @@ _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+")
 
 
 def approx_tokens(text: str) -> int:
-    """A tokenizer-free token estimate: ASCII text at 4 characters per token, other characters 1 each.
+    """A tokenizer-free token estimate: ASCII text at 4 characters per token, other characters 1
+    each.
 
     Example:
         >>> approx_tokens("abcdefgh"), approx_tokens("电话号码")
@@ -92,10 +96,12 @@ def _first_sentence(text: str, limit: int) -> str:
 
 
 def step_summary(response: str, limit: int = 200) -> str:
-    """One sentence for one tool response: the queries and top titles, the page and its summary, or its lead.
+    """One sentence for one tool response: the queries and top titles, the page and its summary, or
+    its lead.
 
     Example:
-        >>> step_summary("A Google search for 'Paris' found 2 results:\\n\\n## Web Results\\n1. [Paris](u)\\n\\n2. [France](v)\\n")
+        >>> step_summary("A Google search for 'Paris' found 2 results:\\n\\n## Web Results\\n"
+        ...              "1. [Paris](u)\\n\\n2. [France](v)\\n")
         "Searched 'Paris': Paris; France."
     """
     body = response.replace(_TOOL_OPEN, "").replace(_TOOL_CLOSE, "").strip()
@@ -120,10 +126,10 @@ class ContextConfig(ConfigMixin):
     Example:
         >>> ContextConfig(mode="resum", budget_tokens=32768).trigger
         0.9
-        >>> ContextConfig(mode="rag")
+        >>> ContextConfig(mode="rag")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        lite_world.errors.ConfigError: Expects ContextConfig.mode in ('none', 'memory', 'resum'), actual: 'rag'
+        lite_world.errors.ConfigError: Expects ContextConfig.mode in ('none', 'memory', ...'rag'
     """
 
     mode: str = field(
@@ -153,7 +159,8 @@ class ContextConfig(ConfigMixin):
             )
         if not isinstance(self.budget_tokens, int) or self.budget_tokens < 256:
             raise ConfigError(
-                f"Expects ContextConfig.budget_tokens to be an int >= 256, actual: {self.budget_tokens!r}"
+                "Expects ContextConfig.budget_tokens to be an int >= 256, actual: "
+                f"{self.budget_tokens!r}"
             )
         if not 0.1 <= self.trigger <= 1.0:
             raise ConfigError(
@@ -161,7 +168,8 @@ class ContextConfig(ConfigMixin):
             )
         if self.keep_last < 0 or self.summary_chars < 20:
             raise ConfigError(
-                f"Expects keep_last >= 0 and summary_chars >= 20, actual: {self.keep_last}, {self.summary_chars}"
+                f"Expects keep_last >= 0 and summary_chars >= 20, actual: {self.keep_last}, "
+                f"{self.summary_chars}"
             )
 
 
@@ -176,8 +184,10 @@ class ContextManagedAgent:
     Args:
         agent: any :class:`~lite_world.agents.base.Agent` (LLM agents read ``info["messages"]``).
         config: the policy.
-        count: tokens of a string (default :func:`approx_tokens`; pass a tokenizer's for exact counts).
-        summarizer: ``resum`` only: ``(question, messages since last reset, previous summary) -> summary``.
+        count: tokens of a string (default :func:`approx_tokens`; pass a tokenizer's for exact
+        counts).
+        summarizer: ``resum`` only: ``(question, messages since last reset, previous summary) ->
+        summary``.
     """
 
     def __init__(
@@ -256,7 +266,8 @@ class ContextManagedAgent:
             if total <= limit:
                 break
             before = self.count(messages[i]["content"])
-            short = f"{_TOOL_OPEN}\n[memory] {step_summary(messages[i]['content'], self.config.summary_chars)}\n{_TOOL_CLOSE}"
+            line = step_summary(messages[i]["content"], self.config.summary_chars)
+            short = f"{_TOOL_OPEN}\n[memory] {line}\n{_TOOL_CLOSE}"
             messages[i] = {**messages[i], "content": short}
             total -= before - self.count(short)
             compressed += 1
@@ -288,8 +299,10 @@ class ContextManagedAgent:
         return {
             "role": "user",
             "content": (
-                f"{self._question}\n\nYou have already researched this question. Summary of what you found so far:\n"
-                f"<summary>\n{self._summary}\n</summary>\nContinue from this summary: search or visit pages for what is "
+                f"{self._question}\n\nYou have already researched this question. Summary of "
+                "what you found so far:\n"
+                f"<summary>\n{self._summary}\n</summary>\nContinue from this summary: search or "
+                "visit pages for what is "
                 "still missing, or answer if you can."
             ),
         }

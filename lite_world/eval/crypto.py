@@ -36,7 +36,8 @@ def _b64(text: str, what: str) -> bytes:
         return base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError, AttributeError) as exc:
         raise TaskError(
-            f"Expects {what} to be base64 text (an encrypted benchmark cell), actual: {str(text)[:40]!r}. "
+            f"Expects {what} to be base64 text (an encrypted benchmark cell), actual: "
+            f"{str(text)[:40]!r}. "
             "Pass the benchmark file as published, not a decrypted copy."
         ) from exc
 

@@ -12,7 +12,8 @@ Example:
     True
     >>> parse_xbench_verdict("结论：错误"), parse_xbench_verdict("no verdict")
     (False, None)
-    >>> episode = {"question": "Capital?", "answers": ["Paris"], "answer": "paris", "reward_info": {"em": 1.0}}
+    >>> episode = {"question": "Capital?", "answers": ["Paris"], "answer": "paris",
+    ...            "reward_info": {"em": 1.0}}
     >>> judge_episodes([episode], None)[0]["judge"]
     {'correct': True, 'source': 'em', 'reason': None}
 """
@@ -70,7 +71,7 @@ def parse_xbench_verdict(text: str | None) -> bool | None:
 
 
 class XbenchJudge(LLMJudge):
-    """:class:`LLMJudge` with the Chinese three-field prompt and parser (same retries, cache and fallback)."""
+    """:class:`LLMJudge` with the Chinese three-field prompt and parser (same retries, fallback)."""
 
     def ask(self, question: str, references: Answers, prediction: str) -> tuple[bool, str]:
         prompt = XBENCH_PROMPT.format(
@@ -108,12 +109,24 @@ def make_judge(
     style: str = "generic",
     api_key: str | None = None,
     timeout_s: float = 60.0,
+    max_tokens: int = 512,
 ) -> LLMJudge | None:
-    """An LLM judge of ``style`` (``generic`` or ``xbench``), or ``None`` without an endpoint (exact match)."""
+    """An LLM judge of ``style`` (``generic`` or ``xbench``); ``None`` without an endpoint (EM).
+
+    Example:
+        >>> make_judge(None, None) is None
+        True
+        >>> type(make_judge("http://127.0.0.1:9/v1", "m", style="xbench")).__name__
+        'XbenchJudge'
+    """
     if not base_url:
         return None
     config = JudgeConfig(
-        base_url=base_url, model=model or "judge", api_key=api_key, timeout_s=timeout_s
+        base_url=base_url,
+        model=model or "judge",
+        api_key=api_key,
+        timeout_s=timeout_s,
+        max_tokens=max_tokens,
     )
     return XbenchJudge(config) if style == "xbench" else LLMJudge(config)
 

@@ -54,7 +54,8 @@ def live_cost_usd(
 
 
 class LiveWorld:
-    """Live search (any ``search(query, num)`` provider, e.g. ``SerperClient``) + live pages (``JinaReader``).
+    """Live search (any ``search(query, num)`` provider, e.g. ``SerperClient``) + live pages
+    (``JinaReader``).
 
     Args:
         search_provider: returns ``[{title, url, snippet, date}]`` for a query.

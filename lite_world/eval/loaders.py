@@ -1,4 +1,5 @@
-"""Loaders for the benchmark files users bring: each becomes a list of :class:`~lite_world.tasks.Task`.
+"""Loaders for the benchmark files users bring: each becomes a list of
+:class:`~lite_world.tasks.Task`.
 
 Every loader reads its benchmark's published layout, checks the columns it needs (a missing
 one raises :class:`~lite_world.errors.TaskError` naming it), decrypts encrypted cells in memory
@@ -77,12 +78,14 @@ def load_benchmark(
         logger.info("%s: skipped %d items (%s)", bench, n, reason)
     if not tasks:
         raise TaskError(
-            f"Expects at least one runnable {bench} item in {os.fspath(path)}, actual: none (skipped {skipped})."
+            f"Expects at least one runnable {bench} item in {os.fspath(path)}, actual: none "
+            f"(skipped {skipped})."
         )
     ids = [t.id for t in tasks]
     if len(set(ids)) != len(ids):
         raise TaskError(
-            f"Expects unique item ids in the {bench} file, actual: {len(ids) - len(set(ids))} duplicates."
+            f"Expects unique item ids in the {bench} file, actual: {len(ids) - len(set(ids))} "
+            "duplicates."
         )
     return BenchData(bench, tasks[:limit] if limit else tasks, skipped)
 
@@ -113,7 +116,8 @@ def detect_bench(rows: Sequence[Mapping[str, Any]]) -> str:
     if "question" in cols and ({"answer", "answers"} & cols):
         return "generic"
     raise TaskError(
-        f"Expects the columns of a known benchmark ({BENCHES}), actual: {sorted(cols)}. Pass --bench NAME."
+        f"Expects the columns of a known benchmark ({BENCHES}), actual: {sorted(cols)}. Pass "
+        "--bench NAME."
     )
 
 
@@ -323,7 +327,8 @@ def _frames(rows: list[Row], path: Any) -> tuple[list[Task], dict[str, int]]:
     link_cols = [c for c in cols if c == "wiki_links" or c.startswith("wikipedia_link")]
     if not link_cols:
         raise TaskError(
-            f"Expects column 'wiki_links' (or wikipedia_link_N) in the frames file, actual: columns {cols}."
+            "Expects column 'wiki_links' (or wikipedia_link_N) in the frames file, actual: "
+            f"columns {cols}."
         )
 
     def make(r: Row, n: int) -> Task | None:

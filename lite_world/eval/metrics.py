@@ -5,8 +5,9 @@ Example:
     >>> lo, hi = wilson_ci(5, 10)
     >>> round(lo, 3), round(hi, 3)
     (0.237, 0.763)
-    >>> eps = [{"task_id": "a", "judge": {"correct": True, "source": "judge"}, "reward_info": {"em": 0.0, "f1": 0.5},
-    ...         "turns": 3, "totals": {"tool_calls": 2}, "steps": [], "answered": True, "truncated": False}]
+    >>> eps = [{"task_id": "a", "judge": {"correct": True, "source": "judge"},
+    ...         "reward_info": {"em": 0.0, "f1": 0.5}, "turns": 3, "totals": {"tool_calls": 2},
+    ...         "steps": [], "answered": True, "truncated": False}]
     >>> s = summarize_eval(eps)
     >>> s["accuracy"], s["em"], s["judge_em_agreement"], s["pass@1"]
     (1.0, 0.0, 0.0, 1.0)
@@ -39,7 +40,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def wilson_ci(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion (95% for ``z=1.96``); ``(0, 0)`` for ``n=0``."""
+    """The Wilson score interval of a proportion (95% for ``z=1.96``); ``(0, 0)`` for ``n=0``."""
     if n <= 0:
         return (0.0, 0.0)
     p = correct / n
@@ -85,7 +86,8 @@ def summarize_eval(
     relevant_urls: Mapping[str, Sequence[str]] | None = None,
     wall_s: float | None = None,
 ) -> dict[str, Any]:
-    """Aggregate judged episodes (each has ``judge.correct``; see :func:`~lite_world.eval.judging.judge_episodes`).
+    """Aggregate judged episodes (each has ``judge.correct``; see
+    :func:`~lite_world.eval.judging.judge_episodes`).
 
     ``relevant_urls`` maps task ids to the URLs of their relevant documents (BrowseComp-Plus);
     when given, ``relevant_recall`` is the mean share of them the agent visited.
@@ -94,13 +96,13 @@ def summarize_eval(
     correct = [bool(e["judge"]["correct"]) for e in episodes]
     em = [float((e.get("reward_info") or {}).get("em", 0.0)) for e in episodes]
     by_task: dict[str, list[bool]] = defaultdict(list)
-    for e, c in zip(episodes, correct):
+    for e, c in zip(episodes, correct, strict=False):
         by_task[str(e["task_id"])].append(c)
     samples = min((len(v) for v in by_task.values()), default=0)
     lo, hi = wilson_ci(sum(correct), n)
     judged = [
         (c, x > 0)
-        for e, c, x in zip(episodes, correct, em)
+        for e, c, x in zip(episodes, correct, em, strict=False)
         if e["judge"].get("source") in ("judge", "cache")
     ]
     latencies = [
@@ -165,7 +167,7 @@ def summarize_eval(
             "mean_compressed_steps": _mean([c.get("compressed_steps", 0) for c in ctx]),
         }
     by_turns: dict[str, list[bool]] = defaultdict(list)
-    for e, c in zip(episodes, correct):
+    for e, c in zip(episodes, correct, strict=False):
         by_turns[turn_bucket(int(e.get("turns", 0)))].append(c)
     out["accuracy_by_turns"] = {
         k: {"n": len(v), "accuracy": _mean(v)} for k, v in sorted(by_turns.items(), key=_order)

@@ -78,11 +78,12 @@ def _md_escape(text: Any) -> str:
 def write_markdown(
     path: str | os.PathLike[str], summary: Mapping[str, Any], *, title: str | None = None
 ) -> Path:
-    """``report.md``: the metrics table, pass@k, accuracy by turns, evidence coverage, context and cost."""
+    """``report.md``: metrics, pass@k, accuracy by turns, evidence coverage, context and cost."""
     s = summary
     lines = [f"# {title or 'Evaluation'}: {s.get('bench', '?')} ({s.get('tools', '?')} tools)", ""]
     lines += [
-        f"{s.get('items', 0)} items × {s.get('samples_per_item', 0)} samples = {s.get('episodes', 0)} episodes.",
+        f"{s.get('items', 0)} items × {s.get('samples_per_item', 0)} samples = "
+        f"{s.get('episodes', 0)} episodes.",
         "",
     ]
     if s.get("skipped"):
@@ -123,7 +124,8 @@ def write_markdown(
             "",
             "## Evidence in the world",
             "",
-            f"{e['items_with_evidence']} items list evidence pages: {e['complete']} complete, {e['partial']} partial, "
+            f"{e['items_with_evidence']} items list evidence pages: {e['complete']} complete, "
+            f"{e['partial']} partial, "
             f"{e['none']} with none of their pages in the world.",
         ]
         if e["items_missing_evidence"]:
@@ -139,12 +141,15 @@ def write_markdown(
             "## Live tools",
             "",
             f"{lv.get('search_queries', 0)} searches, {lv.get('page_reads', 0)} page reads "
-            f"({lv.get('page_failures', 0)} failed); estimated cost ${fmt(lv.get('cost_usd_estimate'))} at list prices.",
+            f"({lv.get('page_failures', 0)} failed); estimated cost "
+            f"${fmt(lv.get('cost_usd_estimate'))} at list prices.",
         ]
     lines += [
         "",
-        "Plots: `plots/accuracy.png`, `plots/turns.png`, `plots/tool_calls.png`, `plots/accuracy_by_turns.png`. "
-        "Trajectories: `viewer.html` (it holds the benchmark's questions: do not publish it for encrypted sets).",
+        "Plots: `plots/accuracy.png`, `plots/turns.png`, `plots/tool_calls.png`, "
+        "`plots/accuracy_by_turns.png`. "
+        "Trajectories: `viewer.html` (it holds the benchmark's questions: do not publish it for "
+        "encrypted sets).",
         "",
     ]
     p = Path(path)
@@ -156,7 +161,7 @@ def write_plots(
     out_dir: str | os.PathLike[str],
     runs: Mapping[str, tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
 ) -> list[Path]:
-    """The four plots for one or more runs (``name -> (summary, episodes)``); returns the files written."""
+    """The four plots for one or more runs (``name -> (summary, episodes)``); returns the files."""
     matplotlib = require("matplotlib", extra="plot")
     matplotlib.use("Agg")
     plt = require("matplotlib.pyplot", extra="plot")
@@ -177,8 +182,11 @@ def write_plots(
 
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 2), 3.6))
     acc = [runs[n][0].get("accuracy", 0.0) for n in names]
-    ci = [runs[n][0].get("accuracy_ci95", [a, a]) for n, a in zip(names, acc)]
-    err = [[a - lo for a, (lo, _) in zip(acc, ci)], [hi - a for a, (_, hi) in zip(acc, ci)]]
+    ci = [runs[n][0].get("accuracy_ci95", [a, a]) for n, a in zip(names, acc, strict=False)]
+    err = [
+        [a - lo for a, (lo, _) in zip(acc, ci, strict=False)],
+        [hi - a for a, (_, hi) in zip(acc, ci, strict=False)],
+    ]
     ax.bar(names, acc, yerr=err, capsize=5, color=colors[: len(names)] or None)
     for i, a in enumerate(acc):
         ax.text(i, min(0.97, a + 0.03), f"{100 * a:.1f}%", ha="center", fontsize=9)

@@ -1,4 +1,5 @@
-"""Reading benchmark files into rows: CSV, TSV, JSON (a list or ``{"data": [...]}``), JSONL, Parquet.
+"""Reading benchmark files into rows: CSV, TSV, JSON (a list or ``{"data": [...]}``), JSONL,
+Parquet.
 
 Example:
     >>> import tempfile, pathlib
@@ -7,9 +8,10 @@ Example:
     >>> read_rows(p)
     [{'Prompt': 'Who?', 'Answer': 'Me'}]
     >>> require_columns([{"question": "q"}], ("question", "answer"), bench="generic", path=p)
+    ...     # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lite_world.errors.TaskError: Expects column 'answer' in the generic file q.tsv, actual: columns ['question']. Pass the benchmark's own file or rename the column.
+    lite_world.errors.TaskError: Expects column 'answer' in the generic file q.tsv, actual: ...
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ Row = dict[str, Any]
 
 
 def read_rows(path: str | os.PathLike[str]) -> list[Row]:
-    """All rows of a benchmark file, chosen by extension (``.csv``, ``.tsv``, ``.json``, ``.jsonl``, ``.parquet``)."""
+    """All rows of a benchmark file, by extension: ``.csv .tsv .json .jsonl .parquet``."""
     p = Path(path)
     if not p.is_file():
         raise TaskError(
@@ -69,7 +71,8 @@ def read_rows(path: str | os.PathLike[str]) -> list[Row]:
             )
         return [_as_row(r, p) for r in data]
     raise TaskError(
-        f"Expects a .csv, .tsv, .json, .jsonl or .parquet benchmark file, actual: {p.name}. Convert the file first."
+        f"Expects a .csv, .tsv, .json, .jsonl or .parquet benchmark file, actual: {p.name}. "
+        "Convert the file first."
     )
 
 
@@ -106,7 +109,8 @@ def require_columns(
     for name in names:
         if name not in cols:
             raise TaskError(
-                f"Expects column {name!r} in the {bench} file {Path(path).name}, actual: columns {cols}. "
+                f"Expects column {name!r} in the {bench} file {Path(path).name}, actual: "
+                f"columns {cols}. "
                 "Pass the benchmark's own file or rename the column."
             )
 
@@ -120,6 +124,7 @@ def first_present(
         if name in cols:
             return name
     raise TaskError(
-        f"Expects one of the columns {list(candidates)} in the {bench} file {Path(path).name}, actual: columns {cols}. "
+        f"Expects one of the columns {list(candidates)} in the {bench} file {Path(path).name}, "
+        f"actual: columns {cols}. "
         "Pass the benchmark's own file or rename the column."
     )

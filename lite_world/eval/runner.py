@@ -15,9 +15,9 @@ episodes. Verdicts come from :mod:`lite_world.eval.judging`; the report from
 
 Example:
     >>> from lite_world.agents.scripted import ScriptedAgent
-    >>> cfg = EvalConfig(bench="generic", data="questions.jsonl", world="demo", limit=5)   # doctest: +SKIP
-    >>> summary = run_eval(ScriptedAgent, cfg, out_dir="runs/eval")                        # doctest: +SKIP
-    >>> summary["accuracy"]                                                                # doctest: +SKIP
+    >>> cfg = EvalConfig(bench="generic", data="q.jsonl", world="demo", limit=5)  # doctest: +SKIP
+    >>> summary = run_eval(ScriptedAgent, cfg, out_dir="runs/eval")               # doctest: +SKIP
+    >>> summary["accuracy"]                                                       # doctest: +SKIP
     0.2
 """
 
@@ -150,7 +150,8 @@ class EvalConfig(ConfigMixin):
 def play_episode(
     env: Any, agent: Any, task: Task, *, seed: int, deadline: float | None = None
 ) -> dict[str, Any]:
-    """Play one episode until the agent answers, ``TimeLimit`` truncates it or ``deadline`` (monotonic) passes."""
+    """Play one episode until the agent answers, ``TimeLimit`` truncates it or ``deadline``
+    (a ``time.monotonic()`` value) passes."""
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed, options={"task": task.to_dict()})
     agent.reset(info["task"])
@@ -272,7 +273,8 @@ def run_eval(
     count_tokens: Callable[[str], int] | None = None,
     report: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate; write ``results.jsonl``, ``summary.json``, ``report.md``, plots and ``viewer.html``; return the summary."""
+    """Evaluate; write ``results.jsonl``, ``summary.json``, ``report.md``, ``plots/`` and
+    ``viewer.html``; return the summary."""
     import gymnasium as gym
 
     import lite_world  # noqa: F401  (registers LiteSearch-v0)
@@ -288,7 +290,9 @@ def run_eval(
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.jsonl"
     done = read_results(results_path) if config.resume else []
-    if results_path.exists():  # resume keeps whole records only (a killed run may leave a torn line)
+    if (
+        results_path.exists()
+    ):  # resume keeps whole records only (a killed run may leave a torn line)
         _write_jsonl(results_path, done)
     done_keys = {(str(e["task_id"]), int(e["sample"])) for e in done}
     jobs = [
@@ -314,11 +318,9 @@ def run_eval(
             max_episode_steps=config.max_turns,
             **env_kwargs,
         )
-        agent = agent_factory()
-        if ctx.mode != "none" or count_tokens is not None:
-            agent = ContextManagedAgent(
-                agent, ctx, **({"count": count_tokens} if count_tokens else {})
-            )
+        # always wrapped: "none" still measures the context and forces an answer at the budget
+        counter = {"count": count_tokens} if count_tokens else {}
+        agent = ContextManagedAgent(agent_factory(), ctx, **counter)
         try:
             ep = play_episode(
                 env,
@@ -397,7 +399,9 @@ def run_eval(
 
 def _write_jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in records), encoding="utf-8")
+    tmp.write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in records), encoding="utf-8"
+    )
     os.replace(tmp, path)
 
 

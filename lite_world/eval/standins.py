@@ -1,8 +1,10 @@
 """Local servers that speak the live services' protocols, answering from a world.
 
 :class:`ProtocolServers` runs, on 127.0.0.1, a Serper stand-in (``POST /search``, header
-``X-API-KEY``, JSON ``{q, num, gl, hl}`` -> ``{"organic": [{title, link, snippet, date?, position}]}``)
-and a Jina Reader stand-in (``GET /<page URL>`` -> ``{"code": 200, "data": {title, url, content}}``).
+``X-API-KEY``, JSON ``{q, num, gl, hl}`` -> ``{"organic": [{title, link, snippet, date?,
+position}]}``)
+and a Jina Reader stand-in (``GET /<page URL>`` -> ``{"code": 200, "data": {title, url,
+content}}``).
 The real :class:`~lite_world.web.serper.SerperClient` and :class:`~lite_world.web.jina.JinaReader`
 talk to them unchanged, so the live path (``--tools live``) and the local-versus-live comparison
 run end to end offline. Both record the requests they received.
@@ -87,7 +89,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class ProtocolServers:
-    """A Serper and a Jina Reader stand-in over ``world`` (anything with ``search`` and ``get_page``)."""
+    """A Serper and a Jina Reader stand-in over ``world`` (it has ``search`` and ``get_page``)."""
 
     def __init__(self, world: Any, api_key: str = "local-standin-key"):
         self.world, self.api_key = world, api_key

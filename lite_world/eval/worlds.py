@@ -1,4 +1,5 @@
-"""Benchmark worlds: a frozen world built from a benchmark's own evidence, for reproducible offline runs.
+"""Benchmark worlds: a frozen world built from a benchmark's own evidence, for reproducible offline
+runs.
 
 :func:`build_eval_world` builds a world with :func:`~lite_world.build.build_world`:
 
@@ -16,9 +17,10 @@ which came from where (provenance) and which are missing, and per item whether i
 complete, so a report can say which items cannot be answered from the world.
 
 Example:
-    >>> from lite_world.eval.worlds import build_eval_world                              # doctest: +SKIP
-    >>> info = build_eval_world("frames", "frames.tsv", "worlds/frames", fetcher=PageFetcher())  # doctest: +SKIP
-    >>> info["items"]["complete"]                                                         # doctest: +SKIP
+    >>> from lite_world.web.fetch import PageFetcher
+    >>> info = build_eval_world("frames", "frames.tsv", "worlds/frames",
+    ...                         fetcher=PageFetcher())      # doctest: +SKIP
+    >>> info["items"]["complete"]                           # doctest: +SKIP
     824
 """
 
@@ -52,7 +54,8 @@ BCP_URL = "https://browsecomp-plus.local/doc/{docid}"
 
 
 def read_dump(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """A local page dump as ``normalised URL -> row`` (rows keep ``url``, ``title``, ``markdown|text|html``, ``date``)."""
+    """A local page dump as ``normalised URL -> row`` (``url``, ``title``, ``markdown|text|html``,
+    ``date``)."""
     paths = sorted(Path(path).rglob("*.jsonl")) if Path(path).is_dir() else [Path(path)]
     out: dict[str, dict[str, Any]] = {}
     for p in paths:
@@ -132,7 +135,11 @@ def build_eval_world(
     workers: int = 8,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Build the world for benchmark ``bench`` from its file ``data`` into ``out``; return ``eval_world.json``."""
+    """Build the world of benchmark ``bench`` from its file ``data`` into ``out``.
+
+    Returns:
+        The content of ``eval_world.json`` (also written into ``out``).
+    """
     from lite_world.build import BuildConfig, build_world
 
     t0 = time.perf_counter()
@@ -148,7 +155,8 @@ def build_eval_world(
         if loaded.bench == "browsecomp-plus":
             if corpus is None:
                 raise ConfigError(
-                    "Expects corpus=PATH (the BrowseComp-Plus document corpus) for browsecomp-plus, "
+                    "Expects corpus=PATH (the BrowseComp-Plus document corpus) for "
+                    "browsecomp-plus, "
                     "actual: None. Pass --corpus PATH."
                 )
             rows, docid_urls = _corpus_rows(corpus)
@@ -162,12 +170,14 @@ def build_eval_world(
             urls = list(dict.fromkeys(u for t in tasks for u in t.meta.get("evidence_urls", [])))
             if not urls:
                 raise TaskError(
-                    f"Expects evidence URLs in the {loaded.bench} items to build a world from, actual: none. "
+                    f"Expects evidence URLs in the {loaded.bench} items to build a world from, "
+                    "actual: none. "
                     "Evaluate it with --tools live, or in a world you built yourself (--world)."
                 )
             if fetcher is None and dump is None:
                 raise ConfigError(
-                    "Expects a page source: dump=PATH (a local page dump) and/or fetcher=PageFetcher(), "
+                    "Expects a page source: dump=PATH (a local page dump) and/or "
+                    "fetcher=PageFetcher(), "
                     "actual: neither."
                 )
             rows, prov = _fetch_all(

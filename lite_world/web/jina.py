@@ -10,7 +10,8 @@ other HTTP errors fail at once with :class:`~lite_world.errors.ServiceError`.
 Example:
     >>> JinaReader(api_key="k", base_url="http://127.0.0.1:9/").endpoint("https://a.org/x?y=1")
     'http://127.0.0.1:9/https://a.org/x?y=1'
-    >>> parse_text_reply("Title: T\\n\\nURL Source: https://a.org\\n\\nMarkdown Content:\\n# T\\nBody")
+    >>> parse_text_reply("Title: T\\n\\nURL Source: https://a.org\\n\\n"
+    ...                  "Markdown Content:\\n# T\\nBody")
     {'title': 'T', 'url': 'https://a.org', 'content': '# T\\nBody'}
     >>> JinaReader().read("https://en.wikipedia.org/wiki/Paris")[:20]     # doctest: +SKIP
     'Paris - Wikipedia...'
@@ -43,7 +44,7 @@ _FIELD = re.compile(r"^(Title|URL Source|Published Time):[ \t]*(.*)$", re.M)
 
 
 def parse_text_reply(text: str) -> dict[str, Any]:
-    """``{title, url, content}`` from the Reader's plain-text reply (``Title: ...`` header lines)."""
+    """``{title, url, content}`` from the Reader's plain-text reply (``Title: ...`` headers)."""
     head, sep, body = text.partition("Markdown Content:")
     fields = {k: v.strip() for k, v in _FIELD.findall(head if sep else "")}
     out: dict[str, Any] = {
@@ -83,11 +84,13 @@ class JinaReader:
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"Expects base_url to be an http(s) URL, actual: {base_url!r}. Use https://r.jina.ai."
+                f"Expects base_url to be an http(s) URL, actual: {base_url!r}. Use "
+                "https://r.jina.ai."
             )
         if timeout_s <= 0 or retries < 0 or backoff_s < 0:
             raise ConfigError(
-                f"Expects timeout_s > 0, retries >= 0 and backoff_s >= 0, actual: {timeout_s}, {retries}, {backoff_s}"
+                f"Expects timeout_s > 0, retries >= 0 and backoff_s >= 0, actual: {timeout_s}, "
+                f"{retries}, {backoff_s}"
             )
         self.api_key = api_key if api_key is not None else (os.environ.get(JINA_KEY_ENV) or None)
         self.base_url = base_url.rstrip("/")
@@ -116,7 +119,7 @@ class JinaReader:
         return str(self.read_record(url)["content"])
 
     def read_page(self, url: str) -> Page | None:
-        """The page at ``url`` as a :class:`~lite_world.store.page.Page`, or ``None`` when unreadable."""
+        """The page at ``url`` as a :class:`~lite_world.store.page.Page` (``None``: unreadable)."""
         try:
             rec = self.read_record(url)
         except (ServiceError, ConfigError) as exc:
@@ -197,5 +200,6 @@ class JinaReader:
                 continue
         self._count(failures=1)
         raise ServiceError(
-            f"Expects a response from GET {endpoint}, actual: {failure} after {self.retries + 1} attempt(s)"
+            f"Expects a response from GET {endpoint}, actual: {failure} after "
+            f"{self.retries + 1} attempt(s)"
         )

@@ -30,33 +30,54 @@ def write_csv(path: Path, rows: list[dict[str, Any]], delimiter: str = ",") -> P
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
 @pytest.fixture(scope="session")
 def generic_file(tmp_path_factory, musique) -> Path:
-    """The five tiny-world questions as generic JSONL (``question``, ``answer``, ``evidence_urls``)."""
+    """The five tiny-world questions as generic JSONL (question, answer, evidence_urls)."""
     rows = []
     for q in musique:
         support = [wikipedia_url(p["title"]) for p in q["paragraphs"] if p.get("is_supporting")]
-        rows.append({"id": q["id"], "question": q["question"], "answer": [q["answer"], *q.get("answer_aliases", [])],
-                     "evidence_urls": list(dict.fromkeys(support))})
+        rows.append(
+            {
+                "id": q["id"],
+                "question": q["question"],
+                "answer": [q["answer"], *q.get("answer_aliases", [])],
+                "evidence_urls": list(dict.fromkeys(support)),
+            }
+        )
     return write_jsonl(tmp_path_factory.mktemp("bench") / "generic.jsonl", rows)
 
 
 @pytest.fixture(scope="session")
 def xbench_file(tmp_path_factory) -> Path:
-    rows = [{"id": "x1", "prompt": xor_encrypt("电话是谁发明的？", CANARY), "type": "zh",
-             "answer": xor_encrypt("亚历山大·格拉汉姆·贝尔", CANARY), "canary": CANARY}]
+    rows = [
+        {
+            "id": "x1",
+            "prompt": xor_encrypt("电话是谁发明的？", CANARY),
+            "type": "zh",
+            "answer": xor_encrypt("亚历山大·格拉汉姆·贝尔", CANARY),
+            "canary": CANARY,
+        }
+    ]
     return write_csv(tmp_path_factory.mktemp("bench") / "xbench.csv", rows)
 
 
 @pytest.fixture(scope="session")
 def browsecomp_file(tmp_path_factory) -> Path:
     q = "Which journal did the association founded in 1892 publish?"
-    rows = [{"problem": browsecomp_encrypt(q, CANARY), "answer": browsecomp_encrypt("The American Journal", CANARY),
-             "problem_topic": "Other", "canary": CANARY}]
+    rows = [
+        {
+            "problem": browsecomp_encrypt(q, CANARY),
+            "answer": browsecomp_encrypt("The American Journal", CANARY),
+            "problem_topic": "Other",
+            "canary": CANARY,
+        }
+    ]
     return write_csv(tmp_path_factory.mktemp("bench") / "browse_comp_test_set.csv", rows)
 
 
@@ -84,7 +105,7 @@ class _Pages(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def page_server(musique):
-    """``GET /wiki/<Title>``: the tiny world's paragraphs as HTML pages (a few are left out on purpose)."""
+    """``GET /wiki/<Title>``: the tiny world's paragraphs as HTML pages."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
     srv.daemon_threads = True
     srv.pages, srv.hits = {}, []
@@ -96,7 +117,8 @@ def page_server(musique):
         body = "".join(f"<p>{t}</p>" for t in paras)
         srv.pages["/wiki/" + title.replace(" ", "_")] = (
             f"<html><head><title>{title}</title></head><body><nav>Home | Help</nav>"
-            f"<article><h1>{title}</h1>{body}</article><footer>footer</footer></body></html>")
+            f"<article><h1>{title}</h1>{body}</article><footer>footer</footer></body></html>"
+        )
     srv.base_url = f"http://127.0.0.1:{srv.server_address[1]}"
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield srv

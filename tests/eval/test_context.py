@@ -13,23 +13,42 @@ from lite_world.eval.context import FORCE_ANSWER, ContextConfig, ContextManagedA
 from lite_world.eval.runner import play_episode
 from lite_world.tasks import Task
 
-WORDS = ["psychotherapy", "Tennessee", "Publix", "canon law", "Victoria Falls", "Hank Snow", "tavern", "river",
-         "journal", "album", "county", "founder", "president", "association", "waterfall", "song"]
+WORDS = [
+    "psychotherapy",
+    "Tennessee",
+    "Publix",
+    "canon law",
+    "Victoria Falls",
+    "Hank Snow",
+    "tavern",
+    "river",
+    "journal",
+    "album",
+    "county",
+    "founder",
+    "president",
+    "association",
+    "waterfall",
+    "song",
+]
 
 
 class Researcher:
-    """Searches a new query every turn and never answers (a long episode), recording what it is shown."""
+    """Searches a new query every turn and never answers (a long episode); records what it sees."""
 
     def reset(self, task):
         self.n, self.seen = 0, []
 
     def act(self, observation, info):
         self.seen.append(info.get("messages", []))
-        if observation == FORCE_ANSWER or (info.get("messages") and info["messages"][-1]["content"] == FORCE_ANSWER):
+        if observation == FORCE_ANSWER or (
+            info.get("messages") and info["messages"][-1]["content"] == FORCE_ANSWER
+        ):
             return "<think>out of room</think><answer>Stanley Hall</answer>"
         q = WORDS[self.n % len(WORDS)]
         self.n += 1
-        return '<think>more</think><tool_call>{"name": "search", "arguments": {"query": ["%s"]}}</tool_call>' % q
+        call = json.dumps({"name": "search", "arguments": {"query": [q]}})
+        return f"<think>more</think><tool_call>{call}</tool_call>"
 
 
 @pytest.fixture()
@@ -39,8 +58,13 @@ def task(musique):
 
 
 def _play(tiny_world, task, config, turns=12):
-    env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=[task.to_dict()], max_episode_steps=turns,
-                   search_mode="sparse")
+    env = gym.make(
+        "LiteSearch-v0",
+        world=str(tiny_world),
+        tasks=[task.to_dict()],
+        max_episode_steps=turns,
+        search_mode="sparse",
+    )
     inner = Researcher()
     agent = ContextManagedAgent(inner, config)
     ep = play_episode(env, agent, task, seed=0)
@@ -49,7 +73,9 @@ def _play(tiny_world, task, config, turns=12):
 
 
 def test_without_management_the_context_grows_past_the_budget(tiny_world, task):
-    ep, inner = _play(tiny_world, task, ContextConfig(mode="none", budget_tokens=2000, force_answer=False))
+    ep, inner = _play(
+        tiny_world, task, ContextConfig(mode="none", budget_tokens=2000, force_answer=False)
+    )
     raw = ep["context"]["raw_tokens"]
     assert ep["turns"] == 12 and ep["truncated"] and raw == sorted(raw) and raw[-1] > 2000
     assert ep["context"]["context_tokens"] == raw
@@ -64,11 +90,16 @@ def test_memory_and_resum_keep_every_turn_under_budget(tiny_world, task, mode):
     assert all(count_messages(m) <= 2000 for m in inner.seen)
     if mode == "memory":
         assert ctx["compressed_steps"] > 0
-        assert any(m["content"].startswith("<tool_response>\n[memory] Searched 'psychotherapy'")
-                   for m in inner.seen[-1])
+        assert any(
+            m["content"].startswith("<tool_response>\n[memory] Searched 'psychotherapy'")
+            for m in inner.seen[-1]
+        )
     else:
         assert ctx["resets"] >= 1
-        assert "<summary>" in inner.seen[-1][1]["content"] and "Searched 'psychotherapy'" in inner.seen[-1][1]["content"]
+        assert (
+            "<summary>" in inner.seen[-1][1]["content"]
+            and "Searched 'psychotherapy'" in inner.seen[-1][1]["content"]
+        )
     # the env's own record of the conversation is untouched
     assert not any("[memory]" in m["content"] for m in ep["messages"])
 

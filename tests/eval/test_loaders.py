@@ -1,4 +1,5 @@
-"""Each loader on a tiny file in its benchmark's real layout (encrypted ones made with a test canary)."""
+"""Each loader on a tiny file in its benchmark's real layout (encrypted ones made with a test
+canary)."""
 
 from __future__ import annotations
 
@@ -43,79 +44,180 @@ def test_browsecomp_decrypts(browsecomp_file):
 
 
 def test_wrong_canary_fails_with_how_to_fix(tmp_path):
-    p = write_csv(tmp_path / "x.csv", [{"prompt": xor_encrypt("谁", CANARY), "answer": "!!notbase64",
-                                        "canary": CANARY}])
+    p = write_csv(
+        tmp_path / "x.csv",
+        [{"prompt": xor_encrypt("谁", CANARY), "answer": "!!notbase64", "canary": CANARY}],
+    )
     with pytest.raises(TaskError, match="Expects an Xbench cell to be base64"):
         load_benchmark("xbench", p)
 
 
 def test_gaia_skips_attachments(tmp_path):
-    rows = [{"task_id": "g1", "Question": "How many moons has Mars?", "Level": "1", "Final answer": "2",
-             "file_name": ""},
-            {"task_id": "g2", "Question": "Sum the sheet.", "Level": "2", "Final answer": "7",
-             "file_name": "sheet.xlsx"}]
+    rows = [
+        {
+            "task_id": "g1",
+            "Question": "How many moons has Mars?",
+            "Level": "1",
+            "Final answer": "2",
+            "file_name": "",
+        },
+        {
+            "task_id": "g2",
+            "Question": "Sum the sheet.",
+            "Level": "2",
+            "Final answer": "7",
+            "file_name": "sheet.xlsx",
+        },
+    ]
     data = load_benchmark("gaia", write_jsonl(tmp_path / "metadata.jsonl", rows))
     assert [t.id for t in data.tasks] == ["g1"] and data.tasks[0].difficulty == 1
     assert data.skipped == {"has an attachment (text-only harness)": 1}
 
 
 def test_frames_tsv_collects_wikipedia_links(tmp_path):
-    rows = [{"": "0", "Prompt": "Who?", "Answer": "Ann",
-             "wiki_links": "['https://en.wikipedia.org/wiki/A', 'https://en.wikipedia.org/wiki/B']",
-             "reasoning_types": "Multiple constraints"}]
+    rows = [
+        {
+            "": "0",
+            "Prompt": "Who?",
+            "Answer": "Ann",
+            "wiki_links": "['https://en.wikipedia.org/wiki/A', 'https://en.wikipedia.org/wiki/B']",
+            "reasoning_types": "Multiple constraints",
+        }
+    ]
     t = load_benchmark("frames", write_csv(tmp_path / "test.tsv", rows, delimiter="\t")).tasks[0]
-    assert t.meta["evidence_urls"] == ["https://en.wikipedia.org/wiki/A", "https://en.wikipedia.org/wiki/B"]
+    assert t.meta["evidence_urls"] == [
+        "https://en.wikipedia.org/wiki/A",
+        "https://en.wikipedia.org/wiki/B",
+    ]
     assert t.id == "0"
 
 
 def test_webwalker_chinese_and_english(tmp_path):
-    rows = [{"question": "该会议的截稿日期是哪天？", "answer": "3月1日", "root_url": "https://conf.example.org/",
-             "info": {"lang": "zh", "difficulty_level": "easy",
-                      "golden_path": ["https://conf.example.org/dates"]}},
-            {"question": "When is the deadline?", "answer": "March 1", "root_url": "https://conf.example.org/",
-             "info": json.dumps({"lang": "en", "golden_path": []})}]
+    rows = [
+        {
+            "question": "该会议的截稿日期是哪天？",
+            "answer": "3月1日",
+            "root_url": "https://conf.example.org/",
+            "info": {
+                "lang": "zh",
+                "difficulty_level": "easy",
+                "golden_path": ["https://conf.example.org/dates"],
+            },
+        },
+        {
+            "question": "When is the deadline?",
+            "answer": "March 1",
+            "root_url": "https://conf.example.org/",
+            "info": json.dumps({"lang": "en", "golden_path": []}),
+        },
+    ]
     p = tmp_path / "webwalker.json"
     p.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     zh, en = load_benchmark("webwalker", p).tasks
     assert zh.meta["language"] == "zh" and en.meta["language"] == "en"
-    assert zh.meta["evidence_urls"] == ["https://conf.example.org/dates", "https://conf.example.org/"]
+    assert zh.meta["evidence_urls"] == [
+        "https://conf.example.org/dates",
+        "https://conf.example.org/",
+    ]
 
 
 def test_seal_parquet_and_hle_images(tmp_path):
     seal = tmp_path / "seal_0.parquet"
-    pq.write_table(pa.Table.from_pylist([{"question": "Latest X?", "answer": "Y", "urls": ["https://a.org/x"],
-                                          "topic": "tech"}]), seal)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{"question": "Latest X?", "answer": "Y", "urls": ["https://a.org/x"], "topic": "tech"}]
+        ),
+        seal,
+    )
     t = load_benchmark("seal", seal).tasks[0]
     assert t.meta["evidence_urls"] == ["https://a.org/x"] and t.answers == ("Y",)
-    hle = write_jsonl(tmp_path / "hle.jsonl", [
-        {"id": "h1", "question": "2+2?", "answer": "4", "image": "", "answer_type": "exactMatch"},
-        {"id": "h2", "question": "What is drawn?", "answer": "cat", "image": "data:image/png;base64,AAAA",
-         "answer_type": "exactMatch"}])
+    hle = write_jsonl(
+        tmp_path / "hle.jsonl",
+        [
+            {
+                "id": "h1",
+                "question": "2+2?",
+                "answer": "4",
+                "image": "",
+                "answer_type": "exactMatch",
+            },
+            {
+                "id": "h2",
+                "question": "What is drawn?",
+                "answer": "cat",
+                "image": "data:image/png;base64,AAAA",
+                "answer_type": "exactMatch",
+            },
+        ],
+    )
     data = load_benchmark("hle", hle)
-    assert [t.id for t in data.tasks] == ["h1"] and data.skipped == {"has an image (text-only harness)": 1}
+    assert [t.id for t in data.tasks] == ["h1"] and data.skipped == {
+        "has an image (text-only harness)": 1
+    }
 
 
 def test_fanoutqa_evidence_and_dict_answers(tmp_path):
-    rows = [{"id": "f1", "question": "Ages of A and B?", "answer": {"A": 30, "B": 40}, "categories": [],
-             "decomposition": [
-                 {"id": "d1", "question": "A?", "answer": 30, "depends_on": [], "decomposition": [],
-                  "evidence": {"pageid": 1, "revid": 2, "title": "A", "url": "https://en.wikipedia.org/wiki/A"}},
-                 {"id": "d2", "question": "B?", "answer": 40, "depends_on": [], "evidence": None,
-                  "decomposition": [{"id": "d3", "question": "B'?", "answer": 40, "depends_on": [],
-                                     "decomposition": [], "evidence": {"url": "https://en.wikipedia.org/wiki/B"}}]},
-             ]}]
+    rows = [
+        {
+            "id": "f1",
+            "question": "Ages of A and B?",
+            "answer": {"A": 30, "B": 40},
+            "categories": [],
+            "decomposition": [
+                {
+                    "id": "d1",
+                    "question": "A?",
+                    "answer": 30,
+                    "depends_on": [],
+                    "decomposition": [],
+                    "evidence": {
+                        "pageid": 1,
+                        "revid": 2,
+                        "title": "A",
+                        "url": "https://en.wikipedia.org/wiki/A",
+                    },
+                },
+                {
+                    "id": "d2",
+                    "question": "B?",
+                    "answer": 40,
+                    "depends_on": [],
+                    "evidence": None,
+                    "decomposition": [
+                        {
+                            "id": "d3",
+                            "question": "B'?",
+                            "answer": 40,
+                            "depends_on": [],
+                            "decomposition": [],
+                            "evidence": {"url": "https://en.wikipedia.org/wiki/B"},
+                        }
+                    ],
+                },
+            ],
+        }
+    ]
     p = tmp_path / "fanout.json"
     p.write_text(json.dumps(rows))
     t = load_benchmark("fanoutqa", p).tasks[0]
     assert t.answers == ("A: 30; B: 40",)
-    assert t.meta["evidence_urls"] == ["https://en.wikipedia.org/wiki/A", "https://en.wikipedia.org/wiki/B"]
+    assert t.meta["evidence_urls"] == [
+        "https://en.wikipedia.org/wiki/A",
+        "https://en.wikipedia.org/wiki/B",
+    ]
 
 
 def test_browsecomp_plus_queries_with_relevant_docs(tmp_path):
-    rows = [{"query_id": "7", "query": browsecomp_encrypt("Which band?", CANARY),
-             "answer": browsecomp_encrypt("Blur", CANARY), "canary": CANARY,
-             "evidence_docs": [{"docid": "d1", "url": "https://a.org/1"}, {"docid": "d2"}],
-             "gold_docs": [{"docid": "d1"}]}]
+    rows = [
+        {
+            "query_id": "7",
+            "query": browsecomp_encrypt("Which band?", CANARY),
+            "answer": browsecomp_encrypt("Blur", CANARY),
+            "canary": CANARY,
+            "evidence_docs": [{"docid": "d1", "url": "https://a.org/1"}, {"docid": "d2"}],
+            "gold_docs": [{"docid": "d1"}],
+        }
+    ]
     t = load_benchmark("browsecomp-plus", write_jsonl(tmp_path / "q.jsonl", rows)).tasks[0]
     assert (t.id, t.question, t.answers) == ("7", "Which band?", ("Blur",))
     assert t.meta["relevant_docids"] == ["d1", "d2"] and t.meta["gold_docids"] == ["d1"]
@@ -129,15 +231,18 @@ def test_generic_parquet_and_limit(tmp_path, generic_file):
     assert len(data.tasks) == 2 and data.tasks[0].meta["evidence_urls"]
 
 
-@pytest.mark.parametrize("bench, row, missing", [
-    ("xbench", {"prompt": "a", "answer": "b"}, "'canary'"),
-    ("browsecomp", {"problem": "a", "canary": "c"}, "'answer'"),
-    ("generic", {"question": "q"}, r"\['answer', 'answers'\]"),
-    ("frames", {"Prompt": "q", "Answer": "a"}, "'wiki_links'"),
-    ("webwalker", {"question": "q", "answer": "a"}, "'root_url'"),
-    ("fanoutqa", {"question": "q", "answer": "a"}, "'decomposition'"),
-    ("gaia", {"Question": "q"}, r"\['Final answer'"),
-])
+@pytest.mark.parametrize(
+    "bench, row, missing",
+    [
+        ("xbench", {"prompt": "a", "answer": "b"}, "'canary'"),
+        ("browsecomp", {"problem": "a", "canary": "c"}, "'answer'"),
+        ("generic", {"question": "q"}, r"\['answer', 'answers'\]"),
+        ("frames", {"Prompt": "q", "Answer": "a"}, "'wiki_links'"),
+        ("webwalker", {"question": "q", "answer": "a"}, "'root_url'"),
+        ("fanoutqa", {"question": "q", "answer": "a"}, "'decomposition'"),
+        ("gaia", {"Question": "q"}, r"\['Final answer'"),
+    ],
+)
 def test_missing_column_is_named(tmp_path, bench, row, missing):
     p = write_jsonl(tmp_path / "f.jsonl", [row])
     with pytest.raises(TaskError, match=f"Expects (column|one of the columns) {missing}"):

@@ -1,4 +1,5 @@
-"""The evaluation runner with the ScriptedAgent on the session's tiny world: results, resume, samples,
+"""The evaluation runner with the ScriptedAgent on the session's tiny world: results, resume,
+samples,
 timeouts, report files, and the live path through local Serper / Jina Reader protocol servers."""
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from lite_world.eval.runner import EvalConfig, read_results, run_eval
 
 
 def _cfg(tiny_world, generic_file, **kw) -> EvalConfig:
-    base = dict(bench="generic", data=str(generic_file), world=str(tiny_world), max_turns=8, show_progress=False,
-                search_mode="sparse")
+    base = dict(
+        bench="generic",
+        data=str(generic_file),
+        world=str(tiny_world),
+        max_turns=8,
+        show_progress=False,
+        search_mode="sparse",
+    )
     return EvalConfig(**{**base, **kw})
 
 
@@ -29,10 +36,22 @@ def test_run_writes_results_summary_and_report(tiny_world, generic_file, tmp_pat
     lo, hi = s["accuracy_ci95"]
     assert 0 <= lo <= s["accuracy"] <= hi <= 1
     # every item's supporting pages are in the tiny world
-    assert s["evidence"] == {"items_with_evidence": 5, "complete": 5, "none": 0, "partial": 0,
-                             "items_missing_evidence": []}
-    for name in ("summary.json", "report.md", "viewer.html", "plots/accuracy.png", "plots/turns.png",
-                 "plots/tool_calls.png", "plots/accuracy_by_turns.png"):
+    assert s["evidence"] == {
+        "items_with_evidence": 5,
+        "complete": 5,
+        "none": 0,
+        "partial": 0,
+        "items_missing_evidence": [],
+    }
+    for name in (
+        "summary.json",
+        "report.md",
+        "viewer.html",
+        "plots/accuracy.png",
+        "plots/turns.png",
+        "plots/tool_calls.png",
+        "plots/accuracy_by_turns.png",
+    ):
         assert (out / name).stat().st_size > 200, name
     report = (out / "report.md").read_text()
     assert "| exact match |" in report and "666666" not in report and "333333" not in report
@@ -41,7 +60,9 @@ def test_run_writes_results_summary_and_report(tiny_world, generic_file, tmp_pat
 
 def test_resume_runs_only_what_is_missing(tiny_world, generic_file, tmp_path):
     out = tmp_path / "run"
-    first = run_eval(ScriptedAgent, _cfg(tiny_world, generic_file, limit=2), out_dir=out, report=False)
+    first = run_eval(
+        ScriptedAgent, _cfg(tiny_world, generic_file, limit=2), out_dir=out, report=False
+    )
     before = {e["task_id"]: e["wall_s"] for e in read_results(out / "results.jsonl")}
     with open(out / "results.jsonl", "a") as f:
         f.write('{"task_id": "torn')  # a killed run leaves a torn last line
@@ -52,14 +73,23 @@ def test_resume_runs_only_what_is_missing(tiny_world, generic_file, tmp_path):
         return ScriptedAgent()
 
     s = run_eval(counting, _cfg(tiny_world, generic_file, resume=True), out_dir=out, report=False)
-    assert len(calls) == 3 and s["episodes"] == 5 and s["resumed_episodes"] == 2 and first["episodes"] == 2
+    assert (
+        len(calls) == 3
+        and s["episodes"] == 5
+        and s["resumed_episodes"] == 2
+        and first["episodes"] == 2
+    )
     after = {e["task_id"]: e["wall_s"] for e in read_results(out / "results.jsonl")}
     assert all(after[k] == v for k, v in before.items())  # the first two were not re-run
 
 
 def test_samples_pass_at_k_and_seeds(tiny_world, generic_file, tmp_path):
-    s = run_eval(ScriptedAgent, _cfg(tiny_world, generic_file, limit=2, samples=2, seed=7), out_dir=tmp_path,
-                 report=False)
+    s = run_eval(
+        ScriptedAgent,
+        _cfg(tiny_world, generic_file, limit=2, samples=2, seed=7),
+        out_dir=tmp_path,
+        report=False,
+    )
     eps = read_results(tmp_path / "results.jsonl")
     assert s["episodes"] == 4 and s["samples_per_item"] == 2 and "pass@2" in s and "avg@2" in s
     assert sorted(e["seed"] for e in eps) == [7, 8, 9, 10]
@@ -74,7 +104,9 @@ def test_per_item_timeout(tiny_world, generic_file, tmp_path):
             time.sleep(0.3)
             return super().act(observation, info)
 
-    s = run_eval(Slow, _cfg(tiny_world, generic_file, limit=1, timeout_s=0.2), out_dir=tmp_path, report=False)
+    s = run_eval(
+        Slow, _cfg(tiny_world, generic_file, limit=1, timeout_s=0.2), out_dir=tmp_path, report=False
+    )
     e = read_results(tmp_path / "results.jsonl")[0]
     assert e["timed_out"] and not e["answered"] and e["turns"] == 1 and s["timed_out"] == 1
 
@@ -86,12 +118,24 @@ def test_live_tools_through_protocol_standins_render_like_local(tiny_world, gene
     world = open_world(str(tiny_world), search_mode="sparse")
     data = load_benchmark("generic", generic_file, limit=2)
     with ProtocolServers(world) as servers:
-        cfg = _cfg(tiny_world, generic_file, tools="live", serper_url=servers.serper_url, jina_url=servers.jina_url,
-                   live_api_key=servers.api_key, limit=2)
+        cfg = _cfg(
+            tiny_world,
+            generic_file,
+            tools="live",
+            serper_url=servers.serper_url,
+            jina_url=servers.jina_url,
+            live_api_key=servers.api_key,
+            limit=2,
+        )
         live = run_eval(ScriptedAgent, cfg, out_dir=tmp_path / "live", data=data, report=False)
         kinds = {k for k, _ in servers.requests}
-    local = run_eval(ScriptedAgent, _cfg(tiny_world, generic_file, limit=2), out_dir=tmp_path / "local", data=data,
-                     report=False)
+    local = run_eval(
+        ScriptedAgent,
+        _cfg(tiny_world, generic_file, limit=2),
+        out_dir=tmp_path / "local",
+        data=data,
+        report=False,
+    )
     assert kinds == {"serper", "jina"}
     assert live["live"]["search_queries"] > 0 and live["live"]["page_reads"] > 0
     assert live["live"]["cost_usd_estimate"] > 0

@@ -1,4 +1,4 @@
-"""``JinaReader`` against a local server that speaks the Reader protocol (``GET /<url>``, bearer auth)."""
+"""``JinaReader`` against a local server speaking the Reader protocol (``GET /<url>``, bearer)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from lite_world.web.jina import JINA_KEY_ENV, JinaReader
 
 KEY = "test-jina-key"
 PAGES = {
-    "https://en.wikipedia.org/wiki/Carl_Rogers": ("Carl Rogers", "# Carl Rogers\n\nCarl Rogers was an American "
-                                                  "psychologist, a founder of the humanistic approach."),
+    "https://en.wikipedia.org/wiki/Carl_Rogers": (
+        "Carl Rogers",
+        "# Carl Rogers\n\nCarl Rogers was an American "
+        "psychologist, a founder of the humanistic approach.",
+    ),
 }
 
 
@@ -34,8 +37,13 @@ class _Reader(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         s = self.server
-        s.requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
-                           "accept": self.headers.get("Accept")})
+        s.requests.append(
+            {
+                "path": self.path,
+                "auth": self.headers.get("Authorization"),
+                "accept": self.headers.get("Accept"),
+            }
+        )
         if s.fail_next > 0:
             s.fail_next -= 1
             return self._send(503, b"busy", "text/plain")
@@ -46,9 +54,16 @@ class _Reader(BaseHTTPRequestHandler):
             return self._send(422, b'{"code":422,"message":"could not read"}', "application/json")
         title, content = PAGES[url]
         if s.plain:
-            text = f"Title: {title}\n\nURL Source: {url}\n\nPublished Time: 2024-01-02\n\nMarkdown Content:\n{content}"
+            text = (
+                f"Title: {title}\n\nURL Source: {url}\n\nPublished Time: 2024-01-02\n\n"
+                f"Markdown Content:\n{content}"
+            )
             return self._send(200, text.encode(), "text/plain; charset=utf-8")
-        body = {"code": 200, "status": 20000, "data": {"title": title, "url": url, "content": content}}
+        body = {
+            "code": 200,
+            "status": 20000,
+            "data": {"title": title, "url": url, "content": content},
+        }
         self._send(200, json.dumps(body).encode(), "application/json")
 
 
@@ -105,7 +120,9 @@ def test_failures(reader_server):
         r.read("https://nowhere.example/x")
     with pytest.raises(ConfigError, match="Expects an http"):
         r.read("ftp://x")
-    dead = JinaReader(api_key=KEY, base_url="http://127.0.0.1:9", retries=1, backoff_s=0.01, timeout_s=0.5)
+    dead = JinaReader(
+        api_key=KEY, base_url="http://127.0.0.1:9", retries=1, backoff_s=0.01, timeout_s=0.5
+    )
     with pytest.raises(ServiceError, match="after 2 attempt"):
         dead.read(URL)
     with pytest.raises(ConfigError, match="base_url"):
