@@ -265,3 +265,53 @@ def test_a_hub_embedder_is_never_downloaded(world_copy, no_network):
     assert no_network == []
     assert w.get_page(ADOLESCENCE).title == "Adolescence"  # the store still serves pages
     w.close()
+
+
+@pytest.fixture(scope="module")
+def minilm_128(tmp_path_factory):
+    """A real sentence-transformers model that gives 128-dim vectors: MiniLM plus a Dense layer."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+
+    from lite_world.index.embedder import DEFAULT_EMBEDDER, _resolve
+
+    base = SentenceTransformer(_resolve(DEFAULT_EMBEDDER), device="cpu", local_files_only=True)
+    torch.manual_seed(0)
+    dense = models.Dense(384, 128, activation_function=torch.nn.Identity())
+    path = tmp_path_factory.mktemp("models") / "minilm-128"
+    SentenceTransformer(modules=[*base, dense], device="cpu").save(str(path))
+    return str(path)
+
+
+def test_embedder_dimension_mismatch_names_the_right_fix(world_copy, minilm_128):
+    """Before: when the manifest's own embedder failed, the error suggested that same embedder."""
+    from lite_world.errors import EmbedderMismatchError
+    from lite_world.index.embedder import DEFAULT_EMBEDDER
+    from lite_world.store.manifest import MANIFEST_NAME
+
+    # another embedder than the world's: the fix is the world's embedder
+    w = World(world_copy, embedder=minilm_128, verify=False)
+    with pytest.raises(
+        EmbedderMismatchError,
+        match=(
+            rf"Expects a 384-dim embedder for this index \(built with '{DEFAULT_EMBEDDER}'\), "
+            rf"actual: '.*minilm-128' gives 128\. "
+            rf"Use --embedder {DEFAULT_EMBEDDER} \(or leave it unset\)"
+        ),
+    ):
+        w.search(["Publix"], k=1)
+    w.close()
+    # the world's own embedder changed under its name: suggesting it again would not help
+    path = world_copy / MANIFEST_NAME
+    path.write_text(path.read_text().replace(DEFAULT_EMBEDDER, minilm_128))
+    w = World(world_copy)
+    with pytest.raises(
+        EmbedderMismatchError,
+        match=(
+            r"Expects the world's embedder '.*minilm-128' to give 384-dim vectors like its "
+            r"index, actual: 128-dim\. The model under that name or path is not the one the "
+            r"world was built with: restore"
+        ),
+    ):
+        w.search(["Publix"], k=1)
+    w.close()
