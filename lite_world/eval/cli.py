@@ -68,6 +68,7 @@ def _config(a: argparse.Namespace, **over: Any) -> Any:
         seed=a.seed,
         max_turns=a.max_turns,
         resume=a.resume,
+        redact=a.redact,
         search_mode=a.search_mode,
         context_mode=a.context,
         context_budget=a.context_budget,
@@ -164,6 +165,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-turns", type=int, default=32)
     p.add_argument(
         "--resume", action="store_true", help="keep results.jsonl and run only what is missing"
+    )
+    p.add_argument(
+        "--redact", action="store_true", help="no benchmark text in results.jsonl or viewer.html"
     )
     p.add_argument("--search-mode", default="hybrid", choices=["hybrid", "dense", "sparse"])
     p.add_argument("--context", default="none", choices=CONTEXT_MODES, help="context management")

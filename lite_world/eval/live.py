@@ -109,7 +109,7 @@ class LiveWorld:
             logger.warning("live search %r failed: %s", query, exc)
             self._count(search_failures=1)
             return []
-        hits = []
+        hits: list[Any] = []
         for r in rows:
             if exclude and normalize_url(r["url"]) in exclude:
                 continue

@@ -241,7 +241,7 @@ def _gaia(rows: list[Row], path: Any) -> tuple[list[Task], dict[str, int]]:
             r.get(q),
             r.get(a),
             n,
-            difficulty=int(level) if str(level or "").strip().isdigit() else None,
+            difficulty=int(str(level)) if str(level or "").strip().isdigit() else None,
         )
 
     return _collect("gaia", rows, make)

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +39,12 @@ from tqdm.auto import tqdm
 
 from lite_world.config import ConfigMixin
 from lite_world.errors import ConfigError
-from lite_world.eval.context import CONTEXT_MODES, ContextConfig, ContextManagedAgent
+from lite_world.eval.context import (
+    CONTEXT_MODES,
+    ContextConfig,
+    ContextManagedAgent,
+    approx_tokens,
+)
 from lite_world.eval.judging import JUDGE_STYLES, judge_episodes, make_judge
 from lite_world.eval.loaders import BENCHES, BenchData, load_benchmark
 from lite_world.eval.metrics import summarize_eval
@@ -47,6 +53,7 @@ from lite_world.tasks import Task
 __all__ = [
     "EvalConfig",
     "run_eval",
+    "redact_episode",
     "play_episode",
     "read_results",
     "TOOL_SOURCES",
@@ -119,6 +126,13 @@ class EvalConfig(ConfigMixin):
         metadata={"help": "One key for both live services (stand-ins); default: env."},
     )
     show_progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
+    redact: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep benchmark text (questions, references, conversations, predictions) "
+            "out of results.jsonl and viewer.html: for encrypted sets you must not publish."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.bench not in (*BENCHES, "auto"):
@@ -303,12 +317,13 @@ def run_eval(
     ]
     spec, live = _world_spec(config)
     ctx = config.context
-    env_kwargs = {
+    env_kwargs: dict[str, Any] = {
         "search_k": config.search_k,
         "search_mode": config.search_mode,
         "max_observation_chars": config.max_observation_chars,
     }
     lock = threading.Lock()
+    judges = _judges(config, [{"meta": t.meta} for t in tasks])
 
     def job(i: int, task: Task, s: int) -> dict[str, Any]:
         env = gym.make(
@@ -319,8 +334,7 @@ def run_eval(
             **env_kwargs,
         )
         # always wrapped: "none" still measures the context and forces an answer at the budget
-        counter = {"count": count_tokens} if count_tokens else {}
-        agent = ContextManagedAgent(agent_factory(), ctx, **counter)
+        agent = ContextManagedAgent(agent_factory(), ctx, count=count_tokens or approx_tokens)
         try:
             ep = play_episode(
                 env,
@@ -332,9 +346,11 @@ def run_eval(
         finally:
             env.close()
         ep.update(sample=s, item_index=i, bench=data.bench, tools=config.tools)
+        judge_episodes([ep], judges.get("generic"), judges=judges, max_workers=1)
         with lock:
             with open(results_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(ep, ensure_ascii=False) + "\n")
+                f.write(json.dumps(redact_episode(ep) if config.redact else ep, ensure_ascii=False))
+                f.write("\n")
         return ep
 
     t0 = time.perf_counter()
@@ -354,8 +370,7 @@ def run_eval(
         e for e in read_results(results_path) if (str(e["task_id"]), int(e["sample"])) in keys
     ]
     episodes.sort(key=lambda e: (e["item_index"], e["sample"]))
-    judges = _judges(config, episodes)
-    judge_episodes(
+    judge_episodes(  # episodes are judged as they finish; this catches older records
         episodes, judges.get("generic"), judges=judges, max_workers=min(8, config.concurrency * 2)
     )
     _write_jsonl(results_path, episodes)
@@ -395,6 +410,29 @@ def run_eval(
 
         write_report(out, summary, episodes)
     return summary
+
+
+def redact_episode(ep: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an episode record without benchmark text: the question becomes a hash, references,
+    prediction, tool arguments and the conversation are dropped (figures and verdicts stay).
+
+    Example:
+        >>> r = redact_episode({"question": "Q?", "answers": ["A"], "answer": "A", "messages": [1],
+        ...                     "steps": [{"tool": "search", "arguments": {"query": ["Q"]}}]})
+        >>> r["question"], r["answers"], r["answer"], r["messages"], r["steps"][0]["arguments"]
+        ('[redacted 161d94ed62]', [], '[redacted]', [], {})
+    """
+    out = dict(ep)
+    if not str(out.get("question", "")).startswith("[redacted"):
+        digest = hashlib.sha1(str(out.get("question", "")).encode("utf-8")).hexdigest()[:10]
+        out["question"] = f"[redacted {digest}]"
+    out.update(
+        answers=[],
+        answer="[redacted]",
+        messages=[],
+        steps=[{**s, "arguments": {}} for s in ep.get("steps", [])],
+    )
+    return out
 
 
 def _write_jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> None:

@@ -145,3 +145,43 @@ def test_live_tools_through_protocol_standins_render_like_local(tiny_world, gene
     assert lo[0]["messages"][3]["content"] == li[0]["messages"][3]["content"]
     assert li[0]["messages"][3]["content"].startswith("<tool_response>\nA Google search for")
     assert local["accuracy"] == live["accuracy"]
+
+
+def test_redact_keeps_decrypted_text_off_disk(tiny_world, tmp_path, musique):
+    from lite_world.eval.crypto import xor_encrypt
+
+    from .conftest import CANARY, write_csv
+
+    q = musique[0]
+    data = write_csv(
+        tmp_path / "xbench.csv",
+        [
+            {
+                "id": "x1",
+                "prompt": xor_encrypt(q["question"], CANARY),
+                "answer": xor_encrypt(q["answer"], CANARY),
+                "canary": CANARY,
+            }
+        ],
+    )
+    out = tmp_path / "run"
+    s = run_eval(
+        ScriptedAgent,
+        EvalConfig(
+            bench="xbench",
+            data=str(data),
+            world=str(tiny_world),
+            max_turns=6,
+            show_progress=False,
+            search_mode="sparse",
+            redact=True,
+        ),
+        out_dir=out,
+    )
+    assert s["episodes"] == 1 and s["mean_tool_calls"] > 0
+    secret = q["question"][:30]
+    for f in ("results.jsonl", "viewer.html", "report.md", "summary.json"):
+        text = (out / f).read_text(encoding="utf-8")
+        assert secret not in text and q["answer"] not in text, f
+    e = read_results(out / "results.jsonl")[0]
+    assert e["question"].startswith("[redacted") and e["judge"]["source"] == "em"
