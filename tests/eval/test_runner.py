@@ -185,3 +185,18 @@ def test_redact_keeps_decrypted_text_off_disk(tiny_world, tmp_path, musique):
         assert secret not in text and q["answer"] not in text, f
     e = read_results(out / "results.jsonl")[0]
     assert e["question"].startswith("[redacted") and e["judge"]["source"] == "em"
+
+
+def test_tools_from_a_world_service(tiny_world, generic_file, tmp_path):
+    from lite_world.serve import ServeConfig, ServerThread
+
+    cfg = ServeConfig(port=0, token=None, torch_threads=None, max_wait_ms=5.0)
+    with ServerThread(str(tiny_world), cfg) as srv:
+        s = run_eval(
+            ScriptedAgent,
+            _cfg(tiny_world, generic_file, world=srv.url, limit=2),
+            out_dir=tmp_path,
+            report=False,
+        )
+    assert s["episodes"] == 2 and s["mean_tool_calls"] > 0
+    assert s["evidence"]["items_with_evidence"] == 2 and s["evidence"]["none"] == 0
