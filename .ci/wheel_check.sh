@@ -31,7 +31,7 @@ if [ "${KEEP_WHEEL_CHECK:-0}" = 1 ]; then echo "wheel_check: keeping $WORK"; els
 LOG="$WORK/log"
 TIMES=()
 T0=$SECONDS
-report() { printf '  %s\n' "${TIMES[@]}"; printf '  %-34s %4d s\n' "total" $((SECONDS - T0)); }
+report() { printf '  %s\n' "${TIMES[@]}"; printf '  %-46s %4d s\n' "total" $((SECONDS - T0)); }
 step() {  # step NAME COMMAND...: run quietly, print the time, show the log on failure
   local name="$1"; shift
   local t=$SECONDS
@@ -42,7 +42,7 @@ step() {  # step NAME COMMAND...: run quietly, print the time, show the log on f
     report >&2
     exit 1
   fi
-  TIMES+=("$(printf '%-34s %4d s' "$name" $((SECONDS - t)))")
+  TIMES+=("$(printf '%-46s %4d s' "$name" $((SECONDS - t)))")
 }
 
 # 1. Build from the working tree or a commit (no isolation: setuptools comes from $PY).
