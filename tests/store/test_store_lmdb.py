@@ -292,3 +292,39 @@ def test_reader_in_a_forked_child(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert parent.get("https://en.wikipedia.org/wiki/Page_0").title == "Page 0"
     parent.close()
+
+
+def test_every_damaged_page_header_is_a_typed_error(tiny_world, tmp_path):
+    """Garbage in the header of each LMDB page in turn: reads and the digest scan raise
+    WorldCorruptedError (before: lmdb.CorruptedError, BadTxnError, UnicodeDecodeError escaped)."""
+    import shutil
+    import signal
+
+    data = tiny_world / STORE_DIRNAME / "data.mdb"
+    pages = data.stat().st_size // 4096
+    outcomes: dict[int, int] = {}
+    for pgno in range(2, pages):  # pages 0 and 1 are LMDB's meta pages
+        world = tmp_path / str(pgno)
+        shutil.copytree(tiny_world / STORE_DIRNAME, world / STORE_DIRNAME)
+        with open(world / STORE_DIRNAME / "data.mdb", "r+b") as f:
+            f.seek(pgno * 4096 + 10)  # flags, lower and upper bounds of the page
+            f.write(b"\xff" * 6)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 0
+            try:
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.alarm(60)
+                with PageStore(world) as s:
+                    s.content_digest()
+                    list(s.iter_records())
+                    s.get_many_by_id(range(s.next_id))
+            except WorldCorruptedError:
+                code = 2
+            except BaseException:  # noqa: BLE001 - an untyped error fails the test
+                code = 3
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        outcomes[pgno] = os.waitstatus_to_exitcode(status)  # negative: killed by a signal
+    assert set(outcomes.values()) <= {0, 2}, outcomes
+    assert sum(v == 2 for v in outcomes.values()) >= len(outcomes) // 2  # most damage is noticed
