@@ -315,3 +315,39 @@ def test_embedder_dimension_mismatch_names_the_right_fix(world_copy, minilm_128)
     ):
         w.search(["Publix"], k=1)
     w.close()
+
+
+def test_cache_info_reports_bytes_and_bounds_them(tiny_world, musique):
+    """Before: caches were bounded by entries only (~15.6 KB per unique query, up to ~1 GB)."""
+    w = World(tiny_world, snippet_cache_bytes=20_000, search=SearchConfig(result_cache_bytes=3_000))
+    try:
+        assert set(w.cache_info()) == {"snippet", "mask"}  # the searcher opens lazily
+        questions = [q["question"] for q in musique] + [
+            p["title"] for p in musique[0]["paragraphs"]
+        ]
+        w.search(questions, k=10)
+        info = w.cache_info()
+        assert set(info) == {"query", "result", "snippet", "mask"}
+        for c in info.values():
+            assert set(c) == {
+                "bytes",
+                "max_bytes",
+                "entries",
+                "max_entries",
+                "hits",
+                "misses",
+                "hit_rate",
+            }
+        assert info["query"]["max_bytes"] == info["mask"]["max_bytes"] == 64 << 20
+        n = len(questions)
+        assert info["query"]["entries"] == n
+        assert n * 384 * 4 < info["query"]["bytes"] < n * (384 * 4 + 600)
+        assert info["snippet"]["bytes"] <= 20_000 and info["snippet"]["entries"] < n * 10
+        assert info["result"]["bytes"] <= 3_000 and 0 < info["result"]["entries"] < n
+        stats = w.cache_stats()  # what the service's /metrics reads
+        assert stats["snippet"]["size"] == info["snippet"]["entries"]
+        assert stats["snippet"]["bytes"] == info["snippet"]["bytes"]
+        w.clear_caches()
+        assert all(c["bytes"] == 0 and c["entries"] == 0 for c in w.cache_info().values())
+    finally:
+        w.close()
