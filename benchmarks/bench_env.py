@@ -59,12 +59,13 @@ def step_overhead(env, tasks, n_episodes: int) -> dict[str, dict[str, float]]:  
 
 def throughput(tasks, concurrency: int, world: str | None) -> dict:  # type: ignore[no-untyped-def]
     from lite_world.agents.scripted import ScriptedAgent
+    from lite_world.envs.config import LiteSearchConfig
     from lite_world.rollout import RolloutConfig, run_rollouts
-
-    from lite_world.envs.worlds import open_world
+    from lite_world.worlds import open_world
 
     open_world(world).clear_caches()  # every configuration starts cold
-    cfg = RolloutConfig(world=world, concurrency=concurrency, show_progress=False, env_kwargs={"max_turns": 12})
+    env = LiteSearchConfig(world=world, max_turns=12)
+    cfg = RolloutConfig(env=env, concurrency=concurrency, show_progress=False)
     t = time.perf_counter()
     s = run_rollouts(ScriptedAgent, cfg, tasks=tasks)
     wall = time.perf_counter() - t
@@ -76,10 +77,11 @@ def throughput(tasks, concurrency: int, world: str | None) -> dict:  # type: ign
 def llm_accuracy(tasks, n: int, max_turns: int, max_new_tokens: int, out: str) -> dict:  # type: ignore[no-untyped-def]
     from lite_world.agents.base import GenerationConfig
     from lite_world.agents.hf import TransformersAgent
+    from lite_world.envs.config import LiteSearchConfig
     from lite_world.rollout import RolloutConfig, run_rollouts
 
     agent = TransformersAgent("smollm2", config=GenerationConfig(max_new_tokens=max_new_tokens))
-    cfg = RolloutConfig(env_kwargs={"max_turns": max_turns}, show_progress=True)
+    cfg = RolloutConfig(env=LiteSearchConfig(max_turns=max_turns), show_progress=True)
     return run_rollouts(lambda: agent, cfg, tasks=tasks[:n], out_dir=out)
 
 
@@ -94,14 +96,13 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="10 overhead episodes, 20 tasks")
     a = p.parse_args()
 
-    import lite_world  # noqa: F401
-    from lite_world.envs.search_env import LiteSearchEnv
+    import lite_world
     from lite_world.tasks import demo_tasks
 
     tasks = demo_tasks()
     if a.quick:
         tasks, a.overhead_episodes = tasks[:20], 10
-    env = LiteSearchEnv(world=a.world, max_turns=32)
+    env = lite_world.make_env(world=a.world, max_turns=32).unwrapped  # no TimeLimit: overhead episodes run long
     env.reset(seed=0)
     env.step('<tool_call>{"name": "search", "arguments": {"query": ["warm up"]}}</tool_call>')  # load the encoder
 

@@ -68,7 +68,7 @@ def run(reward: str, minutes: float, args: argparse.Namespace, tasks: list[Any])
 
     out = CACHE_DIR / "grpo" / reward
     shutil.rmtree(out, ignore_errors=True)
-    config = GRPOConfig(
+    config = GRPOConfig.from_flat(
         model="smollm2", world=args.world, action_format=args.action_format, reward=reward,
         max_turns=args.max_turns, max_new_tokens=args.max_new_tokens, tasks_per_step=args.tasks_per_step,
         group_size=args.group_size, learning_rate=args.learning_rate, temperature=1.0, micro_batch_size=4,

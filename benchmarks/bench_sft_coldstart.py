@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import CACHE_DIR, RESULTS_DIR, pyplot, table, write_result
+from lite_world.envs.config import LiteSearchConfig
 
 OUT = CACHE_DIR / "sft"
-ENV_KWARGS = {"search_k": 3, "max_observation_chars": 2000}
+ENV = LiteSearchConfig(search_k=3, max_observation_chars=2000)
 TEACHERS = ((1, 1), (1, 2), (1, 3), (2, 2), (2, 3))  # (hops, pages visited per hop)
 METRICS = ("valid_call_rate", "answer_rate", "accuracy", "format_error_rate")
 
@@ -92,7 +93,7 @@ def teacher_rollouts(tasks: list[Any], out: Path) -> Path:
     for hops, visit_k in TEACHERS:
         run_dir = out / f"hops{hops}-visit{visit_k}"
         summary = run_rollouts(lambda: ScriptedAgent(visit_k=visit_k, hops=hops),
-                               RolloutConfig(env_kwargs=ENV_KWARGS, show_progress=False), out_dir=run_dir, tasks=tasks)
+                               RolloutConfig(env=ENV, show_progress=False), out_dir=run_dir, tasks=tasks)
         print(f"teacher hops={hops} visit_k={visit_k}: accuracy {summary['accuracy']:.3f} on {len(tasks)} tasks", flush=True)
         for line in (run_dir / "trajectories.jsonl").read_text().splitlines():
             ep = json.loads(line)
@@ -109,7 +110,7 @@ def teacher_on(tasks: list[Any]) -> dict[str, float]:
 
     return {
         f"hops{hops}-visit{visit_k}": run_rollouts(
-            lambda: ScriptedAgent(visit_k=visit_k, hops=hops), RolloutConfig(env_kwargs=ENV_KWARGS, show_progress=False),
+            lambda: ScriptedAgent(visit_k=visit_k, hops=hops), RolloutConfig(env=ENV, show_progress=False),
             tasks=tasks)["accuracy"]
         for hops, visit_k in TEACHERS
     }
@@ -127,7 +128,7 @@ def evaluate(model_name: str, tasks: list[Any], out: Path, args: argparse.Namesp
         model, tokenizer = load_policy(model_name)
         model.eval()
         t0 = time.perf_counter()
-        episodes = evaluate_policy(model, tokenizer, tasks, env_kwargs=ENV_KWARGS, max_turns=args.max_turns,
+        episodes = evaluate_policy(model, tokenizer, tasks, env=ENV.replace(max_turns=args.max_turns),
                                    max_new_tokens=args.max_new_tokens, batch_size=args.eval_batch)
         wall = time.perf_counter() - t0
         path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in episodes))
@@ -153,10 +154,10 @@ def run_grpo(checkpoint: str, tasks: list[Any], args: argparse.Namespace) -> dic
 
     out = OUT / "grpo"
     config = GRPOConfig(
-        model=checkpoint, action_format="tool_call", reward="f1", max_turns=args.max_turns,
+        model=checkpoint, env=ENV.replace(action_format="tool_call", reward="f1", max_turns=args.max_turns),
         max_new_tokens=args.max_new_tokens, tasks_per_step=args.grpo_tasks_per_step, group_size=args.grpo_group_size,
         learning_rate=args.grpo_learning_rate, temperature=args.grpo_temperature, micro_batch_size=2, max_seq_len=4096, steps=100,
-        save_every=0, save_total_limit=1, output_dir=str(out), seed=args.seed, log_trajectories=2, env_kwargs=ENV_KWARGS,
+        save_every=0, save_total_limit=1, output_dir=str(out), seed=args.seed, log_trajectories=2,
     )
     if (out / "metrics.jsonl").is_file():  # cached: the run is its metrics
         history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     name = "bench_sft_coldstart" + ("_quick" if args.quick else f"_{args.tag}" if args.tag else "")
     out = {
         "name": name,
-        "quick": args.quick, "args": vars(args), "env_kwargs": ENV_KWARGS, "teachers": TEACHERS,
+        "quick": args.quick, "args": vars(args), "env": ENV.to_dict(), "teachers": TEACHERS,
         "tasks": {"train": len(train), "held_back": len(held)}, "teacher_s": round(teacher_s, 1),
         "data": data, "before": before, "after": after, "teacher_on_held_back": teacher_held,
         "sft": {"steps": len(sft_metrics), "first_loss": losses[0], "last_loss": losses[-1],

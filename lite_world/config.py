@@ -170,6 +170,33 @@ class ConfigMixin:
                 kwargs[key] = value
         return cls(**kwargs)
 
+    @classmethod
+    def from_flat(cls: type[C], **values: Any) -> C:
+        """Build from flat keywords: a nested config's fields may be given at the top level.
+
+        This is what the flattened command-line flags mean (``--search-k 5`` sets
+        ``env.search_k``); a key that is the outer config's own field stays there.
+
+        Example:
+            >>> from lite_world.rollout.runner import RolloutConfig
+            >>> RolloutConfig.from_flat(samples=2, search_k=5).env.search_k
+            5
+        """
+        hints = _hints(cls)
+        own = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        out: dict[str, Any] = {k: v for k, v in values.items() if k in own}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            nested = _config_type(hints.get(f.name))
+            if nested is None:
+                continue
+            names = {g.name for g in dataclasses.fields(nested)}  # type: ignore[arg-type]
+            moved = {k: v for k, v in values.items() if k in names and k not in own}
+            if moved:
+                base = out.get(f.name)
+                base = base.to_dict() if isinstance(base, ConfigMixin) else dict(base or {})
+                out[f.name] = {**base, **moved}
+        return cls.from_dict(out | {k: v for k, v in values.items() if k not in out and k not in _nested_names(cls)})
+
     def replace(self: C, **changes: Any) -> C:
         """A validated copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
@@ -177,6 +204,16 @@ class ConfigMixin:
     def to_json(self) -> str:
         """The config as indented JSON (what a run directory's ``config.json`` holds)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=repr)
+
+
+def _nested_names(cls: type) -> set[str]:
+    hints = _hints(cls)
+    names: set[str] = set()
+    for f in dataclasses.fields(cls):
+        nested = _config_type(hints.get(f.name))
+        if nested is not None:
+            names |= {g.name for g in dataclasses.fields(nested)}
+    return names
 
 
 def _plain(value: Any) -> Any:

@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -22,39 +21,30 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lite_world.config import add_config_flags, config_values
 from lite_world.errors import LiteWorldError
 
-__all__ = ["CLI_ONLY", "config_from_args", "config_parser", "field_type", "run_main", "setup_run"]
+__all__ = ["CLI_ONLY", "config_from_args", "config_parser", "run_main", "setup_run"]
 
 CLI_ONLY = ("config", "num_threads", "log_level")
 """Options of the command line itself, not config fields."""
 
 
-def field_type(field: dataclasses.Field) -> Any:
-    """The argparse ``type`` of a config field: JSON for mappings, bool/int/float, else ``str``."""
-    kind = str(field.type)
-    if kind.startswith("Mapping"):
-        return json.loads
-    return {"bool": bool, "int": int, "float": float}.get(kind.split(" ")[0], str)
-
-
 def config_parser(config_cls: type, prog: str, description: str) -> argparse.ArgumentParser:
-    """A parser with ``--config``, ``--num-threads``, ``--log-level`` and a flag per field of ``config_cls``."""
+    """A parser with ``--config``, ``--num-threads``, ``--log-level`` and a flag per field of ``config_cls``.
+
+    The flags come from :func:`lite_world.config.add_config_flags` (nested configs such as the
+    episodes' ``env: LiteSearchConfig`` are flattened: ``--world``, ``--search-k``, ``--max-turns``).
+    """
     parser = argparse.ArgumentParser(
-        prog=prog, description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS,
+        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--config", help=f"JSON or YAML file of {config_cls.__name__} fields (flags override it)")
-    parser.add_argument("--num-threads", type=int, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
+    parser.add_argument("--config", default=None,
+                        help=f"JSON or YAML file of {config_cls.__name__} fields (flags override it)")
+    parser.add_argument("--num-threads", type=int, default=None,
+                        help="torch CPU threads (1 is fastest on a busy 2-core machine)")
     parser.add_argument("--log-level", default="INFO", help="logging level")
-    for field in dataclasses.fields(config_cls):
-        flag = "--" + field.name.replace("_", "-")
-        cast = field_type(field)
-        help_text = field.metadata.get("help", "")
-        if cast is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        else:
-            parser.add_argument(flag, type=cast, help=help_text, metavar=field.name.upper())
+    add_config_flags(parser, config_cls)
     return parser
 
 
@@ -70,9 +60,17 @@ def config_from_args(config_cls: Any, args: argparse.Namespace) -> tuple[Any, di
             values.update(require("yaml").safe_load(text) or {})
         else:
             values.update(json.loads(text))
+    _deep_update(values, config_values(args))
     given = vars(args)
-    values.update({k: v for k, v in given.items() if k not in CLI_ONLY})
     return config_cls.from_dict(values), {k: given.get(k) for k in CLI_ONLY}
+
+
+def _deep_update(target: dict[str, Any], updates: dict[str, Any]) -> None:
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = value
 
 
 def setup_run(options: dict[str, Any]) -> None:

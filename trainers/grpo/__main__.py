@@ -1,8 +1,9 @@
 """``python -m trainers.grpo`` (console script ``lite-world-train-grpo``): train with GRPO.
 
 Every :class:`~trainers.grpo.config.GRPOConfig` field is a flag (``--tasks-per-step 4``,
-``--no-plot``, ``--env-kwargs '{"search_k": 5}'``); ``--config run.json`` (or ``.yaml``)
-supplies values that flags override.
+``--no-plot``), and so is every field of its episodes' ``LiteSearchConfig`` (``--world``,
+``--search-k 5``, ``--max-turns 4``); ``--config run.json`` (or ``.yaml``) supplies values
+that flags override.
 
 Usage:
     # CPU, SmolLM2-135M on the demo world (Search-R1 tags: a short prompt)
@@ -15,9 +16,10 @@ Usage:
     python -m trainers.grpo --output-dir runs/grpo-cpu --steps 20 --resume-from latest
 
 Example:
-    >>> args = build_parser().parse_args(["--steps", "3", "--no-plot", "--env-kwargs", '{"search_k": 5}'])
-    >>> config_from_args(args)[0].replace(output_dir="x").to_dict()["env_kwargs"], args.plot
-    ({'search_k': 5}, False)
+    >>> args = build_parser().parse_args(["--steps", "3", "--no-plot", "--search-k", "5", "--max-turns", "4"])
+    >>> config = config_from_args(args)[0]
+    >>> config.env.search_k, config.env.max_turns, config.plot
+    (5, 4, False)
 """
 
 from __future__ import annotations

@@ -3,28 +3,31 @@
 Defaults follow the LiteResearcher recipe (arXiv 2604.17931 and its released verl config):
 strictly on-policy (one optimizer update per batch), no KL and no entropy term, clip-higher
 ``epsilon_low=0.2`` / ``epsilon_high=0.4`` (DAPO's 0.2 / 0.28 is the usual alternative), group
-size 8, 128 episodes per step (16 tasks x 8), learning rate 1e-6, binary reward (exact match
-here; ``reward="judge"`` for the LLM judge with exact-match fallback).
+size 8, 128 episodes per step (16 tasks x 8), learning rate 1e-6, the loss averaged per
+trajectory then over trajectories (``seq-mean-token-mean``, as ``trainers/verl/config``), binary
+reward (exact match here; ``reward="judge"`` for the LLM judge with exact-match fallback).
 
 Example:
     >>> config = GRPOConfig(tasks_per_step=2, group_size=4)
-    >>> config.episodes_per_step, config.epsilon_high
-    (8, 0.4)
+    >>> config.episodes_per_step, config.epsilon_high, config.loss_aggregation
+    (8, 0.4, 'seq-mean-token-mean')
     >>> GRPOConfig(group_size=1)
     Traceback (most recent call last):
     ...
     lite_world.errors.ConfigError: Expects GRPOConfig.group_size >= 2 (advantages compare episodes of one task), actual: 1
-    >>> GRPOConfig.from_dict({"steps": 3, "env_kwargs": {"search_k": 5}}).env_kwargs
-    {'search_k': 5}
+    >>> GRPOConfig.from_dict({"steps": 3, "env": {"search_k": 5}}).env.search_k
+    5
+    >>> GRPOConfig().env.max_turns
+    8
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lite_world.config import ConfigMixin
+from lite_world.envs.config import LiteSearchConfig
 from lite_world.errors import ConfigError
 
 __all__ = ["AGGREGATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
@@ -35,7 +38,6 @@ AGGREGATIONS = ("token-mean", "seq-mean-token-mean")
 """How per-token losses become one number (see :func:`trainers.grpo.algorithm.aggregate`)."""
 OLD_LOGPROBS = ("recompute", "sampler")
 """Where the behaviour policy's log-probabilities come from."""
-_ENV_KEYS_OWNED = ("world", "tasks", "max_turns", "action_format", "reward")
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,11 @@ class GRPOConfig(ConfigMixin):
     )
 
     # -- environment ---------------------------------------------------------------------------
-    world: str | None = field(default=None, metadata={"help": "World directory (None or 'demo': the bundled demo world)."})
-    tasks: str | None = field(
-        default=None, metadata={"help": "Training tasks: a JSONL / Parquet / MuSiQue JSON file (None: the 100 demo tasks)."}
-    )
-    action_format: str = field(
-        default="tool_call",
-        metadata={"help": "'tool_call' (LiteResearcher: <tool_call> JSON, search + visit) or 'tags' (Search-R1: "
-                          "<search>, a much shorter system prompt)."},
-    )
-    reward: str = field(default="em", metadata={"help": "Episode reward: 'em' (binary), 'f1' (token F1) or 'judge'."})
-    max_turns: int = field(default=8, metadata={"help": "Assistant turns per episode (TimeLimit); the paper uses up to 100."})
-    env_kwargs: Mapping[str, Any] = field(
-        default_factory=dict,
-        metadata={"help": "Other LiteSearch-v0 kwargs as JSON, e.g. '{\"search_k\": 5, \"judge_url\": ...}'."},
+    env: LiteSearchConfig = field(
+        default_factory=lambda: LiteSearchConfig(max_turns=8),
+        metadata={"help": "The training episodes' LiteSearchConfig (world, tasks, action format, reward, turn "
+                          "limit, search options); its fields are flags of their own. max_turns defaults to 8 "
+                          "here (the paper uses up to 100)."},
     )
 
     # -- rollout -------------------------------------------------------------------------------
@@ -106,9 +99,10 @@ class GRPOConfig(ConfigMixin):
     epsilon_low: float = field(default=0.2, metadata={"help": "Lower clip range: the ratio is clipped at 1 - epsilon_low."})
     epsilon_high: float = field(default=0.4, metadata={"help": "Upper clip range (clip-higher): 1 + epsilon_high."})
     loss_aggregation: str = field(
-        default="token-mean",
-        metadata={"help": "'token-mean' (every policy token of the batch weighs the same; DAPO, verl) or "
-                          "'seq-mean-token-mean' (original GRPO)."},
+        default="seq-mean-token-mean",
+        metadata={"help": "'seq-mean-token-mean' (mean per trajectory, then over trajectories: original GRPO and "
+                          "LiteResearcher's verl config) or 'token-mean' (every policy token of the batch weighs "
+                          "the same; DAPO)."},
     )
     kl_coef: float = field(
         default=0.0, metadata={"help": "Weight of the k3 KL penalty to the initial policy (0: off, no reference model)."}
@@ -157,8 +151,10 @@ class GRPOConfig(ConfigMixin):
     plot: bool = field(default=True, metadata={"help": "Write metrics.png (needs matplotlib) when checkpointing and at the end."})
 
     def __post_init__(self) -> None:
+        if not isinstance(self.env, LiteSearchConfig):
+            raise ConfigError(f"Expects GRPOConfig.env to be a LiteSearchConfig, actual: {type(self.env).__name__}")
         ints = {
-            "max_turns": 1, "tasks_per_step": 1, "group_size": 2, "max_new_tokens": 1, "max_seq_len": 2,
+            "tasks_per_step": 1, "group_size": 2, "max_new_tokens": 1, "max_seq_len": 2,
             "generation_batch_size": 1, "updates_per_step": 1, "micro_batch_size": 1, "warmup_steps": 0,
             "steps": 0, "save_every": 0, "save_total_limit": 0, "log_trajectories": 0,
         }
@@ -178,7 +174,6 @@ class GRPOConfig(ConfigMixin):
             )
         choices = {
             "dtype": ("float32", "bfloat16", "float16"), "mixed_precision": ("no", "bf16"),
-            "action_format": ("tool_call", "tags"), "reward": ("em", "f1", "judge"),
             "scale_rewards": SCALE_REWARDS, "loss_aggregation": AGGREGATIONS, "old_logprobs": OLD_LOGPROBS,
         }
         for name, allowed in choices.items():
@@ -204,15 +199,6 @@ class GRPOConfig(ConfigMixin):
             raise ConfigError(f"Expects GRPOConfig.learning_rate > 0, actual: {self.learning_rate}")
         if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1):
             raise ConfigError(f"Expects adam betas in [0, 1), actual: {self.adam_beta1}, {self.adam_beta2}")
-        if not isinstance(self.env_kwargs, Mapping):
-            raise ConfigError(f"Expects GRPOConfig.env_kwargs to be a mapping, actual: {type(self.env_kwargs).__name__}")
-        owned = sorted(set(self.env_kwargs) & set(_ENV_KEYS_OWNED))
-        if owned:
-            raise ConfigError(
-                f"Expects env_kwargs without {owned}: set them as GRPOConfig fields "
-                f"({', '.join(_ENV_KEYS_OWNED)}), actual: env_kwargs={dict(self.env_kwargs)!r}"
-            )
-        object.__setattr__(self, "env_kwargs", dict(self.env_kwargs))
 
     @property
     def episodes_per_step(self) -> int:

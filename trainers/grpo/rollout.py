@@ -5,15 +5,18 @@ is trained on is exactly what it conditioned on when it sampled:
 
 * the prompt: the env's ``info["messages"]`` (system + question) through the chat template
   with the generation prompt (mask 0);
-* for each turn, the sampled tokens (mask 1), as sampled, including any text after a stop
-  string inside the last token, with the log-prob and entropy of each token under the
-  sampling distribution ``softmax(logits / temperature)``;
-* then, unless the episode ended, the turn's closing tokens and the env's observation rendered
-  as the next user message with the generation prompt (mask 0: tool outputs are not trained).
+* for each turn, the sampled tokens (mask 1), as sampled, with the log-prob and entropy of each
+  token under the sampling distribution ``softmax(logits / temperature)``. The policy ends its
+  turn itself: when it writes the end-of-turn token (``<|im_end|>``), that token is the turn's
+  last policy token, trained like the others (as in verl and vLLM rollouts);
+* then, unless the episode ended, the env's observation rendered as the next user message with
+  the generation prompt (mask 0: tool outputs are not trained), preceded by the end-of-turn
+  token when the policy did not write it (mask 0): the turn was cut at a hallucinated
+  ``<tool_response>`` (the env's only stop string) or at ``max_new_tokens``.
 
-The env receives the turn's text the way an OpenAI server returns it (cut at the first stop
-string, a closing tag such as ``</tool_call>`` kept), so the env and the trainer agree on the
-actions while the tokens stay the model's own.
+The turn-ending rules are :func:`lite_world.agents.turns.end_turn`, shared with the env's agents
+and the verl loop. The env receives the decoding of the kept tokens, so the env and the trainer
+agree on the actions while the tokens stay the model's own.
 
 All active episodes advance together: one left-padded ``generate`` call per turn (in chunks of
 ``generation_batch_size``), then one ``env.step`` per episode.
@@ -22,7 +25,8 @@ Example (needs a world; see ``tests/trainers/grpo`` for a run on a tiny one):
     >>> from lite_world.agents.smollm import load_smollm2
     >>> from lite_world.tasks import demo_tasks
     >>> model, tokenizer = load_smollm2()
-    >>> config = GRPOConfig(max_turns=2, max_new_tokens=16, action_format="tags")
+    >>> from lite_world.envs.config import LiteSearchConfig
+    >>> config = GRPOConfig(env=LiteSearchConfig(max_turns=2, action_format="tags"), max_new_tokens=16)
     >>> tasks = demo_tasks()[:1]
     >>> trajs = rollout(model, tokenizer, make_envs(config, tasks, 2), tasks, group_size=2,
     ...                 config=config, rng=SamplingRNG(0, "cpu"), seed=0)   # doctest: +SKIP
@@ -39,11 +43,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lite_world._lazy import require
-from lite_world.agents.base import truncate_at_stop
-from lite_world.envs.search_env import make_lite_search
+from lite_world.agents.turns import end_of_turn_ids, end_turn
+from lite_world.envs.factory import make_env
 from lite_world.errors import ConfigError
 from lite_world.tasks import Task
-from lite_world.tools.protocol import complete_stop
 
 from trainers.grpo.config import GRPOConfig
 
@@ -83,6 +86,8 @@ class ChatTokens:
         '<|im_end|>\\n<|im_start|>user\\n<information>x</information><|im_end|>\\n<|im_start|>assistant\\n'
         >>> tok.decode(chat.observation_ids("obs", after_eos=True))  # the policy wrote <|im_end|> itself
         '\\n<|im_start|>user\\nobs<|im_end|>\\n<|im_start|>assistant\\n'
+        >>> tok.decode(chat.turn_ids("<answer>A</answer>"))  # a finished turn, as the policy writes it
+        '<answer>A</answer><|im_end|>'
     """
 
     def __init__(self, tokenizer: Any) -> None:
@@ -119,6 +124,15 @@ class ChatTokens:
     def observation_ids(self, observation: str, after_eos: bool) -> list[int]:
         """Token ids of :meth:`observation_text` (mask 0 in a trajectory)."""
         return self.encode(self.observation_text(observation, after_eos))
+
+    def turn_ids(self, content: str) -> list[int]:
+        """Token ids of a finished assistant turn: ``content`` then the end-of-turn token, when the
+        template closes a turn with the eos token (ChatML's ``<|im_end|>``), as the policy writes it."""
+        ids = self.encode(content)
+        eos_id = self.tokenizer.eos_token_id
+        if eos_id is not None and self.observation_text("x", after_eos=False).startswith(self.eos_text):
+            ids.append(int(eos_id))
+        return ids
 
 
 @dataclass
@@ -175,8 +189,10 @@ def trajectory_from_messages(
     """A trajectory from a finished conversation, its assistant texts tokenised as policy tokens.
 
     ``messages`` is the env's ``info["messages"]``: the prompt messages (up to the first
-    assistant message), then alternating assistant turns and observations (user messages). Used
-    for tests and offline data; sampled trajectories come from :func:`rollout`. Log-probs are 0.
+    assistant message), then alternating assistant turns and observations (user messages). Each
+    assistant turn is its text and the end-of-turn token (mask 1, as a sampled turn that the
+    policy ended itself). Used for tests and offline data; sampled trajectories come from
+    :func:`rollout`. Log-probs are 0.
 
     Example:
         >>> from lite_world.agents.smollm import load_smollm2
@@ -187,7 +203,7 @@ def trajectory_from_messages(
         >>> t = trajectory_from_messages(chat, msgs, reward=1.0)
         >>> ids = t.input_ids
         >>> chat.tokenizer.decode([i for i, m in zip(ids, t.loss_mask) if m])
-        '<search>q</search><answer>A</answer>'
+        '<search>q</search><|im_end|><answer>A</answer><|im_end|>'
     """
     first = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), len(messages))
     prompt = chat.prompt_ids(messages[:first])
@@ -195,11 +211,12 @@ def trajectory_from_messages(
     traj.add_context(prompt)
     for m in messages[first:]:
         if m["role"] == "assistant":
-            ids = chat.encode(m["content"])
+            ids = chat.turn_ids(m["content"])
             traj.add_policy(ids, [0.0] * len(ids))
             traj.turns += 1
         else:
-            traj.add_context(chat.observation_ids(m["content"], after_eos=False))
+            closed = bool(traj.input_ids) and traj.input_ids[-1] == chat.tokenizer.eos_token_id
+            traj.add_context(chat.observation_ids(m["content"], after_eos=closed))
     traj.messages = [dict(m) for m in messages]
     traj.done = True
     return traj
@@ -320,9 +337,10 @@ class _RecordLogprobs(transformers.LogitsProcessor):
 class Turn:
     """One sampled assistant turn.
 
-    ``token_ids`` are the sampled tokens (the eos token included when the turn ended on it);
-    ``text`` is the action given to the env; ``finish`` is ``"stop"`` (a stop string),
-    ``"eos"`` or ``"length"`` (cut by ``max_new_tokens``).
+    ``token_ids`` are the policy tokens of the turn (the end-of-turn token last when the policy
+    wrote it); ``text`` is the action given to the env (their decoding); ``finish`` is ``"eos"``
+    (the policy ended the turn), ``"stop"`` (cut before a hallucinated tool result) or
+    ``"length"`` (cut by ``max_new_tokens``); see :mod:`lite_world.agents.turns`.
     """
 
     token_ids: tuple[int, ...]
@@ -347,17 +365,19 @@ def generate_turns(
     """Sample the next assistant turn of each prompt (token ids) in one left-padded batch.
 
     Uses torch's global RNG (wrap the call in :meth:`SamplingRNG.active`). Each turn keeps the
-    tokens up to the end of the first stop string, the eos token, or ``max_new_tokens``.
+    tokens up to and including the end-of-turn token, or up to ``max_new_tokens``; a turn that
+    writes a stop string (a hallucinated tool result) is cut before it
+    (:func:`lite_world.agents.turns.end_turn`).
 
     Example:
         >>> from lite_world.agents.smollm import load_smollm2
         >>> model, tokenizer = load_smollm2()
         >>> prompt = ChatTokens(tokenizer).prompt_ids([{"role": "user", "content": "Say hi."}])
         >>> with SamplingRNG(0, "cpu").active():
-        ...     [turn] = generate_turns(model, tokenizer, [prompt], stop=["</answer>"], max_new_tokens=4,
+        ...     [turn] = generate_turns(model, tokenizer, [prompt], stop=["<tool_response>"], max_new_tokens=32,
         ...                             temperature=1.0, eos_token_ids=[2], pad_token_id=2)
-        >>> len(turn.token_ids) == len(turn.logprobs) <= 4, turn.finish in ("stop", "eos", "length")
-        (True, True)
+        >>> turn.finish, turn.token_ids[-1], len(turn.token_ids) == len(turn.logprobs) < 32  # it ended its turn
+        ('eos', 2, True)
         >>> all(lp <= 0 for lp in turn.logprobs)
         True
     """
@@ -383,21 +403,16 @@ def generate_turns(
         )
     logprobs, entropies = recorder.finish(output)
     new_tokens = output[:, width:].cpu()
-    eos = set(eos_token_ids)
     turns = []
     for row in range(len(prompts)):
         new = new_tokens[row].tolist()
-        length, finish = len(new), "length"
-        eos_at = next((i + 1 for i, t in enumerate(new) if t in eos), None)
-        if eos_at is not None:
-            length, finish = eos_at, "eos"
-        if criteria is not None and row in criteria.stopped_at and criteria.stopped_at[row] <= length:
-            length, finish = criteria.stopped_at[row], "stop"
-        tokens = new[:length]
-        content, matched = truncate_at_stop(tokenizer.decode(tokens, skip_special_tokens=True), stop)
+        if criteria is not None and row in criteria.stopped_at:
+            new = new[:criteria.stopped_at[row]]  # the rest of the row is padding
+        end = end_turn(tokenizer, new, eos_token_ids, stop)
+        length = len(end.token_ids)
         turns.append(Turn(
-            token_ids=tuple(tokens), logprobs=tuple(logprobs[row, :length].tolist()),
-            entropy_sum=float(entropies[row, :length].sum()), text=complete_stop(content, matched), finish=finish,
+            token_ids=end.token_ids, logprobs=tuple(logprobs[row, :length].tolist()),
+            entropy_sum=float(entropies[row, :length].sum()), text=end.text, finish=end.finish,
         ))
     return turns
 
@@ -410,16 +425,14 @@ def make_envs(config: GRPOConfig, tasks: Sequence[Task], n: int) -> list[Any]:
 
     Example:
         >>> from lite_world.tasks import demo_tasks
-        >>> envs = make_envs(GRPOConfig(max_turns=3, action_format="tags"), demo_tasks()[:2], 4)
-        >>> len(envs), envs[0].unwrapped.action_format, envs[0].unwrapped.max_turns  # the world opens lazily
+        >>> from lite_world.envs.config import LiteSearchConfig
+        >>> config = GRPOConfig(env=LiteSearchConfig(max_turns=3, action_format="tags"))
+        >>> envs = make_envs(config, demo_tasks()[:2], 4)
+        >>> len(envs), envs[0].unwrapped.config.action_format, envs[0].spec.max_episode_steps  # no world opened yet
         (4, 'tags', 3)
     """
-    task_dicts = [t.to_dict() for t in tasks]
-    return [
-        make_lite_search(max_turns=config.max_turns, world=config.world, tasks=task_dicts,
-                         action_format=config.action_format, reward=config.reward, **dict(config.env_kwargs))
-        for _ in range(n)
-    ]
+    env_config = config.env.replace(tasks=tuple(t.to_dict() for t in tasks))
+    return [make_env(env_config) for _ in range(n)]
 
 
 def rollout(
@@ -501,7 +514,9 @@ def _advance(traj: Trajectory, env: Any, turn: Turn, chat: ChatTokens, eos_ids: 
         reward_info = info.get("reward_info") or {}
         traj.em, traj.f1 = float(reward_info.get("em", 0.0)), float(reward_info.get("f1", 0.0))
         return
-    ids = chat.observation_ids(observation, after_eos=bool(turn.token_ids) and turn.token_ids[-1] in eos_ids)
+    # the policy closed its turn with the end-of-turn token (mask 1, above), or the template's
+    # closing comes with the observation (mask 0)
+    ids = chat.observation_ids(observation, after_eos=turn.finish == "eos")
     if len(traj.input_ids) + len(ids) + config.max_new_tokens > config.max_seq_len:
         traj.done, traj.context_truncated = True, True  # the next turn would not fit: reward 0
         return
@@ -509,11 +524,5 @@ def _advance(traj: Trajectory, env: Any, turn: Turn, chat: ChatTokens, eos_ids: 
 
 
 def eos_token_ids(model: Any, tokenizer: Any) -> tuple[int, ...]:
-    """The end-of-turn token ids: the generation config's and the tokenizer's eos."""
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids = [eos] if isinstance(eos, int) else list(eos or [])
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
-        ids.append(tokenizer.eos_token_id)
-    if not ids:
-        raise ConfigError("Expects the model or tokenizer to define an eos token, actual: none")
-    return tuple(ids)
+    """The end-of-turn token ids (:func:`lite_world.agents.turns.end_of_turn_ids`)."""
+    return end_of_turn_ids(tokenizer, model)

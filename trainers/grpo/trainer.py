@@ -28,8 +28,9 @@ so the gradient is the same (up to float summation order); the optimizer still s
 moves with its momentum), so a run with skipping follows the one without.
 
 Example:
-    >>> config = GRPOConfig(steps=2, tasks_per_step=1, group_size=2, max_turns=2, max_new_tokens=16,
-    ...                     action_format="tags", output_dir="runs/grpo-smoke")     # doctest: +SKIP
+    >>> from lite_world.envs.config import LiteSearchConfig
+    >>> config = GRPOConfig(steps=2, tasks_per_step=1, group_size=2, max_new_tokens=16, output_dir="runs/grpo-smoke",
+    ...                     env=LiteSearchConfig(max_turns=2, action_format="tags"))     # doctest: +SKIP
     >>> history = GRPOTrainer(config).train()                                          # doctest: +SKIP
     >>> sorted(history[0])[:3]                                                         # doctest: +SKIP
     ['action_errors_mean', 'answered', 'clip_ratio']
@@ -62,7 +63,7 @@ from trainers.grpo.rollout import SamplingRNG, Trajectory, eos_token_ids, make_e
 torch = require("torch")
 transformers = require("transformers", extra="llm")
 
-__all__ = ["Batch", "GRPOTrainer", "load_policy", "step_metrics"]
+__all__ = ["Batch", "GRPOTrainer", "checkpointing_layers", "load_policy", "policy_position_logits", "step_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class GRPOTrainer:
         config: The settings.
         model, tokenizer: A policy to train in place (default: loaded from ``config.model``,
             or from the checkpoint being resumed).
-        tasks: Training tasks (default: loaded from ``config.tasks``).
+        tasks: Training tasks (default: loaded from ``config.env.tasks``).
 
     Attributes:
         step: Optimisation steps done (the next checkpoint is ``checkpoint-{step}``).
@@ -179,15 +180,19 @@ class GRPOTrainer:
         self.model, self.tokenizer = model.to(self.device), tokenizer
         self.model.eval()  # no dropout: the sampled and the trained log-probs agree
         if config.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable()
-            self.model.config.use_cache = False
+            # transformers checkpoints a layer only while it is in training mode: the update's
+            # forward switches the checkpointed layers alone (not their dropout) to it
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.ref_model = None
         if config.kl_coef > 0:
             self.ref_model = load_policy(config.model, config.dtype)[0].to(self.device).eval().requires_grad_(False)
         self.eos_token_ids = eos_token_ids(self.model, tokenizer)
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
 
-        self.tasks = list(tasks) if tasks is not None else load_tasks(config.tasks)
+        env_tasks = config.env.tasks
+        self.tasks = list(tasks) if tasks is not None else load_tasks(
+            list(env_tasks) if isinstance(env_tasks, tuple) else env_tasks
+        )
         self.envs = make_envs(config, self.tasks, config.episodes_per_step)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad], lr=config.learning_rate,
@@ -280,7 +285,7 @@ class GRPOTrainer:
             items = [i for i in mini if i in old_by_index]
             for micro in _chunks(items, c.micro_batch_size):
                 batch = Batch.collate([trajectories[i] for i in micro], self.pad_token_id, self.device)
-                with self._autocast():
+                with self._autocast(), checkpointing_layers(self.model):
                     logp, entropy = self._logprobs(self.model, batch, with_entropy=c.entropy_coef > 0)
                 old_b = batch.pad_values([old_by_index[i] for i in micro])
                 pg, st = policy_loss(
@@ -362,16 +367,14 @@ class GRPOTrainer:
     def _logprobs(self, model: Any, batch: Batch, with_entropy: bool) -> tuple[Any, Any]:
         """``(B, T)`` log-probs of the policy tokens (0 elsewhere), and their entropies if asked.
 
-        Log-probs are read only where the next token is a policy token. (Passing that boolean
-        mask as ``logits_to_keep`` would skip the vocabulary projection elsewhere, but only
-        transformers >= 5.11 accepts a 2-D mask, and verl 0.9.1 pins < 5.11.)
+        The LM head runs only where the next token is a policy token
+        (:func:`policy_position_logits`): ``(N, vocab)`` logits for the ``N`` policy tokens,
+        never the ``(B, T, vocab)`` of a plain forward.
         """
         labels_mask = batch.loss_mask.bool()
         predict = torch.zeros_like(labels_mask)
         predict[:, :-1] = labels_mask[:, 1:]
-        kwargs: dict[str, Any] = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "use_cache": False}
-        logits = model(**kwargs).logits
-        logits = logits[predict]
+        logits = policy_position_logits(model, batch.input_ids, batch.attention_mask, predict)
         labels = batch.input_ids[labels_mask]
         flat = token_logprobs(logits, labels, self.config.temperature)
         logp = torch.zeros(labels_mask.shape, dtype=flat.dtype, device=flat.device).masked_scatter(labels_mask, flat)
@@ -528,6 +531,58 @@ def step_metrics(
     }
     metrics.update(stats)
     return metrics
+
+
+def policy_position_logits(model: Any, input_ids: Any, attention_mask: Any, positions: Any) -> Any:
+    """``(N, vocab)`` logits at the ``N`` true entries of the boolean ``positions`` ``(B, T)``.
+
+    Runs the transformer body, gathers its last hidden states at ``positions`` and applies the
+    LM head to those rows only (with the final-logit soft-capping or scale of models that have
+    one), so memory grows with the number of policy tokens, not ``B * T * vocab``.
+
+    Example:
+        >>> import transformers
+        >>> config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        ...                                   num_attention_heads=2, num_key_value_heads=1, head_dim=8)
+        >>> torch.manual_seed(0) and None
+        >>> model = transformers.LlamaForCausalLM(config).eval()
+        >>> ids = torch.tensor([[5, 6, 7, 8]])
+        >>> positions = torch.tensor([[False, True, True, False]])
+        >>> logits = policy_position_logits(model, ids, torch.ones_like(ids), positions)
+        >>> logits.shape, torch.allclose(logits, model(input_ids=ids).logits[positions], atol=1e-6)
+        (torch.Size([2, 64]), True)
+    """
+    body = model.get_decoder() if hasattr(model, "get_decoder") else model.base_model
+    hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    logits = model.get_output_embeddings()(hidden[positions])
+    config = model.config
+    scale = getattr(config, "logit_scale", None)
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool):
+        logits = logits * scale
+    cap = getattr(config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
+@contextlib.contextmanager
+def checkpointing_layers(model: Any) -> Iterator[None]:
+    """Put the layers with gradient checkpointing enabled in training mode inside the block.
+
+    transformers checkpoints a layer only while ``layer.training`` is true; the policy stays
+    in eval mode (no dropout, so sampled and trained log-probs agree), so only those layers'
+    own flag is set: their submodules (attention, dropout) stay in eval mode, and the
+    recomputation in the backward pass sees the same modes. Without checkpointing it does nothing.
+    """
+    layers = [m for m in model.modules() if getattr(m, "gradient_checkpointing", False) is True
+              and not m.training]
+    for layer in layers:
+        layer.training = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.training = False
 
 
 def _sampler_diff(trajectories: Sequence[Trajectory], behaviour: Sequence[Any]) -> float:

@@ -17,7 +17,8 @@ Example (needs a world; the tests run it on a tiny one):
     >>> from lite_world.agents.smollm import load_smollm2
     >>> from lite_world.tasks import demo_tasks
     >>> model, tok = load_smollm2()
-    >>> episodes = evaluate_policy(model, tok, demo_tasks()[:2], max_turns=2, max_new_tokens=32)  # doctest: +SKIP
+    >>> env = LiteSearchConfig(max_turns=2)
+    >>> episodes = evaluate_policy(model, tok, demo_tasks()[:2], env=env, max_new_tokens=32)  # doctest: +SKIP
     >>> protocol_metrics(episodes)["episodes"]                                                    # doctest: +SKIP
     2
 """
@@ -31,7 +32,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from lite_world.agents.base import GenerationConfig
-from lite_world.envs.search_env import make_lite_search
+from lite_world.envs.config import LiteSearchConfig
+from lite_world.envs.factory import make_env
 from lite_world.rollout.runner import STEP_KEYS, episode_record
 from lite_world.tasks import Task
 
@@ -45,20 +47,22 @@ def evaluate_policy(
     tokenizer: Any,
     tasks: Sequence[Task],
     *,
-    world: str | None = None,
-    env_kwargs: Mapping[str, Any] | None = None,
-    max_turns: int = 6,
+    env: LiteSearchConfig | None = None,
     max_new_tokens: int = 128,
     batch_size: int = 16,
     seed: int = 0,
     show_progress: bool = True,
 ) -> list[Episode]:
-    """Play one greedy episode per task; return rollout-runner style episode records."""
+    """Play one greedy episode per task; return rollout-runner style episode records.
+
+    ``env`` holds the episodes' options (world, turn limit, search options; default: the demo
+    world with 6 turns).
+    """
     from lite_world.agents.hf import TransformersAgent
 
     agent = TransformersAgent(model, tokenizer, GenerationConfig(max_new_tokens=max_new_tokens))
-    envs = [make_lite_search(world=world, tasks=[t.to_dict()], max_turns=max_turns, **dict(env_kwargs or {}))
-            for t in tasks]
+    env = env or LiteSearchConfig(max_turns=6)
+    envs = [make_env(env, tasks=(t.to_dict(),)) for t in tasks]
     state: list[dict[str, Any]] = []
     for i, (env, task) in enumerate(zip(envs, tasks)):
         _, info = env.reset(seed=seed + i, options={"task": task.to_dict()})

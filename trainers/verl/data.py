@@ -42,12 +42,14 @@ from typing import Any
 
 from lite_world.errors import ConfigError, LiteWorldError, TaskError
 from lite_world.tasks import Task, demo_tasks, load_tasks
-from lite_world.tools.prompts import DEFAULT_DATE, build_messages
+from lite_world.config import add_config_flags, config_values
+from lite_world.envs.config import LiteSearchConfig
+from lite_world.tools.prompts import episode_messages
+from lite_world.tools.registry import resolve_tool
 
 __all__ = [
     "AGENT_NAMES",
     "DATA_SOURCE",
-    "TOOL_NAMES",
     "task_to_row",
     "task_from_extra_info",
     "tasks_to_rows",
@@ -57,7 +59,6 @@ __all__ = [
 
 DATA_SOURCE = "lite_world"
 AGENT_NAMES = ("lite_search_agent", "tool_agent")
-TOOL_NAMES = ("search", "visit")
 
 
 def task_to_row(
@@ -67,20 +68,22 @@ def task_to_row(
     agent_name: str = "lite_search_agent",
     data_source: str = DATA_SOURCE,
     split: str = "train",
-    date: str | None = DEFAULT_DATE,
+    env: LiteSearchConfig | None = None,
 ) -> dict[str, Any]:
     """One verl row for ``task`` (see the module docstring for the columns).
 
-    ``date`` must match the env's (``LiteSearchEnv(date=...)``, default :data:`DEFAULT_DATE`) so
-    that the row's prompt is the env's opening conversation.
+    ``env`` must be the episodes' options (its action format, tools, system prompt and date; the
+    defaults by default) so that the row's prompt is the env's opening conversation.
     """
+    env = env or LiteSearchConfig()
     if agent_name not in AGENT_NAMES:
         raise ConfigError(f"Expects agent_name in {AGENT_NAMES}, actual: {agent_name!r}")
     masks = list(task.mask_urls)
     return {
         "data_source": data_source,
         "agent_name": agent_name,
-        "prompt": build_messages(task.question, "tool_call", date=date),
+        "prompt": episode_messages(task.question, env.action_format, env.date,  # type: ignore[arg-type]
+                                   tools=env.tools, custom_prompt=env.prompt_text()),
         "ability": "deep_research",
         "reward_model": {"style": "rule", "ground_truth": {"target": list(task.answers)}},
         "extra_info": {
@@ -92,7 +95,7 @@ def task_to_row(
             "mask_urls": masks,
             "task": json.dumps(task.to_dict(), ensure_ascii=False, sort_keys=True),
             "need_tools_kwargs": True,
-            "tools_kwargs": {name: {"create_kwargs": {"mask_urls": masks}} for name in TOOL_NAMES},
+            "tools_kwargs": {resolve_tool(spec).name: {"create_kwargs": {"mask_urls": masks}} for spec in env.tools},
         },
     }
 
@@ -122,12 +125,12 @@ def tasks_to_rows(tasks: Iterable[Task], **kwargs: Any) -> list[dict[str, Any]]:
     return [task_to_row(t, i, **kwargs) for i, t in enumerate(tasks)]
 
 
-def _schema() -> Any:
+def _schema(tool_names: Sequence[str]) -> Any:
     import pyarrow as pa
 
     strings = pa.list_(pa.string())
     tools_kwargs = pa.struct(
-        [(name, pa.struct([("create_kwargs", pa.struct([("mask_urls", strings)]))])) for name in TOOL_NAMES]
+        [(name, pa.struct([("create_kwargs", pa.struct([("mask_urls", strings)]))])) for name in tool_names]
     )
     return pa.schema([
         ("data_source", pa.string()),
@@ -152,7 +155,8 @@ def write_parquet(rows: Sequence[Mapping[str, Any]], out: str | Path) -> Path:
         raise TaskError("Expects at least one row to write, actual: none")
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(list(rows), schema=_schema()), path)
+    tool_names = list(rows[0]["extra_info"]["tools_kwargs"])
+    pq.write_table(pa.Table.from_pylist(list(rows), schema=_schema(tool_names)), path)
     return path
 
 
@@ -170,6 +174,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train", help="extra_info.split (default: train)")
     p.add_argument("--limit", type=int, default=None, help="keep the first N tasks")
     p.add_argument("--offset", type=int, default=0, help="skip the first N tasks (e.g. to hold out a validation file)")
+    env = p.add_argument_group("episode options the prompt must match (LiteSearchConfig)")
+    add_config_flags(env, LiteSearchConfig, exclude=("world", "tasks"))
     return p
 
 
@@ -181,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if a.offset < 0 or (a.limit is not None and a.limit < 1):
             raise ConfigError(f"Expects --offset >= 0 and --limit >= 1, actual: {a.offset}, {a.limit}")
         tasks = tasks[a.offset : None if a.limit is None else a.offset + a.limit]
-        rows = tasks_to_rows(tasks, agent_name=a.agent, data_source=a.data_source, split=a.split)
+        env = LiteSearchConfig.from_dict(config_values(a))
+        rows = tasks_to_rows(tasks, agent_name=a.agent, data_source=a.data_source, split=a.split, env=env)
         path = write_parquet(rows, a.out)
     except LiteWorldError as exc:
         print(f"trainers.verl.data: error: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from lite_world.agents.scripted import ScriptedAgent
-from lite_world.envs.search_env import make_lite_search
+from lite_world.envs.factory import make_env
 from trainers.grpo.config import GRPOConfig
 from trainers.grpo.rollout import ChatTokens, SamplingRNG, make_envs, rollout, trajectory_from_messages
 from trainers.grpo.trainer import GRPOTrainer
@@ -23,10 +23,11 @@ def _segments(traj):
 
 
 def test_scripted_episode_masks_tool_responses(smollm2, tiny_world, one_hop_tasks):
-    """A real multi-turn episode (search, visit, answer): only the assistant turns are mask 1, and
-    the trajectory is exactly the chat template's rendering of the conversation."""
+    """A real multi-turn episode (search, visit, answer): only the assistant turns and the
+    end-of-turn token that closes each are mask 1, and the trajectory is exactly the chat
+    template's rendering of the conversation."""
     _, tokenizer = smollm2
-    env = make_lite_search(world=str(tiny_world), max_turns=6)
+    env = make_env(world=str(tiny_world), max_turns=6)
     obs, info = env.reset(seed=0, options={"task": one_hop_tasks[0].to_dict()})
     agent = ScriptedAgent()
     agent.reset(info["task"])
@@ -44,12 +45,12 @@ def test_scripted_episode_masks_tool_responses(smollm2, tiny_world, one_hop_task
     segments = _segments(traj)
     policy = [tokenizer.decode(ids) for m, ids in segments if m == 1]
     context = [tokenizer.decode(ids) for m, ids in segments if m == 0]
-    assert policy == assistant  # each turn, exactly, as mask-1 tokens
+    assert policy == [a + "<|im_end|>" for a in assistant]  # each turn, exactly, ended by the policy
     assert context[0] == tokenizer.apply_chat_template(messages[:2], add_generation_prompt=True, tokenize=False)
     for text, observation in zip(context[1:], observations):
-        assert text == f"<|im_end|>\n<|im_start|>user\n{observation}<|im_end|>\n<|im_start|>assistant\n"
+        assert text == f"\n<|im_start|>user\n{observation}<|im_end|>\n<|im_start|>assistant\n"
     full = tokenizer.apply_chat_template(messages, tokenize=False)
-    assert tokenizer.decode(traj.input_ids) + "<|im_end|>\n" == full
+    assert tokenizer.decode(traj.input_ids) + "\n" == full
     assert not any("<tool_response>" in p for p in policy)
 
 
@@ -58,7 +59,7 @@ def test_rollout_with_smollm2_through_the_env(smollm2, tiny_world, one_hop_tasks
 
     Search-R1 tags: the short system prompt keeps this fast (the tool_call format is the scripted test's)."""
     model, tokenizer = smollm2
-    config = GRPOConfig(world=str(tiny_world), action_format="tags", tasks_per_step=1, group_size=2, max_turns=2,
+    config = GRPOConfig.from_flat(world=str(tiny_world), action_format="tags", tasks_per_step=1, group_size=2, max_turns=2,
                         max_new_tokens=16)
     envs = make_envs(config, one_hop_tasks, 2)
     before = torch.get_rng_state()
@@ -74,11 +75,12 @@ def test_rollout_with_smollm2_through_the_env(smollm2, tiny_world, one_hop_tasks
         assert [m for m, _ in segments][:2] == [0, 1]  # prompt, then the first turn
         policy = [ids for m, ids in segments if m == 1]
         assert len(policy) == t.turns and all(len(ids) <= 16 for ids in policy)
-        # the env got each turn's text: the decoded tokens, cut at a stop string
+        # the env got each turn's text: exactly the decoded policy tokens, which end with the
+        # end-of-turn token when the policy ended the turn (else the token limit cut it)
         sent = [m["content"] for m in t.messages if m["role"] == "assistant"]
         for ids, text in zip(policy, sent):
-            decoded = tokenizer.decode(ids, skip_special_tokens=True)
-            assert decoded.startswith(text.removesuffix("</search>").removesuffix("</answer>"))
+            assert tokenizer.decode(ids, skip_special_tokens=True) == text
+            assert ids[-1] == tokenizer.eos_token_id or len(ids) == 16
         # observations (mask 0) are the env's tool responses
         for (m, ids), obs in zip([s for s in segments[2:] if s[0] == 0], [m["content"] for m in t.messages[3::2]]):
             assert obs in tokenizer.decode(ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lite_world.envs.config import LiteSearchConfig
+
 import pytest
 
 from lite_world.rollout.summary import summarize
@@ -15,7 +17,7 @@ def episodes(tiny_world, musique):
 
     model, tokenizer = load_policy("smollm2")
     tasks = [Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"]]}) for q in musique[:2]]
-    return evaluate_policy(model, tokenizer, tasks, world=str(tiny_world), max_turns=2, max_new_tokens=16,
+    return evaluate_policy(model, tokenizer, tasks, env=LiteSearchConfig(world=str(tiny_world), max_turns=2), max_new_tokens=16,
                            batch_size=2, show_progress=False, env_kwargs={"search_mode": "sparse"})
 
 

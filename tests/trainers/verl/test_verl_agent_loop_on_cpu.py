@@ -74,13 +74,14 @@ def run_episode(compose, tiny_world, smollm2_verl, verl_dataset):
     the config's ``lite_world`` section for one agent name.
     """
 
-    def run(server, index: int = 0, *overrides: str, settings: dict | None = None):
+    def run(server, index: int = 0, *overrides: str, settings: dict | None = None, reward: str | None = "em"):
         import hydra
         from omegaconf import OmegaConf
         from verl.experimental.agent_loop.agent_loop import DictConfigWrap, ToolListWrap, _agent_loop_registry
         from verl.utils.dataset.rl_dataset import RLHFDataset
 
-        cfg = compose(1, "actor_rollout_ref.model.path=/m", f"lite_world.world={tiny_world}", "lite_world.reward=em",
+        cfg = compose(1, "actor_rollout_ref.model.path=/m", f"lite_world.world={tiny_world}",
+                      *([f"lite_world.reward={reward}"] if reward else []),
                       f"actor_rollout_ref.rollout.agent.agent_loop_config_path={CONFIG_DIR / 'agent_loops.yaml'}",
                       *overrides)
         row = verl_dataset[index]
@@ -109,7 +110,7 @@ def _replay(tiny_world, task, turns):
 
     import lite_world  # noqa: F401
 
-    env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=[task], max_turns=len(turns))
+    env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=[task], max_episode_steps=len(turns))
     _, info = env.reset(options={"task": task})
     observations, reward = [], None
     for text in turns:
@@ -143,6 +144,8 @@ def test_smollm2_episode_masks_tool_tokens_and_returns_the_env_reward(run_episod
 
     assert len(server.calls) == 2 and len({c["request_id"] for c in server.calls}) == 1  # sticky session
     assert all(c["sampling_params"]["max_tokens"] == 16 for c in server.calls)  # lite_world.max_turn_tokens
+    # the env's stop strings: only a hallucinated tool result; the model ends its turn with <|im_end|>
+    assert all(c["sampling_params"]["stop"] == ["\n<tool_response>", "<tool_response>"] for c in server.calls)
     gen1, gen2 = (c["token_ids"] for c in server.calls)
     texts = [tokenizer.decode(g, skip_special_tokens=True) for g in (gen1, gen2)]
     messages, observations, reward = _replay(tiny_world, verl_tasks[1], texts)
@@ -156,7 +159,9 @@ def test_smollm2_episode_masks_tool_tokens_and_returns_the_env_reward(run_episod
     assert _segments(out.response_mask) == [(1, len(gen1)), (0, n_obs), (1, len(gen2))]
     assert out.response_ids[: len(gen1)] == gen1 and out.response_ids[len(gen1) + n_obs:] == gen2
     tool_text = tokenizer.decode(out.response_ids[len(gen1): len(gen1) + n_obs], skip_special_tokens=False)
-    assert tool_text == f"<|im_start|>user\n{observations[0]}<|im_end|>\n<|im_start|>assistant\n"
+    # a turn the policy did not end (16 tokens, the turn limit) is closed by the loop: <|im_end|>, mask 0
+    closing = "" if gen1[-1] == server.eos else "<|im_end|>"
+    assert tool_text == f"{closing}<|im_start|>user\n{observations[0]}<|im_end|>\n<|im_start|>assistant\n"
     assert observations[0].startswith("<tool_response>\n")
     assert server.calls[1]["prompt_ids"] == out.prompt_ids + out.response_ids[: len(gen1) + n_obs]
     # log-probs: the model's for its tokens, 0 for the observation
@@ -189,6 +194,9 @@ def test_scripted_episode_search_then_answer(run_episode, smollm2_verl, tiny_wor
     assert _segments(out.response_mask) == [(1, len(gen1)), (0, n_obs), (1, len(gen2))]
     tool_text = tokenizer.decode(out.response_ids[len(gen1): len(gen1) + n_obs], skip_special_tokens=False)
     assert tool_text == f"<|im_start|>user\n{observations[0]}<|im_end|>\n<|im_start|>assistant\n"
+    # the policy ended both turns: <|im_end|> is its last token, mask 1, with its rollout log-prob
+    assert gen1[-1] == gen2[-1] == server.eos and out.response_ids[-1] == server.eos
+    assert out.response_mask[len(gen1) - 1] == out.response_mask[-1] == 1 and out.response_logprobs[-1] == -0.5
     assert "A Google search for 'Journal of Psychotherapy Integration publisher' found" in tool_text
     assert MASKED_URL not in tool_text  # the row's mask reached the env
     assert out.extra_fields["lite_world_stop"] == "answer"
@@ -217,3 +225,43 @@ def test_yaml_entry_settings_override_the_config_section(run_episode, smollm2_ve
 
     assert len(server.calls) == 1 and out.response_mask == [1] * len(server.calls[0]["token_ids"])
     assert out.reward_score == 0.0 and out.extra_fields["lite_world_stop"] == "max_turns"
+
+
+def test_a_hallucinated_tool_response_is_cut_and_the_loop_closes_the_turn(run_episode, smollm2_verl, tiny_world,
+                                                                          verl_tasks):
+    """A turn that writes its own ``<tool_response>`` is cut before it (mask 1 up to there, the
+    rollout log-probs of those tokens kept); the loop closes it with ``<|im_end|>``, mask 0."""
+    tokenizer = smollm2_verl[1]
+    hallucinated = SEARCH_TURN + "\n<tool_response>\nThe publisher is made up.\n</tool_response>"
+    server = ScriptedServer(tokenizer, [hallucinated, "<answer>G. Stanley Hall</answer>"])
+    out, _ = run_episode(server, 0)
+
+    _, observations, env_reward = _replay(tiny_world, verl_tasks[0], [SEARCH_TURN, "<answer>G. Stanley Hall</answer>"])
+    kept = tokenizer.encode(SEARCH_TURN, add_special_tokens=False)
+    assert server.calls[0]["token_ids"][: len(kept)] == kept
+    assert out.response_ids[: len(kept)] == kept and out.response_mask[: len(kept)] == [1] * len(kept)
+    assert out.response_ids[len(kept)] == server.eos and out.response_mask[len(kept)] == 0  # closed by the loop
+    assert out.response_logprobs[len(kept)] == 0.0
+    rest = tokenizer.decode(out.response_ids[len(kept):], skip_special_tokens=False)
+    assert rest.startswith(f"<|im_end|><|im_start|>user\n{observations[0]}<|im_end|>")
+    assert "made up" not in tokenizer.decode(out.response_ids)
+    assert out.reward_score == env_reward == 1.0
+
+
+def test_the_default_config_runs_without_a_judge(run_episode, smollm2_verl, compose):
+    """``lite_world.reward`` defaults to ``auto``: exact match without a judge URL (the documented
+    ``main_ppo`` command then runs), the judge when one is given."""
+    from omegaconf import OmegaConf
+
+    from trainers.verl.settings import LiteWorldSettings
+
+    server = ScriptedServer(smollm2_verl[1], [SEARCH_TURN, "<answer>G. Stanley Hall</answer>"])
+    out, _ = run_episode(server, 0, reward=None)
+    assert out.reward_score == 1.0 and out.extra_fields["lite_world_stop"] == "answer"
+
+    section = OmegaConf.to_container(compose(1, "actor_rollout_ref.model.path=/m").lite_world, resolve=True)
+    assert section["reward"] == "auto" and LiteWorldSettings.from_mapping(section).env.reward == "em"
+    judged = compose(1, "actor_rollout_ref.model.path=/m", "lite_world.judge_url=http://judge:8000/v1",
+                     "lite_world.judge_model=Qwen3-8B")
+    settings = LiteWorldSettings.from_mapping(OmegaConf.to_container(judged.lite_world, resolve=True))
+    assert (settings.env.reward, settings.env.judge_url) == ("judge", "http://judge:8000/v1")

@@ -21,7 +21,7 @@ def _episode(tiny_world, turns, **env_kwargs):
 
     import lite_world  # noqa: F401
 
-    env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=[TASK], max_turns=len(turns), **env_kwargs)
+    env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=[TASK], max_episode_steps=len(turns), **env_kwargs)
     env.reset(options={"task": TASK})
     parts, reward = [], 0.0
     for text in turns:

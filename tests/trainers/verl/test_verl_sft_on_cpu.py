@@ -10,7 +10,7 @@ pytest.importorskip("verl")
 
 from lite_world.sft.export import write_records  # noqa: E402
 from lite_world.sft.records import make_record  # noqa: E402
-from lite_world.tools.prompts import build_messages  # noqa: E402
+from lite_world.tools.prompts import episode_messages  # noqa: E402
 
 from .conftest import CONFIG_DIR  # noqa: E402
 
@@ -26,7 +26,7 @@ def _compose(*overrides: str):
 
 @pytest.fixture(scope="module")
 def parquet(tmp_path_factory):
-    messages = build_messages("What company published Journal of Psychotherapy Integration?") + [
+    messages = episode_messages("What company published Journal of Psychotherapy Integration?") + [
         {"role": "assistant", "content": f"<think>Search it.</think>\n<tool_call>\n{json.dumps(CALL)}\n</tool_call>"},
         {"role": "user", "content": "<tool_response>\nPublished by the American Psychological Association.\n</tool_response>"},
         {"role": "assistant", "content": "<think>Found.</think>\n<answer>American Psychological Association</answer>"},
