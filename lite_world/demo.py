@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from lite_world.build import BuildConfig, build_world
+from lite_world.layout import MANIFEST_NAME
 
 __all__ = [
     "DEMO_DATA",
@@ -47,13 +48,13 @@ def demo_world_path() -> Path:
 def ensure_demo_world(*, show_progress: bool = True) -> Path:
     """Build the demo world if it is not built yet; return its path."""
     path = demo_world_path()
-    if (path / "manifest.json").is_file():
+    if (path / MANIFEST_NAME).is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / f".{_DEMO_VERSION}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if not (path / "manifest.json").is_file():
+            if not (path / MANIFEST_NAME).is_file():
                 build_world(
                     [DEMO_DATA / s for s in DEMO_SOURCES],
                     path,

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from lite_world.errors import EmbedderMismatchError, WorldCorruptedError, WorldNotFoundError
 from lite_world.index.dense import read_header, read_params
-from lite_world.layout import STORE_FILES, WorldFile, index_files
+from lite_world.layout import DENSE_PARAMS, STORE_FILES, WorldFile, index_files
 from lite_world.store.lmdb_store import PageStore
 from lite_world.store.manifest import Manifest, read_manifest
 
@@ -171,7 +171,7 @@ def _check_file(world: Path, f: WorldFile, m: Manifest) -> None:
                     f"{ntotal} vectors of dim {dim}, the manifest says {m.page_count} of dim "
                     f"{m.embedding_dim}"
                 )
-        elif f.kind == "json" and f.path.endswith("dense.json"):
+        elif f.kind == "json" and f.path.endswith(DENSE_PARAMS):
             meta = read_params(path)
             if (meta["dim"], meta["ntotal"]) != (m.embedding_dim, m.page_count):
                 raise ValueError(
