@@ -180,7 +180,7 @@ def write_plots(
     ]
     written = []
 
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 2), 3.6))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.5 * len(names) + 2), 4.2))
     acc = [runs[n][0].get("accuracy", 0.0) for n in names]
     ci = [runs[n][0].get("accuracy_ci95", [a, a]) for n, a in zip(names, acc, strict=False)]
     err = [
@@ -188,9 +188,11 @@ def write_plots(
         [hi - a for a, (_, hi) in zip(acc, ci, strict=False)],
     ]
     ax.bar(names, acc, yerr=err, capsize=5, color=colors[: len(names)] or None)
-    for i, a in enumerate(acc):
-        ax.text(i, min(0.97, a + 0.03), f"{100 * a:.1f}%", ha="center", fontsize=9)
+    for i, (a, (_, hi)) in enumerate(zip(acc, ci, strict=False)):
+        ax.text(i, min(0.95, hi + 0.02), f"{100 * a:.1f}%", ha="center", fontsize=9)
     ax.set(title="accuracy (95% Wilson CI)", ylim=(0, 1), ylabel="accuracy")
+    if len(names) > 3:
+        ax.tick_params(axis="x", labelrotation=20)
     written.append(_save(fig, plt, d / "accuracy.png"))
 
     for key, fname, title in (
