@@ -3,19 +3,21 @@
 An agent turns the env's observation into the next action (a string). LLM agents read the
 chat so far from ``info["messages"]`` and return the next assistant turn.
 
-Stop strings follow the tool-call protocol of LiteResearcher / Tongyi-DeepResearch agents:
-generation stops at the first stop string; a closing tag (a stop string that starts with
-``"</"`` and ends with ``">"``, e.g. ``"</tool_call>"``) is kept at the end of the action so the
-env can parse it, any other stop string (e.g. ``"<tool_response>"``) is cut together with
-everything after it.
+Turns end the way LiteResearcher / Tongyi-DeepResearch agents are served: the model ends its
+own turn with its end-of-turn token, and the only stop strings are the openings of a tool
+result (``"\\n<tool_response>"``, ``"<tool_response>"``), cut together with everything after
+them (see :mod:`lite_world.agents.turns`). A caller may still pass closing tags as stop strings
+(a stop string that starts with ``"</"`` and ends with ``">"``, e.g. ``"</tool_call>"``): they
+are kept at the end of the action so the env can parse it.
 
 Example:
     >>> from lite_world.agents.base import GenerationConfig, truncate_at_stop
     >>> config = GenerationConfig(max_new_tokens=64)
     >>> config.stop
-    ('</tool_call>', '</answer>', '<tool_response>')
-    >>> truncate_at_stop('<tool_call>{"name": "search"}</tool_call> junk', config.stop)
-    ('<tool_call>{"name": "search"}', '</tool_call>')
+    ('\\n<tool_response>', '<tool_response>')
+    >>> turn = '<tool_call>{"name": "search"}</tool_call>\\n<tool_response>x'
+    >>> truncate_at_stop(turn, config.stop)
+    ('<tool_call>{"name": "search"}</tool_call>', '\\n<tool_response>')
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from lite_world.errors import ConfigError
+from lite_world.tools.protocol import stop_sequences
 
 __all__ = [
     "DEFAULT_STOP",
@@ -42,8 +45,8 @@ __all__ = [
     "truncate_at_stop",
 ]
 
-DEFAULT_STOP: tuple[str, ...] = ("</tool_call>", "</answer>", "<tool_response>")
-"""Stop strings of the ``tool_call`` action format."""
+DEFAULT_STOP: tuple[str, ...] = tuple(stop_sequences("tool_call"))
+"""Stop strings of the ``tool_call`` action format: only a hallucinated ``<tool_response>``."""
 
 Message = Mapping[str, Any]
 
@@ -104,8 +107,10 @@ class GenerationConfig:
     stop: tuple[str, ...] = field(
         default=DEFAULT_STOP,
         metadata={
-            "help": "Stop strings. Closing tags such as '</tool_call>' are kept in the returned "
-            "text, other stop strings are cut. info['stop'] from the env overrides them."
+            "help": "Stop strings (default: a hallucinated '<tool_response>'; the model ends its "
+            "turn with its end-of-turn token). Closing tags such as '</tool_call>' are kept in "
+            "the returned text, other stop strings are cut. info['stop'] from the env "
+            "overrides them."
         },
     )
 

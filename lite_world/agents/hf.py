@@ -68,9 +68,11 @@ class TransformersAgent(ChatAgent):
             env overrides its stop strings.
 
     ``act`` renders ``info["messages"]`` with the tokenizer's chat template
-    (``add_generation_prompt=True``) and generates until a stop string, the end-of-sequence
-    token or ``max_new_tokens``; a closing-tag stop string (``</tool_call>``) stays at the end of
-    the returned text, any other one (``<tool_response>``) is cut with what follows.
+    (``add_generation_prompt=True``) and generates until the model ends its turn with its
+    end-of-sequence token (``<|im_end|>``), a stop string or ``max_new_tokens``. The env's stop
+    strings are only a hallucinated ``<tool_response>``, cut with what follows (see
+    :mod:`lite_world.agents.turns`); a closing-tag stop string a caller adds (``</tool_call>``)
+    stays at the end of the returned text.
     ``generate_batch`` left-pads several conversations into one ``generate`` call.
     ``self.usage`` counts prompt and completion tokens (the end-of-sequence token included,
     padding excluded).

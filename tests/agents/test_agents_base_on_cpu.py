@@ -28,7 +28,8 @@ def test_generation_config_defaults():
         1.0,
         0,
     )
-    assert config.stop == ("</tool_call>", "</answer>", "<tool_response>") == DEFAULT_STOP
+    # only a hallucinated tool result stops a turn: the model ends its turn with its EOT token
+    assert config.stop == ("\n<tool_response>", "<tool_response>") == DEFAULT_STOP
     assert not config.do_sample
 
 
@@ -65,17 +66,17 @@ def test_generation_config_is_frozen_and_replace_validates():
         (
             '<tool_call>{"a": 1}</tool_call>\n<tool_response>x',
             DEFAULT_STOP,
-            ('<tool_call>{"a": 1}', "</tool_call>"),
+            ('<tool_call>{"a": 1}</tool_call>', "\n<tool_response>"),
         ),
         (
             "<think>t</think>\n<answer>Paris</answer>",
             DEFAULT_STOP,
-            ("<think>t</think>\n<answer>Paris", "</answer>"),
+            ("<think>t</think>\n<answer>Paris</answer>", None),
         ),
         (
-            "I will search.\n<tool_response>\nfake",
+            "I will search.<tool_response>\nfake",
             DEFAULT_STOP,
-            ("I will search.\n", "<tool_response>"),
+            ("I will search.", "<tool_response>"),
         ),
         (
             "a\n<tool_response>b",
@@ -84,7 +85,7 @@ def test_generation_config_is_frozen_and_replace_validates():
         ),
         ("x</answer>y</tool_call>", ("</tool_call>", "</answer>"), ("x", "</answer>")),
         ("no stop", DEFAULT_STOP, ("no stop", None)),
-        ("</answer>", DEFAULT_STOP, ("", "</answer>")),
+        ("</answer>", ("</answer>",), ("", "</answer>")),
         ("abc", (), ("abc", None)),
     ],
 )

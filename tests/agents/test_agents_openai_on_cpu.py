@@ -16,7 +16,7 @@ from lite_world.agents import GenerationConfig, OpenAIAgent
 from lite_world.agents.openai import restore_stop
 from lite_world.errors import ServiceError
 
-STOPS = ("</tool_call>", "</answer>", "<tool_response>")
+STOPS = ("</tool_call>", "</answer>", "<tool_response>")  # closing tags a caller may still stop at
 
 
 def _chat(content, finish_reason="stop", **extra):
@@ -76,7 +76,7 @@ def test_retries_5xx_then_succeeds_and_restores_unreported_stop():
             "policy",
             api_key="sk-test",
             backoff_s=0.01,
-            config=GenerationConfig(max_new_tokens=64, seed=3),
+            config=GenerationConfig(max_new_tokens=64, seed=3, stop=STOPS),
         )
         messages = [{"role": "user", "content": "Q"}]
         action = agent.act("Q", {"messages": messages})
@@ -145,7 +145,9 @@ def test_malformed_reply_is_a_service_error():
 
 def test_generate_batch_keeps_order_and_gives_each_request_its_seed():
     with ScriptedServer([_chat("<answer>A", stop_reason="</answer>")]) as server:
-        agent = OpenAIAgent(server.base_url, "m", config=GenerationConfig(temperature=0.6, seed=5))
+        agent = OpenAIAgent(
+            server.base_url, "m", config=GenerationConfig(temperature=0.6, seed=5, stop=STOPS)
+        )
         texts = agent.generate_batch([[{"role": "user", "content": f"q{i}"}] for i in range(4)])
     assert texts == ["<answer>A</answer>"] * 4
     seeds = {r["body"]["messages"][0]["content"]: r["body"]["seed"] for r in server.requests}
@@ -238,3 +240,14 @@ def test_server_models_and_request_validation(served):
     with pytest.raises(ServiceError, match=r"HTTP 400: .*message content to be a string"):
         agent.complete([{"role": "user", "content": 5}])
     assert time.monotonic() - start < 4.0
+
+
+def test_default_stop_lets_the_model_end_its_turn():
+    """By default only a hallucinated ``<tool_response>`` stops a turn: the server ends it at the
+    model's end-of-turn token and the content comes back whole, closing tags included."""
+    reply = _chat('<tool_call>{"name": "search"}</tool_call>', stop_reason=None)
+    with ScriptedServer([reply]) as server:
+        agent = OpenAIAgent(server.base_url, "m")
+        action = agent.act("Q", {"messages": [{"role": "user", "content": "Q"}]})
+    assert action == '<tool_call>{"name": "search"}</tool_call>'
+    assert server.requests[0]["body"]["stop"] == ["\n<tool_response>", "<tool_response>"]

@@ -10,10 +10,14 @@ row. The loop
    ``lite_world.world`` is an ``http://`` URL;
 2. renders the env's opening messages with the chat template (verl's Continuous Token builder);
 3. per turn: generates with verl's server manager (``max_tokens`` = the remaining response
-   budget, capped by ``lite_world.max_turn_tokens``), appends the tokens with
-   ``response_mask`` 1, passes the decoded turn to ``env.step``, and appends the observation
-   (a ``user`` message ``<tool_response>\\n…\\n</tool_response>``, as the env records it) with
-   ``response_mask`` 0;
+   budget, capped by ``lite_world.max_turn_tokens``; ``stop`` = the env's ``info["stop"]``, a
+   hallucinated ``<tool_response>``), applies :func:`lite_world.agents.turns.end_turn` (the
+   rules every lite-world sampler shares), appends the kept tokens with ``response_mask`` 1,
+   passes their decoding to ``env.step``, and appends the observation (a ``user`` message
+   ``<tool_response>\\n…\\n</tool_response>``, as the env records it) with ``response_mask`` 0.
+   The policy ends its turn with the end-of-turn token (``<|im_end|>``), which is then its last
+   policy token (mask 1, its rollout log-prob kept); a turn cut at a hallucinated tool result or
+   at the turn's token limit is closed by the loop with that token, mask 0;
 4. stops at the answer (``terminated``), the turn limit (``truncated``; the env's ``max_turns``
    is ``rollout.multi_turn.max_assistant_turns``) or ``rollout.response_length``;
 5. returns the env's reward as ``reward_score`` (verl then skips its reward function for this
@@ -32,7 +36,8 @@ from typing import Any
 from uuid import uuid4
 
 from lite_world._lazy import require
-from lite_world.envs.search_env import make_lite_search
+from lite_world.agents.turns import end_of_turn_ids, end_turn
+from lite_world.envs.factory import make_env
 from lite_world.reward import RewardResult
 from trainers.verl.data import task_from_extra_info
 from trainers.verl.reward import score_dict
@@ -89,21 +94,24 @@ class LiteSearchAgentLoop(AgentLoopBase):
         kwargs.pop("name", None)
         super().__init__(*args, **kwargs)
         self.settings = LiteWorldSettings.from_mapping({**_section(self.config, "lite_world"), **dict(settings or {})})
+        self.eos_ids = end_of_turn_ids(self.tokenizer)
         multi_turn = self.rollout_config.get("multi_turn") or {}
-        self.max_turns = int(
-            self.settings.max_turns or multi_turn.get("max_assistant_turns") or DEFAULT_MAX_TURNS
-        )
+        if self.settings.turns_from_rollout:
+            self.max_turns = int(multi_turn.get("max_assistant_turns") or DEFAULT_MAX_TURNS)
+        else:
+            self.max_turns = self.settings.env.max_turns
         self.response_length = int(self.rollout_config.response_length)
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         """Run one episode for the dataset row ``kwargs`` (``extra_info``, ``index``, ...)."""
         task = task_from_extra_info(kwargs.get("extra_info") or {})
-        env = make_lite_search(tasks=[task], **self.settings.env_kwargs(self.max_turns))
+        env = make_env(self.settings.env, tasks=[task.to_dict()], max_turns=self.max_turns)
         seed = _seed(kwargs.get("index"))
         timing: dict[str, float] = {}
         try:
             _, info = await asyncio.to_thread(env.reset, seed=seed, options={"task": task.to_dict()})
             messages = [dict(m) for m in info["messages"]]
+            stop_strings = list(info.get("stop") or [])
             prompt_ids = await self.ct_build_initial_tokens(messages)  # tools are listed in the system prompt
             runtime_ids = list(prompt_ids)
             mask: list[int] = []
@@ -115,17 +123,21 @@ class LiteSearchAgentLoop(AgentLoopBase):
             while len(mask) < self.response_length:
                 budget = self.response_length - len(mask)
                 params = dict(sampling_params, max_tokens=min(budget, self.settings.max_turn_tokens or budget))
+                if stop_strings:
+                    params["stop"] = stop_strings
                 with simple_timer("generate_sequences", timing):
                     out = await self.server_manager.generate(request_id=request_id, prompt_ids=runtime_ids,
                                                              sampling_params=params)
+                end = end_turn(self.tokenizer, out.token_ids, self.eos_ids, stop_strings)
+                kept = list(end.token_ids)
                 merge, mask, aligned = await self.ct_merge_assistant_token(
-                    runtime_ids, out.token_ids, mask,
+                    runtime_ids, kept, mask,
                     logprobs if (logprobs or out.log_probs) else None,
-                    assistant_logprobs=out.log_probs or None,
+                    assistant_logprobs=list(out.log_probs[: len(kept)]) if out.log_probs else None,
                 )
                 runtime_ids, logprobs = merge.token_ids, aligned or []
                 turns += 1
-                text = self.tokenizer.decode(out.token_ids, skip_special_tokens=True)
+                text = end.text
                 with simple_timer("tool_calls", timing):
                     obs, r, terminated, truncated, step_info = await asyncio.to_thread(env.step, text)
                 if terminated or truncated:
@@ -138,8 +150,13 @@ class LiteSearchAgentLoop(AgentLoopBase):
                 messages.append({"role": "assistant", "content": text})
                 previous = list(messages)
                 messages.append({"role": "user", "content": obs})
+                closed_ids, closed_mask, closed_logprobs = runtime_ids, mask, logprobs
+                if not end.closed_by_policy:  # the loop closes the turn: the end-of-turn token, mask 0
+                    closed_ids = runtime_ids + [self.eos_ids[0]]
+                    closed_mask = mask + [0]
+                    closed_logprobs = logprobs + [0.0] if logprobs else logprobs
                 merge, new_mask, aligned = await self.ct_merge_context_msg(
-                    previous, messages, runtime_ids, mask, logprobs or None
+                    previous, messages, closed_ids, closed_mask, closed_logprobs or None
                 )
                 if len(new_mask) >= self.response_length:
                     break  # the observation does not fit: stop with the turns so far (reward 0)

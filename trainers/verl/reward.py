@@ -127,7 +127,8 @@ def compute_score(
         ground_truth: ``{"target": [answers...]}`` (as written by :mod:`trainers.verl.data`),
             a list of aliases, or one answer.
         extra_info: The row's ``extra_info``; ``question`` is sent to the judge.
-        kind: ``"em"``, ``"f1"`` or ``"judge"`` (LLM verdict, exact match when the judge fails).
+        kind: ``"em"``, ``"f1"``, ``"judge"`` (LLM verdict, exact match when the judge fails) or
+            ``"auto"`` (``"judge"`` when ``judge_url`` is given, else ``"em"``).
         judge_url, judge_model, judge_api_key, judge_timeout_s: The judge endpoint (``kind="judge"``).
         max_answer_chars: Length cap of the reward-hacking guards (the env's default is 200).
         **kwargs: Other keywords verl may pass (``reward_router_address``, ...), ignored.
@@ -135,6 +136,8 @@ def compute_score(
     Returns:
         ``{"score", "acc", "em", "f1", "answered"}`` as floats; ``score`` is the reward.
     """
+    if kind == "auto":  # lite_search_common.yaml's default: the judge only when a judge URL is given
+        kind = "judge" if judge_url else "em"
     parsed = parse_action(last_turn(solution_str) if isinstance(solution_str, str) else "", "tool_call")
     if parsed.kind != "answer":
         return score_dict(None)

@@ -109,3 +109,28 @@ def test_bad_stage_is_refused(tmp_path):
     env = {**os.environ, "DRY_RUN": "1", "STAGE": "3", "MODEL_PATH": "m", "TRAIN_FILES": "t"}
     res = subprocess.run(["bash", str(RUN_GRPO)], env=env, capture_output=True, text=True)
     assert res.returncode == 2 and "expects STAGE=1 or STAGE=2, actual: 3" in res.stderr
+
+
+def test_the_composed_default_scores_by_exact_match_without_a_judge(compose):
+    """The documented command (no JUDGE_URL, no reward override) composes, validates, and its reward
+    function scores by exact match; with a judge URL the same config selects the judge."""
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    from trainers.verl.reward import _JUDGES, compute_score
+
+    cfg = compose(1, "actor_rollout_ref.model.path=/m")
+    _validate(cfg)
+    kwargs = cfg.reward.custom_reward_function.reward_kwargs
+    assert (cfg.lite_world.reward, kwargs.kind, kwargs.judge_url) == ("auto", "auto", None)
+    fn = get_custom_reward_fn(cfg)
+    gt = {"target": ["G. Stanley Hall"]}
+    assert fn(data_source="lite_world", solution_str="<answer>G. Stanley Hall</answer>", ground_truth=gt,
+              extra_info={"question": "q"})["score"] == 1.0
+    # a judge URL switches to the judge (one that cannot be reached: the exact-match fallback scores)
+    judged = compose(1, "actor_rollout_ref.model.path=/m", "lite_world.judge_url=http://127.0.0.1:9/v1",
+                     "lite_world.judge_model=m", "lite_world.judge_timeout_s=0.5")
+    judge_kwargs = dict(judged.reward.custom_reward_function.reward_kwargs)
+    assert judge_kwargs["kind"] == "auto" and judge_kwargs["judge_url"] == "http://127.0.0.1:9/v1"
+    score = compute_score("lite_world", "<answer>G. Stanley Hall</answer>", gt, {"question": "q"}, **judge_kwargs)
+    assert score["score"] == 1.0
+    assert any(key[0] == "http://127.0.0.1:9/v1" for key in _JUDGES)  # the judge was built and asked
