@@ -35,12 +35,11 @@ Example:
 
 from __future__ import annotations
 
-import ast
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, get_args
 
 from lite_world.errors import ConfigError
+from lite_world.lenient_json import loads_lenient
 
 __all__ = [
     "ActionFormat",
@@ -61,8 +60,6 @@ ACTION_FORMATS: tuple[str, ...] = get_args(ActionFormat)
 ActionKind = Literal["tool", "answer", "error", "none"]
 
 DEFAULT_MAX_CHARS = 200_000
-# json5 is pure Python (~0.5 s for 50k chars): lenient parsers only see payloads up to this size.
-_LENIENT_MAX_CHARS = 20_000
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
@@ -383,31 +380,8 @@ def _strip_fences(payload: str) -> str:
 
 
 def _loads_lenient(payload: str) -> tuple[Any, str | None]:
-    """Try json, json5, ast.literal_eval, then the first JSON object in the text."""
-    try:
-        return json.loads(payload, strict=False), None
-    except json.JSONDecodeError as exc:
-        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    except Exception as exc:  # noqa: BLE001 - RecursionError and friends
-        detail = type(exc).__name__
-    if len(payload) <= _LENIENT_MAX_CHARS:
-        try:
-            import json5
-
-            return json5.loads(payload), None
-        except Exception:  # noqa: BLE001 - json5 raises ValueError, RecursionError, ...
-            pass
-        try:
-            return ast.literal_eval(payload), None
-        except Exception:  # noqa: BLE001 - SyntaxError, ValueError, MemoryError, ...
-            pass
-    brace = payload.find("{")
-    if brace >= 0:
-        try:
-            return json.JSONDecoder(strict=False).raw_decode(payload, brace)[0], None
-        except Exception:  # noqa: BLE001
-            pass
-    return None, detail
+    """JSON, a Python literal or JSON5-style text (bounded time: see :mod:`lite_world.lenient_json`)."""
+    return loads_lenient(payload)
 
 
 def _decode_call(payload: str) -> tuple[ToolCall | None, str | None]:
