@@ -85,6 +85,10 @@ class BuildConfig:
         default=None, metadata={"help": "Encoder device (None: CUDA if available)."}
     )
     show_progress: bool = field(default=True, metadata={"help": "Show tqdm progress bars."})
+    corpus_group: str = field(
+        default="passage",
+        metadata={"help": "Search-R1 corpora: one page per 'passage' row, or per 'title'."},
+    )
 
     def __post_init__(self) -> None:
         if self.min_chars < 0:
@@ -93,6 +97,10 @@ class BuildConfig:
             raise ConfigError("Expects batch_size, embed_batch_size and embed_chunk >= 1")
         if self.compression not in ("zstd", "none"):
             raise ConfigError(f"Expects compression 'zstd' or 'none', actual: {self.compression!r}")
+        if self.corpus_group not in ("passage", "title"):
+            raise ConfigError(
+                f"Expects corpus_group 'passage' or 'title', actual: {self.corpus_group!r}"
+            )
 
 
 def _to_page(raw: RawPage) -> Page | None:
@@ -109,7 +117,9 @@ def _to_page(raw: RawPage) -> Page | None:
     md = md.replace("\x00", "").strip()
     if not md:
         return None
-    return Page.create(raw.url, title or raw.url, md, source=raw.source, date=raw.date)
+    return Page.create(
+        raw.url, title or raw.url, md, source=raw.source, date=raw.date, summary=raw.summary
+    )
 
 
 def ingest(
@@ -127,7 +137,7 @@ def ingest(
         batch.clear()
 
     for inp in inputs:
-        for raw in iter_source(inp):
+        for raw in iter_source(inp, group=config.corpus_group):
             counts["seen"] += 1
             bar.update(1)
             if raw.url in store:  # resume: stored already, skip the conversion
@@ -137,7 +147,7 @@ def ingest(
             if page is None:
                 counts["empty"] += 1
                 continue
-            if len(page.markdown) < config.min_chars:
+            if len(page.markdown) < config.min_chars and not raw.keep_short:
                 counts["too_short"] += 1
                 continue
             batch.append(page)
@@ -182,7 +192,8 @@ def embed_pages(
     while done < total:
         end = min(total, done + config.embed_chunk)
         texts = [r["summary"] for r in store.iter_records(done, end)]
-        vecs = embedder.encode(texts, batch_size=config.embed_batch_size)
+        encode = getattr(embedder, "encode_passages", None) or embedder.encode  # passage prefix
+        vecs = encode(texts, batch_size=config.embed_batch_size)
         with open(emb_path, "ab") as f:
             f.write(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
             f.flush()

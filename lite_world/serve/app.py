@@ -39,6 +39,7 @@ from lite_world.serve.guards import BodyGuard
 from lite_world.serve.metrics import BATCH_BUCKETS, LATENCY_BUCKETS, Registry
 from lite_world.serve.openapi import openapi_spec
 from lite_world.serve.protocol import RequestError, parse_browse, parse_search
+from lite_world.serve.retrieve import retrieve_endpoint
 from lite_world.version import __version__
 
 __all__ = ["WorldService", "create_app"]
@@ -92,6 +93,7 @@ class WorldService:
             ("GET", "/metrics"): self.metrics,
             ("GET", "/manifest"): self.manifest,
             ("GET", "/openapi.json"): self.openapi,
+            ("POST", "/retrieve"): retrieve_endpoint(self),  # Search-R1's protocol
         }
         self._paths = {path for _, path in self.routes}
         try:

@@ -55,6 +55,8 @@ class RawPage:
     html: str | None = None
     date: str | None = None
     source: str = ""
+    summary: str | None = None  # what the dense index embeds (default: title + lead text)
+    keep_short: bool = False  # kept whatever min_chars says (a corpus passage is a unit)
 
 
 def detect_kind(path: str | os.PathLike[str]) -> str:
@@ -74,11 +76,15 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
     )
 
 
-def iter_source(path: str | os.PathLike[str]) -> Iterator[RawPage]:
-    """Raw pages from any supported input."""
+def iter_source(path: str | os.PathLike[str], *, group: str = "passage") -> Iterator[RawPage]:
+    """Raw pages from any supported input (``group``: how a Search-R1 corpus becomes pages)."""
     if not os.path.exists(path):
         raise IngestError(f"Expects an ingest input at {path}, actual: it does not exist")
     kind = detect_kind(path)
+    from lite_world.store.ingest import searchr1
+
+    if kind == "rows" and searchr1.is_searchr1_corpus(path):
+        return searchr1.iter_searchr1(path, group=group)
     if kind == "rows":
         return iter_rows(path)
     if kind == "html_dir":
