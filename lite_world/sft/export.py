@@ -37,6 +37,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from lite_world._lazy import require
 from lite_world.sft.records import DATA_FILES, Record
 
 __all__ = ["HF_JSONL", "HF_PARQUET", "VERL_PARQUET", "write_records"]
@@ -47,8 +48,8 @@ VERL_PARQUET = "verl_sft.parquet"
 
 def write_records(records: Sequence[Record], out_dir: str | Path) -> dict[str, Path]:
     """Write ``records`` in both layouts under ``out_dir``; return the paths by layout."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa = require("pyarrow", extra="ingest")
+    pq = require("pyarrow.parquet", extra="ingest")
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

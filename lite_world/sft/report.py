@@ -120,7 +120,7 @@ def write_report(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        logger.info("matplotlib is not installed: no report.png (pip install matplotlib)")
+        logger.info("matplotlib is not installed: no report.png (pip install 'lite-world[plot]')")
         return paths
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     rules = report["dropped_by_rule"]
