@@ -40,8 +40,9 @@ def require(module: str, *, extra: str | None = None) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         root = module.split(".")[0]
-        hint = _HINTS.get(root) or (f"pip install 'lite-world[{extra}]'" if extra else f"pip install {root}")
+        default = f"pip install 'lite-world[{extra}]'" if extra else f"pip install {root}"
+        hint = _HINTS.get(root) or default
         raise MissingDependencyError(
-            f"Expects the optional dependency {module!r} to be installed, actual: not importable ({exc}). "
-            f"Install it with: {hint}"
+            f"Expects the optional dependency {module!r} to be installed, actual: not importable "
+            f"({exc}). Install it with: {hint}"
         ) from exc
