@@ -229,7 +229,7 @@ def phase_queries(
 
     from lite_world.index.fusion import rrf
     from lite_world.index.searcher import SearchConfig
-    from lite_world.tools.browse import VisitTool
+    from lite_world.tools.visit import VisitTool
     from lite_world.tools.search import SearchTool
     from lite_world.tools.text import best_snippet
     from lite_world.world import World
@@ -288,9 +288,9 @@ def phase_queries(
                     timed(f"{mode}/hit/t{nt}", lambda x, w=w: w.search([x], k=10), q)
             qs = take(B)
             for q in qs:
-                timed(f"tool/miss/t{nt}", tool, q)
+                timed(f"tool/miss/t{nt}", tool.search, q)
             for q in qs:
-                timed(f"tool/hit/t{nt}", tool, q)
+                timed(f"tool/hit/t{nt}", tool.search, q)
             # batched: 10 queries in one call (the tool's maximum), cost per query
             timed(f"hybrid/miss-batch10-per-query/t{nt}", lambda b: worlds["hybrid"].search(b, k=10), take(B), per=B)
         if not deadline:
@@ -339,9 +339,9 @@ def phase_queries(
     goals = take(len(urls))
     visit = VisitTool(w)
     pairs = list(zip(urls, goals))
-    record("browse/visit", time_calls(lambda p: visit(p[0], p[1]), pairs, max_seconds=per_loop))
+    record("browse/visit", time_calls(lambda p: visit.visit(p[0], p[1]), pairs, max_seconds=per_loop))
     record("browse/get_page", time_calls(lambda p: w.get_page(p[0]), pairs, max_seconds=per_loop))
-    found = sum(visit(u, g).error is None for u, g in pairs[:20])
+    found = sum(visit.visit(u, g).error is None for u, g in pairs[:20])
     out["browse_found_of_20"] = found
     out["rss"]["end"] = rss_mb()
     out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -399,7 +399,7 @@ def phase_text_scaling(sizes_kb: list[int], reps: int) -> dict[str, Any]:
     """
     from benchmarks._synthetic import PageGenerator
     from lite_world.store.page import Page
-    from lite_world.tools.browse import ExtractiveSummarizer
+    from lite_world.tools.summarize import ExtractiveSummarizer
     from lite_world.tools.text import best_snippet
 
     gen = PageGenerator()

@@ -2,7 +2,7 @@
 
 :class:`LiveWorld` has the two primitives the local tools are built on (batched ``search`` and
 ``get_page``), so an env whose world is a ``LiveWorld`` renders live results with the very same
-:func:`~lite_world.tools.search.render_search` and :func:`~lite_world.tools.browse.render_visit`
+:func:`~lite_world.tools.search.render_search` and :func:`~lite_world.tools.visit.render_visit`
 code as a local world: an agent sees one format whichever side it runs on. It counts queries
 and pages read for the cost estimate (:func:`live_cost_usd`).
 

@@ -29,7 +29,7 @@ def tasks_file(tmp_path_factory, tasks):
 
 
 def test_scripted_rollout_writes_trajectories_and_summary(tmp_path, tasks, tiny_world):
-    cfg = RolloutConfig(world=str(tiny_world), samples=2, concurrency=3, show_progress=False)
+    cfg = RolloutConfig.from_flat(world=str(tiny_world), samples=2, concurrency=3, show_progress=False)
     summary = run_rollouts(ScriptedAgent, cfg, out_dir=tmp_path, tasks=tasks)
     lines = (tmp_path / "trajectories.jsonl").read_text().splitlines()
     episodes = [json.loads(line) for line in lines]
@@ -76,9 +76,9 @@ def test_summary_pass_at_k_and_agreement():
 def test_rollout_config_validation():
     from lite_world.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="samples >= 1"):
+    with pytest.raises(ConfigError, match="RolloutConfig.samples to be an int >= 1, actual: 0"):
         RolloutConfig(samples=0)
-    with pytest.raises(ConfigError, match="limit >= 1"):
+    with pytest.raises(ConfigError, match="RolloutConfig.limit to be None or an int >= 1, actual: 0"):
         RolloutConfig(limit=0)
 
 
@@ -102,7 +102,7 @@ def test_smollm2_short_episode(tmp_path, tasks, tiny_world):
     from lite_world.agents.hf import TransformersAgent
 
     agent = TransformersAgent("smollm2", config=GenerationConfig(max_new_tokens=24))
-    cfg = RolloutConfig(world=str(tiny_world), show_progress=False, env_kwargs={"max_turns": 2})
+    cfg = RolloutConfig.from_flat(world=str(tiny_world), show_progress=False, max_turns=2)
     s = run_rollouts(lambda: agent, cfg, tasks=tasks[:1], out_dir=tmp_path)
     ep = json.loads((tmp_path / "trajectories.jsonl").read_text())
     assert s["episodes"] == 1 and 1 <= ep["turns"] <= 2

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from lite_world.envs.search_env import make_lite_search
+from lite_world.envs.factory import make_env
 from lite_world.rollout.runner import run_episode
 from lite_world.tasks import Task
 
@@ -53,7 +53,7 @@ def replay(tiny_world):
 
     def play(actions, answers=(ANSWER,)):
         task = Task.from_dict({"id": "jpi", "question": QUESTION, "answers": list(answers)})
-        env = make_lite_search(world=str(tiny_world), tasks=[task.to_dict()], max_turns=12, search_mode="sparse")
+        env = make_env(world=str(tiny_world), tasks=[task.to_dict()], max_turns=12, search_mode="sparse")
         return run_episode(env, _Replay(actions), task, seed=0)
 
     return play

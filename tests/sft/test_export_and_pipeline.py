@@ -24,7 +24,7 @@ def teacher_run(tmp_path_factory, tiny_world, musique, replay):
     out = tmp_path_factory.mktemp("teacher")
     tasks = [Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"], *q["answer_aliases"]]})
              for q in musique]
-    run_rollouts(ScriptedAgent, RolloutConfig(world=str(tiny_world), samples=2, show_progress=False), out_dir=out, tasks=tasks)
+    run_rollouts(ScriptedAgent, RolloutConfig.from_flat(world=str(tiny_world), samples=2, show_progress=False), out_dir=out, tasks=tasks)
     with open(out / "trajectories.jsonl", "a") as f:
         f.write(json.dumps(replay(GOOD)) + "\n")
         f.write(json.dumps(replay(GOOD[:2] + [answer("Springer")])) + "\n")
