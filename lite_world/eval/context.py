@@ -244,7 +244,9 @@ class ContextManagedAgent:
             self.stats["context_tokens"].append(count_messages(managed, self.count))
             self.stats["forced"], self._done = True, True
             out = self.inner.act(FORCE_ANSWER, {**info, "messages": managed})
-            return out if ("<answer>" in out and "</answer>" in out) else out + "\n" + NO_ANSWER
+            if "<answer>" in out:  # a server may cut the closing tag (its stop string)
+                return out if "</answer>" in out else out + "</answer>"
+            return out + "\n" + NO_ANSWER
         self.stats["context_tokens"].append(tokens)
         return self.inner.act(observation, {**info, "messages": managed} if messages else info)
 
