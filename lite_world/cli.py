@@ -150,18 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo-world", help="build (if needed) the bundled demo world and print its path")
     d.set_defaults(fn=_cmd_demo_world)
 
-    try:
-        from lite_world.rollout.cli import add_rollout_parser
-    except ImportError:  # pragma: no cover - during development
-        add_rollout_parser = None
-    if add_rollout_parser is not None:
-        add_rollout_parser(sub)
-    try:
-        from lite_world.serve.cli import add_serve_parser
-    except ImportError:  # pragma: no cover - during development
-        add_serve_parser = None
-    if add_serve_parser is not None:
-        add_serve_parser(sub)
+    from lite_world.rollout.cli import add_rollout_parser
+    from lite_world.serve.cli import add_serve_parser
+
+    add_rollout_parser(sub)
+    add_serve_parser(sub)
     from lite_world.sft.cli import add_sft_parser
 
     add_sft_parser(sub)

@@ -1,16 +1,20 @@
 """Wrappers for LiteSearch-v0, one concern each.
 
-- :class:`ChatMessages`: observations become the OpenAI-style conversation (a list of
-  ``{"role", "content"}`` dicts), ready for a chat template.
+- :class:`ChatMessages`: observations become the OpenAI-style conversation (a tuple of
+  ``{"role", "content"}`` dicts, as Gymnasium's ``Sequence`` space holds them; ``list(obs)`` for a
+  chat template).
 - :class:`ToolStats`: records per-episode tool statistics into ``info["tool_stats"]`` at the end
   of each episode and keeps running totals across episodes.
 
 Example:
     >>> import gymnasium as gym, lite_world
-    >>> env = ToolStats(ChatMessages(gym.make("LiteSearch-v0")))     # doctest: +SKIP
-    >>> messages, info = env.reset(seed=0)                            # doctest: +SKIP
-    >>> [m["role"] for m in messages]                                 # doctest: +SKIP
+    >>> env = ToolStats(ChatMessages(gym.make("LiteSearch-v0")))
+    >>> messages, info = env.reset(seed=0)
+    >>> [m["role"] for m in messages]
     ['system', 'user']
+    >>> messages, reward, terminated, truncated, info = env.step("<answer>4</answer>")
+    >>> [m["role"] for m in messages][-1], info["tool_stats"]["answered"], env.episodes
+    ('assistant', True, 1)
 """
 
 from __future__ import annotations
@@ -37,16 +41,16 @@ class ChatMessages(gym.Wrapper):
         text = AnyText(max_length=1 << 24, min_length=0)
         self.observation_space = spaces.Sequence(spaces.Dict({"role": text, "content": text}), stack=False)
 
-    def reset(self, **kwargs: Any) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    def reset(self, **kwargs: Any) -> tuple[tuple[dict[str, str], ...], dict[str, Any]]:
         _, info = self.env.reset(**kwargs)
-        self._last = list(info["messages"])
-        return list(self._last), info
+        self._last = tuple(info["messages"])
+        return self._last, info
 
-    def step(self, action: str) -> tuple[list[dict[str, str]], float, bool, bool, dict[str, Any]]:
+    def step(self, action: str) -> tuple[tuple[dict[str, str], ...], float, bool, bool, dict[str, Any]]:
         _, reward, terminated, truncated, info = self.env.step(action)
         if "messages" in info:
-            self._last = list(info["messages"])
-        return list(self._last), reward, terminated, truncated, info
+            self._last = tuple(info["messages"])
+        return self._last, reward, terminated, truncated, info
 
 
 class ToolStats(gym.Wrapper):
