@@ -41,8 +41,9 @@ def test_one_step_on_smollm2_changes_weights_and_lowers_the_loss(smollm2, tiny_w
     model, tokenizer = smollm2
     policy = copy.deepcopy(model)  # the session's SmolLM2 is shared: train a copy
     # Adam's first step moves every weight by ~lr: 5e-6 is a small step for SmolLM2 (2e-5 overshoots)
-    config = GRPOConfig(world=str(tiny_world), tasks_per_step=2, group_size=2, learning_rate=5e-6,
-                        micro_batch_size=2, output_dir=str(tmp_path))
+    # token-mean (not the default): every token weighs the same, so the hand formula below holds
+    config = GRPOConfig.from_flat(world=str(tiny_world), tasks_per_step=2, group_size=2, learning_rate=5e-6,
+                        micro_batch_size=2, loss_aggregation="token-mean", output_dir=str(tmp_path))
     trainer = GRPOTrainer(config, model=policy, tokenizer=tokenizer, tasks=one_hop_tasks)
     trajs = _answers(ChatTokens(tokenizer))
     advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
@@ -53,6 +54,10 @@ def test_one_step_on_smollm2_changes_weights_and_lowers_the_loss(smollm2, tiny_w
     # at ratio 1 the token-mean loss is -sum(A_i * n_i) / sum(n_i)
     n = [t.response_tokens for t in trajs]
     assert before == pytest.approx(-sum(a * k for a, k in zip(advantages.tolist(), n)) / sum(n), abs=1e-6)
+    # and the default seq-mean-token-mean one is -mean(A_i): 0 for these groups
+    seq_mean = GRPOTrainer(config.replace(loss_aggregation="seq-mean-token-mean"), model=policy, tokenizer=tokenizer,
+                           tasks=one_hop_tasks)
+    assert seq_mean.surrogate_loss(trajs, advantages, old) == pytest.approx(-sum(advantages.tolist()) / 4, abs=1e-6)
     weight = policy.model.layers[0].self_attn.q_proj.weight
     weight_before = weight.detach().clone()
 
@@ -80,7 +85,7 @@ def test_zero_advantage_trajectories_are_skipped_with_the_same_update(
     advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
     weights = []
     for skip in (True, False):
-        config = GRPOConfig(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
+        config = GRPOConfig.from_flat(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
                             learning_rate=1e-3, skip_zero_advantage=skip, output_dir=str(tmp_path))
         trainer = GRPOTrainer(config, tasks=one_hop_tasks)
         for _ in range(2):  # the second step also checks Adam's state
@@ -95,7 +100,7 @@ def _config(tiny_policy, tiny_world, tasks_file, out, **changes):
                   group_size=2, max_turns=2, max_new_tokens=8, steps=3, save_every=1, save_total_limit=0,
                   learning_rate=1e-3, entropy_coef=0.01, output_dir=str(out), plot=False)
     values.update(changes)
-    return GRPOConfig(**values)
+    return GRPOConfig.from_flat(**values)
 
 
 def _weights(model):
@@ -162,7 +167,7 @@ def test_mini_batches_move_the_ratio_and_clip(smollm2, tiny_policy, tiny_world, 
     advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
     stats = {}
     for updates in (1, 2):
-        config = GRPOConfig(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
+        config = GRPOConfig.from_flat(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
                             learning_rate=0.5, updates_per_step=updates, output_dir=str(tmp_path))
         stats[updates] = GRPOTrainer(config, tasks=one_hop_tasks).update(trajs, advantages)
     assert stats[1]["ratio_mean"] == 1.0 and stats[1]["approx_kl"] == 0.0 and stats[1]["clip_ratio"] == 0.0
@@ -176,8 +181,57 @@ def test_a_model_and_a_checkpoint_together_are_refused(smollm2, tiny_world, tmp_
     ckpt = tmp_path / "checkpoint-000001"
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text("{}")
-    config = GRPOConfig(world=str(tiny_world), resume_from=str(ckpt), output_dir=str(tmp_path))
+    config = GRPOConfig.from_flat(world=str(tiny_world), resume_from=str(ckpt), output_dir=str(tmp_path))
     with pytest.raises(ConfigError, match="either a model or a checkpoint"):
         GRPOTrainer(config, model=smollm2[0], tokenizer=smollm2[1])
     with pytest.raises(ConfigError, match="checkpoint directory with trainer_state.json"):
         GRPOTrainer(config.replace(resume_from=str(tmp_path / "nope")))
+
+
+def _count_calls(module):
+    """A forward hook counting the calls of ``module`` (a checkpointed layer runs twice per backward)."""
+    calls = []
+    handle = module.register_forward_hook(lambda *_: calls.append(1))
+    return calls, handle
+
+
+def test_gradient_checkpointing_recomputes_layers_and_gives_the_same_update(smollm2, tiny_policy, tiny_world,
+                                                                             one_hop_tasks, tmp_path):
+    """With --gradient-checkpointing each decoder layer runs again in the backward pass (transformers
+    checkpoints only layers in training mode, while the policy stays in eval mode: no dropout);
+    the update is the same as without."""
+    trajs = _answers(ChatTokens(smollm2[1]))
+    advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
+    calls, weights = {}, {}
+    for checkpointing in (False, True):
+        config = GRPOConfig.from_flat(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
+                            learning_rate=1e-3, micro_batch_size=2, gradient_checkpointing=checkpointing,
+                            output_dir=str(tmp_path))
+        trainer = GRPOTrainer(config, tasks=one_hop_tasks)
+        count, handle = _count_calls(trainer.model.model.layers[0].self_attn)
+        trainer.update(trajs, advantages)
+        handle.remove()
+        calls[checkpointing], weights[checkpointing] = len(count), _weights(trainer.model)
+        assert not any(m.training for m in trainer.model.modules())  # eval mode throughout and after
+    # two micro-batches: a no-grad behaviour forward and a training forward each, plus, with
+    # checkpointing, one recomputation per training forward in the backward pass
+    assert (calls[False], calls[True]) == (4, 6)
+    assert all(torch.allclose(weights[False][k], weights[True][k], atol=1e-6) for k in weights[False])
+
+
+def test_the_lm_head_runs_only_at_policy_positions(smollm2, tiny_policy, tiny_world, one_hop_tasks, tmp_path):
+    """The update never builds (batch, time, vocab) logits: the LM head sees one row per policy token."""
+    trajs = _answers(ChatTokens(smollm2[1]))
+    advantages = group_advantages(torch.tensor([t.reward for t in trajs]), 2)
+    config = GRPOConfig.from_flat(model=str(tiny_policy), world=str(tiny_world), tasks_per_step=2, group_size=2,
+                        micro_batch_size=4, output_dir=str(tmp_path))
+    trainer = GRPOTrainer(config, tasks=one_hop_tasks)
+    shapes = []
+    handle = trainer.model.get_output_embeddings().register_forward_hook(
+        lambda module, args, out: shapes.append((tuple(args[0].shape), tuple(out.shape))))
+    trainer.update(trajs, advantages)
+    handle.remove()
+    tokens = sum(t.response_tokens for t in trajs)
+    vocab = trainer.model.config.vocab_size
+    assert shapes == [((tokens, 16), (tokens, vocab))] * 2  # behaviour log-probs, then the training forward
+    assert max(len(t.input_ids) for t in trajs) * len(trajs) > 3 * tokens  # a full forward would be 3x more rows
