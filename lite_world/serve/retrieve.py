@@ -175,7 +175,7 @@ async def _read(service: Any, request: Any) -> bytes:
 
 def _decode(raw: bytes, packed: bool) -> Any:
     if packed:
-        msgpack = require("msgpack", extra="serve")
+        msgpack = require("msgpack", extra="fast")
         try:
             return msgpack.unpackb(raw, raw=False, strict_map_key=False)
         except Exception as exc:  # noqa: BLE001 - msgpack raises several types on bad input
@@ -205,7 +205,7 @@ def retrieve_endpoint(service: Any) -> Callable[[Any], Awaitable[Any]]:
             raw = await _read(service, request)
             packed = _is_msgpack(raw, request.headers.get("content-type", ""))
             req = parse_retrieve(_decode(raw, packed), service.config)
-            encode = require("msgpack", extra="serve").packb if packed else dumps
+            encode = require("msgpack", extra="fast").packb if packed else dumps
             if not req.queries:
                 return 200, encode({"results": []} if req.single else {"result": []})
             service._admit()

@@ -1,0 +1,72 @@
+"""Encoder backends agree with torch fp32 within the stated cosine tolerance (real MiniLM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lite_world.errors import ConfigError, EmbedderMismatchError
+from lite_world.index.encoders import TOLERANCE, EncoderConfig, check_semantics, get_encoder
+
+
+@pytest.fixture(scope="module")
+def texts(musique):
+    qs = [q["question"] for q in musique]
+    paras = [p["paragraph_text"] for q in musique for p in q["paragraphs"]][:20]
+    return qs + paras + ["a", "Green Day"]  # lengths from 1 token to 128 (truncated)
+
+
+@pytest.fixture(scope="module")
+def reference(texts):
+    return get_encoder(EncoderConfig()).encode(texts, batch_size=8)
+
+
+def test_torch_fp32_is_the_sentence_transformers_vector(texts, reference, embedder):
+    """Mean pooling + normalisation over MiniLM = the model's own sentence-transformers pipeline."""
+    cos = (reference * embedder.encode(texts)).sum(1)
+    assert cos.min() > 0.99999
+    assert np.allclose(np.linalg.norm(reference, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "backend, dtype",
+    [("torch", "bfloat16"), ("onnx", "float32"), ("onnx-int8", "float32"),
+     ("openvino", "float32"), ("openvino", "bfloat16")],  # fmt: skip
+)
+def test_backend_agrees_with_fp32(texts, reference, backend, dtype):
+    if backend.startswith("onnx"):
+        pytest.importorskip("onnxruntime")
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    cfg = EncoderConfig(backend=backend, dtype=dtype)
+    vecs = get_encoder(cfg).encode(texts, batch_size=8)
+    assert vecs.shape == reference.shape and vecs.dtype == np.float32
+    cos = (vecs * reference).sum(1)
+    assert cos.min() >= TOLERANCE[cfg.key], (cfg.key, float(cos.min()))
+    # batch 1 and batch 8 agree: padding does not leak into the pooling (int8 quantises
+    # activations per batch, so its vectors move with the batch within its tolerance)
+    one = get_encoder(cfg).encode([texts[3]], batch_size=1)[0]
+    assert float(one @ vecs[3]) > min(0.999, TOLERANCE[cfg.key])
+
+
+def test_prefixes_and_cls_pooling(texts):
+    plain = get_encoder(EncoderConfig())
+    e5 = get_encoder(EncoderConfig(query_prefix="query: ", passage_prefix="passage: "))
+    q = e5.encode(texts[:3])
+    assert np.allclose(q, plain.encode(["query: " + t for t in texts[:3]]), atol=1e-5)
+    passages = plain.encode(["passage: " + t for t in texts[:3]])
+    assert np.allclose(e5.encode_passages(texts[:3]), passages, atol=1e-5)
+    cls = get_encoder(EncoderConfig(pooling="cls")).encode(texts[:3])
+    assert (cls * plain.encode(texts[:3])).sum(1).max() < 0.999  # a different vector
+
+
+def test_config_errors():
+    with pytest.raises(ConfigError, match="Expects EncoderConfig.backend in"):
+        EncoderConfig(backend="tensorrt")
+    with pytest.raises(ConfigError, match="Expects dtype 'float32' with the onnx backend"):
+        EncoderConfig(backend="onnx", dtype="bfloat16")
+    with pytest.raises(ConfigError, match="max_length to be an int"):
+        EncoderConfig(max_length=0)
+    with pytest.raises(EmbedderMismatchError, match="Expects pooling='cls' like the index"):
+        check_semantics({"pooling": "cls"}, EncoderConfig())
+    check_semantics(EncoderConfig(backend="onnx-int8").semantics(), EncoderConfig())  # runtime only
