@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 
+from lite_world.config import check_int
 from lite_world.errors import ConfigError
 from lite_world.reward.normalize import Answers, answer_aliases, normalize_answer
 
@@ -172,11 +173,7 @@ def check_answer(
         >>> check_answer("red; green; blue", references="red, green, blue") is None
         True
     """
-    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars <= 0:
-        raise ConfigError(
-            f"Expects max_chars to be a positive int, actual: {max_chars!r}. "
-            "Pass a cap such as max_chars=200."
-        )
+    check_int("max_chars", max_chars, low=1)
     if prediction is None or not normalize_answer(prediction):
         return NO_ANSWER
     if len(prediction.strip()) > max_chars:

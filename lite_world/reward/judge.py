@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from lite_world.config import check_int
 from lite_world.cache import LRUCache
 from lite_world.errors import ConfigError, ServiceError
 from lite_world.reward.guards import check_answer
@@ -368,10 +369,7 @@ class LLMJudge:
             >>> [r.reason for r in judge.judge_batch([("Q", "a", "unknown"), ("Q", "a", "")])]
             ['hedge', 'no_answer']
         """
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ConfigError(
-                f"Expects max_workers to be a positive int, actual: {max_workers!r}. Pass e.g. 8."
-            )
+        check_int("max_workers", max_workers, low=1)
         index: dict[Any, int] = {}
         unique: list[tuple[str, Answers, str | None]] = []
         slots: list[int] = []

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from lite_world.config import check_int
 from lite_world.errors import ConfigError
 
 __all__ = ["ServeConfig", "TOKEN_ENV"]
@@ -190,8 +191,8 @@ class ServeConfig:
             v = getattr(self, f.name)
             if f.name == "torch_threads" and v is None:
                 continue
-            if low is not None and (not isinstance(v, int) or isinstance(v, bool) or v < low):
-                raise ConfigError(f"Expects {f.name} to be an int >= {low}, actual: {v!r}")
+            if low is not None:
+                check_int(f.name, v, low=low)
         if not isinstance(self.max_wait_ms, (int, float)) or not 0 <= self.max_wait_ms <= 1000:
             raise ConfigError(f"Expects max_wait_ms in [0, 1000], actual: {self.max_wait_ms!r}")
         for name in _POSITIVE_SECONDS:

@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, get_args
 
+from lite_world.config import check_int
 from lite_world.errors import ConfigError
 from lite_world.lenient_json import loads_lenient
 
@@ -164,8 +165,7 @@ def parse_action(
         'none'
     """
     check_action_format(action_format)
-    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars <= 0:
-        raise ConfigError(f"Expects max_chars to be a positive int, actual: {max_chars!r}.")
+    check_int("max_chars", max_chars, low=1)
     if not isinstance(text, str):
         return ParsedAction(
             "error", error=f"Error: Expects the action to be a str, actual: {type(text).__name__}."

@@ -105,5 +105,5 @@ def test_no_answer_and_too_long_apply_even_with_references():
 
 @pytest.mark.parametrize("cap", [0, -1, 2.5, True, "200"])
 def test_bad_cap(cap):
-    with pytest.raises(ConfigError, match="Expects max_chars to be a positive int"):
+    with pytest.raises(ConfigError, match="Expects max_chars to be an int >= 1"):
         check_answer("Paris", max_chars=cap)

@@ -372,7 +372,7 @@ def test_non_str_input(value):
 def test_bad_config_raises():
     with pytest.raises(ConfigError, match="Expects action_format to be one of"):
         parse_action("x", "xml")
-    with pytest.raises(ConfigError, match="Expects max_chars to be a positive int, actual: 0"):
+    with pytest.raises(ConfigError, match="Expects max_chars to be an int >= 1, actual: 0"):
         parse_action("x", max_chars=0)
 
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lite_world.config import check_int
 from lite_world.config import ConfigMixin
 from lite_world.errors import ConfigError
 
@@ -208,10 +209,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_int(name: str, value: Any, low: int | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"Expects SFTConfig.{name} to be an int, actual: {value!r}")
-    if low is not None and value < low:
-        raise ConfigError(f"Expects SFTConfig.{name} >= {low}, actual: {value}")
+    check_int(f"SFTConfig.{name}", value, low=low)
 
 
 def _modules(value: Any) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lite_world.config import check_int
 from lite_world._lazy import require
 from lite_world.errors import ConfigError, TaskError
 from lite_world.sft.records import DATA_FILES, ROLES, validate_record
@@ -112,8 +113,7 @@ def encode_chat(
     """
     if truncation not in TRUNCATIONS:
         raise ConfigError(f"Expects truncation in {TRUNCATIONS}, actual: {truncation!r}")
-    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
-        raise ConfigError(f"Expects max_length to be a positive int or None, actual: {max_length!r}")
+    check_int("max_length", max_length, low=1, optional=True)
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError("Expects a tokenizer with a chat template, actual: none. Set tokenizer.chat_template")
     validate_record({"messages": messages}, where="messages")
