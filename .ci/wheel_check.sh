@@ -71,7 +71,9 @@ VPY="$WORK/venv/bin/python"
 PIP=("$PY" -m pip --python "$VPY")
 step "pip install torch==2.13.0 (CPU)" "${PIP[@]}" install --no-compile torch==2.13.0
 step "pip install wheel[cpu]" "${PIP[@]}" install --no-compile "$WHEEL[cpu]"
+t=$SECONDS
 "${PIP[@]}" check >"$LOG" 2>&1 || { cat "$LOG"; echo "wheel_check: pip check failed (reported, not fatal)"; }
+TIMES+=("$(printf '%-46s %4d s' "pip check" $((SECONDS - t)))")
 unset PYTHONDONTWRITEBYTECODE
 
 # 3. As a user, from a folder outside the repository.
@@ -93,5 +95,7 @@ EOF
 step "episode (make, reset, search, visit, answer)" "$VPY" wheel_episode.py episode world data/tasks.jsonl
 cat "$LOG"
 
+cd "$REPO"
+if [ "${KEEP_WHEEL_CHECK:-0}" != 1 ]; then step "remove the temp venv" rm -rf "$WORK/venv"; fi
 echo "wheel_check: OK"
 report
