@@ -212,7 +212,7 @@ def _nested_names(cls: type) -> set[str]:
     for f in dataclasses.fields(cls):
         nested = _config_type(hints.get(f.name))
         if nested is not None:
-            names |= {g.name for g in dataclasses.fields(nested)}
+            names |= {g.name for g in dataclasses.fields(nested)}  # type: ignore[arg-type]
     return names
 
 

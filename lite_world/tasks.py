@@ -125,7 +125,7 @@ def load_tasks(tasks: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | Non
                 rows = [json.loads(line) for line in f if line.strip()]
         out = [Task.from_dict(r) for r in rows]
     elif isinstance(tasks, Sequence):
-        out = [t if isinstance(t, Task) else Task.from_dict(t) for t in tasks]
+        out = [t if isinstance(t, Task) else Task.from_dict(t) for t in tasks]  # type: ignore[arg-type]
     else:
         raise TaskError(f"Expects a task path or a list of task dicts, actual: {type(tasks).__name__}")
     if not out:

@@ -223,7 +223,7 @@ class LiteSearchConfig(ConfigMixin):
 
     def judge_config(self) -> JudgeConfig:
         """The :class:`~lite_world.reward.judge.JudgeConfig` of ``reward="judge"``."""
-        return JudgeConfig(base_url=self.judge_url, model=self.judge_model, api_key=self.judge_api_key,
+        return JudgeConfig(base_url=self.judge_url or "", model=self.judge_model or "", api_key=self.judge_api_key,
                            timeout_s=self.judge_timeout_s)
 
     def env_options(self) -> dict[str, Any]:

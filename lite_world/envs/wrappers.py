@@ -50,7 +50,7 @@ class ChatMessages(gym.Wrapper):
         _, reward, terminated, truncated, info = self.env.step(action)
         if "messages" in info:
             self._last = tuple(info["messages"])
-        return self._last, reward, terminated, truncated, info
+        return self._last, float(reward), terminated, truncated, info
 
 
 class ToolStats(gym.Wrapper):
@@ -89,4 +89,4 @@ class ToolStats(gym.Wrapper):
             self.totals.update(ep)
             self.totals["answered"] += int(bool(terminated))
             self.episodes += 1
-        return obs, reward, terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info

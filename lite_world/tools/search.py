@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lite_world.config import check_choice, check_int
 from lite_world.sanitize import clean_text
@@ -83,7 +83,7 @@ class SearchTool(Tool):
         "results (title, URL and snippet) for each query."
     )
     summary = "web search with one or several queries at once, up to 10 results per query."
-    parameters: dict[str, Any] = {
+    parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
             "query": {
@@ -131,7 +131,8 @@ class SearchTool(Tool):
         live = [q for q in queries if q]
         results = self.world.search(live, self.k, exclude=context.exclude) if live else []
         by_query = dict(zip(live, results, strict=False))
-        blocks, data = [], []
+        blocks: list[str] = []
+        data: list[dict[str, Any]] = []
         seen: set[str] = set()
         for q in queries:
             if not q:

@@ -51,7 +51,8 @@ class ExtractiveSummarizer:
         if not passages:
             return ("The webpage content is too short or could not be fully loaded.", FAIL_SUMMARY)
         order = rank_passages(passages, goal)
-        chosen, used = [], 0
+        chosen: list[int] = []
+        used = 0
         for i in order:
             if used + len(passages[i]) > self.max_chars and chosen:
                 continue
@@ -62,7 +63,8 @@ class ExtractiveSummarizer:
         evidence = "\n\n".join(passages[i] for i in sorted(chosen))[: self.max_chars]
         sents = [s for i in order[:3] if not passages[i].startswith("#") for s in split_sentences(passages[i])]
         ranked = [sents[j] for j in rank_passages(sents, goal)] if sents else []
-        summary, n = [], 0
+        summary: list[str] = []
+        n = 0
         for s in ranked:
             if n + len(s) > self.summary_chars and summary:
                 break

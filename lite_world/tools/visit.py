@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lite_world.sanitize import clean_text
 from lite_world.store.urls import is_fetchable_url, normalize_url
@@ -59,7 +59,7 @@ class VisitTool(Tool):
         "say about the given goal."
     )
     summary = "open one or several web pages and get what they say about a goal you state."
-    parameters: dict[str, Any] = {
+    parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
             "url": {
