@@ -13,18 +13,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
+from lite_world.config import add_config_flags, config_values
 from lite_world.errors import ConfigError
 from lite_world.serve.config import TOKEN_ENV, ServeConfig
 
 __all__ = ["add_serve_parser", "config_from_args"]
-
-_TYPES = {"int": int, "int | None": int, "float": float, "str": str, "str | None": str}
-
 
 def add_serve_parser(sub: Any) -> None:
     """Register ``serve`` on an argparse sub-parsers object."""
@@ -35,25 +32,7 @@ def add_serve_parser(sub: Any) -> None:
         "/metrics, /manifest, /openapi.json.",
     )
     p.add_argument("world", help="world directory, or 'demo'")
-    for f in dataclasses.fields(ServeConfig):
-        flag = "--" + f.name.replace("_", "-")
-        help_ = f.metadata.get("help", "")
-        if f.type == "bool":
-            p.add_argument(
-                flag,
-                dest=f.name,
-                action=argparse.BooleanOptionalAction,
-                default=f.default,
-                help=f"{help_} (default: {f.default})",
-            )
-        else:
-            p.add_argument(
-                flag,
-                dest=f.name,
-                type=_TYPES.get(str(f.type), str),
-                default=f.default,
-                help=f"{help_} (default: {f.default})",
-            )
+    add_config_flags(p, ServeConfig)
     p.add_argument(
         "--token-file",
         default=None,
@@ -80,7 +59,7 @@ def add_serve_parser(sub: Any) -> None:
 
 
 def config_from_args(a: argparse.Namespace) -> ServeConfig:
-    values = {f.name: getattr(a, f.name) for f in dataclasses.fields(ServeConfig)}
+    values = config_values(a)
     if getattr(a, "token_file", None):
         path = Path(a.token_file).expanduser()
         if not path.is_file():
