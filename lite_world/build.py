@@ -25,7 +25,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +88,14 @@ class BuildConfig:
     corpus_group: str = field(
         default="passage",
         metadata={"help": "Search-R1 corpora: one page per 'passage' row, or per 'title'."},
+    )
+    encoder_config: dict | None = field(  # type: ignore[type-arg]
+        default=None,
+        metadata={"help": "EncoderConfig fields (prefixes, pooling...); recorded in the manifest."},
+    )
+    adopt_index: str | None = field(
+        default=None,
+        metadata={"help": "A FAISS index over the (single) Search-R1 corpus input to adopt."},
     )
 
     def __post_init__(self) -> None:
@@ -255,6 +263,19 @@ def _remove_generation(world: Path, index_dir: str) -> None:
         shutil.rmtree(world / index_dir, ignore_errors=True)
 
 
+def _embedder(config: BuildConfig, given: Embedder | None) -> tuple[Embedder, dict]:  # type: ignore[type-arg]
+    """The build's encoder and the semantic fields the manifest records ({} for the default)."""
+    from lite_world.index.encoders import EncoderConfig, get_encoder
+
+    if given is not None:
+        cfg = getattr(given, "config", None)
+        return given, cfg.semantics() if isinstance(cfg, EncoderConfig) else {}
+    if config.encoder_config or config.adopt_index:
+        cfg = EncoderConfig.from_dict({"model": config.embedder, **(config.encoder_config or {})})
+        return get_encoder(cfg, config.device, None), cfg.semantics()
+    return get_embedder(config.embedder, config.device), {}
+
+
 def build_world(
     inputs: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -285,8 +306,19 @@ def build_world(
                 f"{counts['empty']} empty). "
                 "Lower --min-chars or check the inputs."
             )
-        emb = embedder or get_embedder(config.embedder, config.device)
-        vectors = embed_pages(store, world, emb, config)
+        emb, encoder_config = _embedder(config, embedder)
+        if config.adopt_index:  # the corpus's existing vectors (lite_world.index.adopt)
+            from lite_world.index.adopt import adopt_vectors, adopted_factory, read_adopted
+
+            if len(inputs) != 1:
+                raise ConfigError(f"Expects one corpus input with adopt_index, actual: {inputs}")
+            vectors = adopt_vectors(config.adopt_index, inputs[0], store, world, emb.dim,
+                                    embedder=emb.name, group=config.corpus_group,
+                                    show_progress=config.show_progress)  # fmt: skip
+            factory = config.index_factory or adopted_factory(read_adopted(config.adopt_index))
+            config = replace(config, index_factory=factory)
+        else:
+            vectors = embed_pages(store, world, emb, config)
         _remove_generation(world, index_dir)  # leftovers of an interrupted build
         dense, sparse = build_indexes(store, world, vectors, config, index_dir=index_dir)
         store.sync()
@@ -309,6 +341,7 @@ def build_world(
         build_seconds=round(time.perf_counter() - t0, 2),
         files=record_files(world, index_dir),
         index_dir=index_dir,
+        embedder_config=encoder_config,
     )
     write_manifest(world, manifest)  # the atomic switch to the new indexes
     if previous is not None and previous.index_dir != index_dir:

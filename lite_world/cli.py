@@ -55,6 +55,10 @@ def _cmd_build(a: argparse.Namespace) -> int:
         compression=a.compression,
         device=a.device,
         show_progress=not a.quiet,
+        corpus_group=a.corpus_group,
+        adopt_index=a.adopt_index,
+        encoder_config={k: v for k, v in (("query_prefix", a.query_prefix), ("passage_prefix", a.passage_prefix),
+                        ("pooling", a.pooling), ("max_length", a.max_length)) if v is not None} or None,
     )
     m = build_world(a.inputs, a.out, cfg)
     print(json.dumps({"world": a.out, "pages": m.page_count, "index": m.index_factory, "embedder": m.embedder,
@@ -123,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--compression", default="zstd", choices=["zstd", "none"])
     b.add_argument("--device", default=None, help="encoder device (default: cuda if available)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    b.add_argument("--corpus-group", default="passage", choices=["passage", "title"],
+                   help="Search-R1 {id, contents} corpora: one page per passage row, or per title")
+    b.add_argument("--adopt-index", default=None, help="adopt this FAISS index of the corpus (no re-embedding)")
+    b.add_argument("--query-prefix", default=None, help="encoder query prefix ('query: ' for e5)")
+    b.add_argument("--passage-prefix", default=None, help="encoder passage prefix ('passage: ' for e5)")
+    b.add_argument("--pooling", default=None, choices=["mean", "cls"], help="encoder pooling")
+    b.add_argument("--max-length", type=int, default=None, help="encoder max tokens per text")
     b.set_defaults(fn=_cmd_build)
 
     i = sub.add_parser("info", help="print and verify a world (sizes, headers and digests of every file)")

@@ -137,7 +137,12 @@ class World:
         dense = embedder = sparse = None
         if mode in ("hybrid", "dense"):
             dense = DenseIndex.load(self.path, index_dir=index_dir)
-            embedder = get_embedder(self._embedder_name, self._device, self._num_threads)
+            embedder = get_embedder(
+                self._embedder_name,
+                self._device,
+                self._num_threads,
+                config=self.manifest.embedder_config,  # prefixes, pooling: as at build time
+            )
             if embedder.dim != dense.dim:
                 raise self._dim_mismatch(embedder.dim, dense.dim)
         if mode in ("hybrid", "sparse"):

@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -167,9 +167,21 @@ def _resolve(name: str) -> str:
 
 
 def get_embedder(
-    name_or_path: str = DEFAULT_EMBEDDER, device: str | None = None, num_threads: int | None = None
-) -> SentenceTransformerEmbedder:
-    """A process-wide cached embedder (loading takes seconds); aliases of the default share one."""
+    name_or_path: str = DEFAULT_EMBEDDER,
+    device: str | None = None,
+    num_threads: int | None = None,
+    config: dict[str, Any] | None = None,
+) -> Embedder:
+    """A process-wide cached embedder (loading takes seconds); aliases of the default share one.
+
+    ``config``: a world's recorded encoder configuration (``manifest.embedder_config``): the
+    query encoder then follows it (prefixes, pooling, backend, see
+    :mod:`lite_world.index.encoders`).
+    """
+    if config:
+        from lite_world.index.encoders import from_manifest, get_encoder
+
+        return get_encoder(from_manifest(config, name_or_path), device, num_threads)
     name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
     return _cached_embedder(name, device, num_threads)
 

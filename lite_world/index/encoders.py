@@ -61,6 +61,7 @@ __all__ = [
     "Encoder",
     "get_encoder",
     "check_semantics",
+    "from_manifest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -376,3 +377,40 @@ def get_encoder(
 @functools.lru_cache(maxsize=8)
 def _cached(config: EncoderConfig, device: str | None, num_threads: int | None) -> Encoder:
     return Encoder(config, device=device, num_threads=num_threads)
+
+
+def from_manifest(recorded: dict[str, Any], embedder: str | None = None) -> EncoderConfig:
+    """The :class:`EncoderConfig` a world's manifest records (its semantic fields).
+
+    Raises:
+        WorldCorruptedError: the recorded fields are not a valid configuration, or name another
+            model than the manifest's ``embedder``.
+
+    Example:
+        >>> from_manifest({"query_prefix": "query: ", "pooling": "mean"}).query_prefix
+        'query: '
+        >>> from_manifest({"pooling": "max"})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lite_world.errors.WorldCorruptedError: Expects a valid embedder_config in the manifest, ...
+    """
+    from lite_world.errors import WorldCorruptedError
+
+    fields = {k: v for k, v in recorded.items() if k in SEMANTIC_FIELDS}
+    try:
+        config = EncoderConfig.from_dict(fields)
+    except ConfigError as exc:
+        raise WorldCorruptedError(
+            f"Expects a valid embedder_config in the manifest, actual: {exc}. Restore "
+            "manifest.json from a copy of the world, or rebuild the world."
+        ) from exc
+    if embedder is not None and "model" in fields and fields["model"] != embedder:
+        from lite_world.index.embedder import _BUNDLED, DEFAULT_EMBEDDER
+
+        same = {fields["model"], embedder} <= _BUNDLED | {DEFAULT_EMBEDDER}
+        if not same:
+            raise EmbedderMismatchError(
+                f"Expects the query encoder {fields['model']!r} recorded with the index, actual: "
+                f"{embedder!r}. Leave the embedder unset (the world's own is used)."
+            )
+    return config

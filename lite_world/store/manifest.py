@@ -47,6 +47,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "format_version": (int,),
     "files": (dict,),
     "index_dir": (str,),
+    "embedder_config": (dict,),
 }
 
 
@@ -76,6 +77,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     index_dir: str = INDEX_DIRNAME
+    # the encoder's semantic fields (prefixes, pooling, normalisation, max length), when the
+    # build used an explicit EncoderConfig (lite_world.index.encoders); {} for the default
+    embedder_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, types in _TYPES.items():
