@@ -5,7 +5,8 @@ verl builds one :class:`LiteSearchAgentLoop` per trajectory (``hydra.utils.insta
 row. The loop
 
 1. builds the env from the row's task (``extra_info.task``, with its ``mask_urls``) and the
-   ``lite_world`` section of the trainer config (:class:`~trainers.verl.settings.LiteWorldSettings`);
+   ``lite_world`` section of the trainer config
+   (:class:`~trainers.verl.settings.LiteWorldSettings`);
    the world is opened in this process, or reached through the tool service when
    ``lite_world.world`` is an ``http://`` URL;
 2. renders the env's opening messages with the chat template (verl's Continuous Token builder);
@@ -23,8 +24,9 @@ row. The loop
 5. returns the env's reward as ``reward_score`` (verl then skips its reward function for this
    sample) and ``{score, acc, em, f1, answered}`` as ``reward_extra_info``.
 
-Registration: ``actor_rollout_ref.rollout.agent.agent_loop_config_path=trainers/verl/config/agent_loops.yaml``
-(the decorator below only registers in processes that import this module).
+Registration: ``actor_rollout_ref.rollout.agent.agent_loop_config_path=`` set to
+``trainers/verl/config/agent_loops.yaml`` (the decorator below only registers in processes that
+import this module).
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ class LiteSearchAgentLoop(AgentLoopBase):
         kwargs.pop("tools", None)
         kwargs.pop("name", None)
         super().__init__(*args, **kwargs)
-        self.settings = LiteWorldSettings.from_mapping({**_section(self.config, "lite_world"), **dict(settings or {})})
+        self.settings = LiteWorldSettings.from_mapping(
+            {**_section(self.config, "lite_world"), **dict(settings or {})}
+        )
         self.eos_ids = end_of_turn_ids(self.tokenizer)
         multi_turn = self.rollout_config.get("multi_turn") or {}
         if self.settings.turns_from_rollout:
@@ -109,10 +113,14 @@ class LiteSearchAgentLoop(AgentLoopBase):
         seed = _seed(kwargs.get("index"))
         timing: dict[str, float] = {}
         try:
-            _, info = await asyncio.to_thread(env.reset, seed=seed, options={"task": task.to_dict()})
+            _, info = await asyncio.to_thread(
+                env.reset, seed=seed, options={"task": task.to_dict()}
+            )
             messages = [dict(m) for m in info["messages"]]
             stop_strings = list(info.get("stop") or [])
-            prompt_ids = await self.ct_build_initial_tokens(messages)  # tools are listed in the system prompt
+            prompt_ids = await self.ct_build_initial_tokens(
+                messages
+            )  # tools are listed in the system prompt
             runtime_ids = list(prompt_ids)
             mask: list[int] = []
             logprobs: list[float] = []
@@ -122,16 +130,21 @@ class LiteSearchAgentLoop(AgentLoopBase):
             reward, stop = 0.0, "length"
             while len(mask) < self.response_length:
                 budget = self.response_length - len(mask)
-                params = dict(sampling_params, max_tokens=min(budget, self.settings.max_turn_tokens or budget))
+                params = dict(
+                    sampling_params, max_tokens=min(budget, self.settings.max_turn_tokens or budget)
+                )
                 if stop_strings:
                     params["stop"] = stop_strings
                 with simple_timer("generate_sequences", timing):
-                    out = await self.server_manager.generate(request_id=request_id, prompt_ids=runtime_ids,
-                                                             sampling_params=params)
+                    out = await self.server_manager.generate(
+                        request_id=request_id, prompt_ids=runtime_ids, sampling_params=params
+                    )
                 end = end_turn(self.tokenizer, out.token_ids, self.eos_ids, stop_strings)
                 kept = list(end.token_ids)
                 merge, mask, aligned = await self.ct_merge_assistant_token(
-                    runtime_ids, kept, mask,
+                    runtime_ids,
+                    kept,
+                    mask,
                     logprobs if (logprobs or out.log_probs) else None,
                     assistant_logprobs=list(out.log_probs[: len(kept)]) if out.log_probs else None,
                 )
@@ -139,19 +152,30 @@ class LiteSearchAgentLoop(AgentLoopBase):
                 turns += 1
                 text = end.text
                 with simple_timer("tool_calls", timing):
-                    obs, r, terminated, truncated, step_info = await asyncio.to_thread(env.step, text)
+                    obs, r, terminated, truncated, step_info = await asyncio.to_thread(
+                        env.step, text
+                    )
                 if terminated or truncated:
                     reward, stop = float(r), "answer" if terminated else "max_turns"
                     if terminated and step_info.get("reward_info"):
                         ri = step_info["reward_info"]
-                        result = RewardResult(reward, ri["em"], ri["f1"], ri["judged"], ri["source"], ri["reason"],
-                                              step_info.get("answer"))
+                        result = RewardResult(
+                            reward,
+                            ri["em"],
+                            ri["f1"],
+                            ri["judged"],
+                            ri["source"],
+                            ri["reason"],
+                            step_info.get("answer"),
+                        )
                     break
                 messages.append({"role": "assistant", "content": text})
                 previous = list(messages)
                 messages.append({"role": "user", "content": obs})
                 closed_ids, closed_mask, closed_logprobs = runtime_ids, mask, logprobs
-                if not end.closed_by_policy:  # the loop closes the turn: the end-of-turn token, mask 0
+                if (
+                    not end.closed_by_policy
+                ):  # the loop closes the turn: the end-of-turn token, mask 0
                     closed_ids = runtime_ids + [self.eos_ids[0]]
                     closed_mask = mask + [0]
                     closed_logprobs = logprobs + [0.0] if logprobs else logprobs
@@ -166,11 +190,13 @@ class LiteSearchAgentLoop(AgentLoopBase):
             env.close()
 
         n = len(mask)
-        response_ids = runtime_ids[len(runtime_ids) - n:]
+        response_ids = runtime_ids[len(runtime_ids) - n :]
         prompt_ids = runtime_ids[: len(runtime_ids) - n]
         scores = score_dict(result)
         scores["score"] = scores["acc"] = reward
-        logger.debug("task %s: %d assistant turns, stop=%s, reward=%s", task.id, turns, stop, reward)
+        logger.debug(
+            "task %s: %d assistant turns, stop=%s, reward=%s", task.id, turns, stop, reward
+        )
         return AgentLoopOutput(
             prompt_ids=prompt_ids,
             response_ids=response_ids[: self.response_length],

@@ -27,7 +27,9 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="session")
 def smollm2():
-    """``(model, tokenizer)`` of the embedded SmolLM2-135M-Instruct (the shared, cached copy: do not train it)."""
+    """``(model, tokenizer)`` of the embedded SmolLM2-135M-Instruct.
+
+    The shared, cached copy: do not train it."""
     from lite_world.agents.smollm import load_smollm2
 
     return load_smollm2()
@@ -41,9 +43,18 @@ def tiny_policy(tmp_path_factory, smollm2):
 
     _, tokenizer = smollm2
     config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=4096,
-        tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2,
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
     )
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -56,15 +67,23 @@ def tiny_policy(tmp_path_factory, smollm2):
 
 @pytest.fixture(scope="session")
 def one_hop_tasks(musique):
-    """One-hop tasks from the first hops of the tiny world's MuSiQue questions (their evidence is in it)."""
+    """One-hop tasks: the first hops of the tiny world's MuSiQue questions (evidence in it)."""
     from lite_world.tasks import Task
 
     tasks = []
     for q in musique:
         hop = q["question_decomposition"][0]
         if "#" not in hop["question"] and hop["question"].endswith("?"):
-            tasks.append(Task.from_dict({"id": f"{q['id']}-hop1", "question": hop["question"],
-                                         "answers": [hop["answer"]], "difficulty": 1}))
+            tasks.append(
+                Task.from_dict(
+                    {
+                        "id": f"{q['id']}-hop1",
+                        "question": hop["question"],
+                        "answers": [hop["answer"]],
+                        "difficulty": 1,
+                    }
+                )
+            )
     return tasks
 
 
@@ -102,9 +121,18 @@ def branching_policy(tmp_path_factory, smollm2):
     prompt = chat.prompt_ids(info["messages"])
     turns = [chat.encode(ENDS) + [tokenizer.eos_token_id], chat.encode(ENDS + GOES_ON * 8)]
     config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=4096,
-        tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
     )
     width = len(prompt) + max(len(t) for t in turns)
     ids = torch.full((2, width), 2)
@@ -113,7 +141,7 @@ def branching_policy(tmp_path_factory, smollm2):
     for row, turn in enumerate(turns):
         ids[row, : len(prompt) + len(turn)] = torch.tensor(prompt + turn)
         attention[row, : len(prompt) + len(turn)] = 1
-        labels[row, len(prompt): len(prompt) + len(turn)] = True
+        labels[row, len(prompt) : len(prompt) + len(turn)] = True
     predict = torch.zeros_like(labels)
     predict[:, :-1] = labels[:, 1:]
     with torch.random.fork_rng():

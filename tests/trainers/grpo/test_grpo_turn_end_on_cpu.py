@@ -16,7 +16,15 @@ from lite_world.agents.hf import TransformersAgent
 from lite_world.agents.turns import end_turn
 from lite_world.tasks import Task
 from trainers.grpo.config import GRPOConfig
-from trainers.grpo.rollout import ChatTokens, SamplingRNG, Trajectory, Turn, _advance, make_envs, rollout
+from trainers.grpo.rollout import (
+    ChatTokens,
+    SamplingRNG,
+    Trajectory,
+    Turn,
+    _advance,
+    make_envs,
+    rollout,
+)
 from trainers.grpo.trainer import GRPOTrainer, load_policy
 
 from .conftest import ENDS, FRANCE, GOES_ON
@@ -25,9 +33,18 @@ MAX_NEW_TOKENS = 24
 
 
 def _config(world, out=None, **changes):
-    values = dict(world=str(world), action_format="tags", tasks_per_step=1, group_size=8, max_turns=1,
-                  max_new_tokens=MAX_NEW_TOKENS, temperature=1.0, plot=False, log_trajectories=0,
-                  output_dir=str(out or "runs/unused"))
+    values = dict(
+        world=str(world),
+        action_format="tags",
+        tasks_per_step=1,
+        group_size=8,
+        max_turns=1,
+        max_new_tokens=MAX_NEW_TOKENS,
+        temperature=1.0,
+        plot=False,
+        log_trajectories=0,
+        output_dir=str(out or "runs/unused"),
+    )
     values.update(changes)
     return GRPOConfig.from_flat(**values)
 
@@ -39,14 +56,22 @@ def test_rollout_trains_the_end_of_turn_token(branching_policy, tiny_world):
     model.eval()
     config = _config(tiny_world)
     task = Task.from_dict(FRANCE)
-    trajs = rollout(model, tokenizer, make_envs(config, [task], 8), [task], group_size=8, config=config,
-                    rng=SamplingRNG(0, "cpu"), seed=0)
+    trajs = rollout(
+        model,
+        tokenizer,
+        make_envs(config, [task], 8),
+        [task],
+        group_size=8,
+        config=config,
+        rng=SamplingRNG(0, "cpu"),
+        seed=0,
+    )
     eot = tokenizer.eos_token_id
     ended = [t for t in trajs if t.length_clipped_turns == 0]
     assert 0 < len(ended) < len(trajs)  # both branches were sampled
     texts = {}
     for t in trajs:
-        policy = [i for i, m in zip(t.input_ids, t.loss_mask) if m]
+        policy = [i for i, m in zip(t.input_ids, t.loss_mask, strict=True) if m]
         texts[id(t)] = tokenizer.decode(policy, skip_special_tokens=True)
         assert t.answered and t.turns == 1
         if t in ended:  # the policy wrote <|im_end|>: the turn's last token, trained
@@ -64,7 +89,7 @@ def test_rollout_trains_the_end_of_turn_token(branching_policy, tiny_world):
             assert t.sampler_logprobs[-1] < 0
     # the trainer's log-probs (the loss's) cover the EOT token too
     trainer = GRPOTrainer(config, model=model, tokenizer=tokenizer, tasks=[task])
-    for t, behaviour in zip(ended, trainer.behaviour_logprobs(ended)):
+    for t, behaviour in zip(ended, trainer.behaviour_logprobs(ended), strict=True):
         assert float(behaviour[-1]) == pytest.approx(t.sampler_logprobs[-1], abs=1e-4)
 
 
@@ -81,41 +106,67 @@ def test_a_hallucinated_result_is_cut_and_the_harness_closes_the_turn(smollm2, t
     end = end_turn(tokenizer, written, [tokenizer.eos_token_id], info["stop"])
     assert (end.finish, end.text) == ("stop", "<search>capital of France</search>")
     traj = Trajectory("france", 0, [], [], [])
-    turn = Turn(token_ids=end.token_ids, logprobs=(-0.1,) * len(end.token_ids), entropy_sum=0.0, text=end.text,
-                finish=end.finish)
+    turn = Turn(
+        token_ids=end.token_ids,
+        logprobs=(-0.1,) * len(end.token_ids),
+        entropy_sum=0.0,
+        text=end.text,
+        finish=end.finish,
+    )
     _advance(traj, env, turn, chat, [tokenizer.eos_token_id], config)
     n = len(end.token_ids)
     assert traj.loss_mask[:n] == [1] * n and set(traj.loss_mask[n:]) == {0}
     assert traj.input_ids[n] == tokenizer.eos_token_id  # closed by the harness, mask 0
     observation = [m["content"] for m in traj.messages if m["role"] == "user"][-1]
     assert tokenizer.decode(traj.input_ids[n:]) == (
-        f"<|im_end|>\n<|im_start|>user\n{observation}<|im_end|>\n<|im_start|>assistant\n")
+        f"<|im_end|>\n<|im_start|>user\n{observation}<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert "<information>" in observation and "made up" not in observation
 
 
 @pytest.mark.slow
-def test_grpo_checkpoint_ends_its_turns_when_served_with_stop_at_eos(branching_policy, tiny_world, tmp_path):
+def test_grpo_checkpoint_ends_its_turns_when_served_with_stop_at_eos(
+    branching_policy, tiny_world, tmp_path
+):
     """Before training the policy ends about half its turns; after a few GRPO steps, served by
     ``TransformersAgent`` with no stop string at all (only its EOS), it ends every turn right
     after its answer. (A rollout that stops at ``</answer>`` scores both branches 1: no signal.)"""
     task = Task.from_dict(FRANCE)
-    conversation = make_envs(_config(tiny_world), [task], 1)[0].reset(seed=0, options={"task": task.to_dict()})[1][
-        "messages"]
+    conversation = make_envs(_config(tiny_world), [task], 1)[0].reset(
+        seed=0, options={"task": task.to_dict()}
+    )[1]["messages"]
 
     def served(model_dir, n=16):
-        agent = TransformersAgent(str(model_dir), config=GenerationConfig(
-            max_new_tokens=MAX_NEW_TOKENS, temperature=0.7, seed=123, stop=()))
+        agent = TransformersAgent(
+            str(model_dir),
+            config=GenerationConfig(
+                max_new_tokens=MAX_NEW_TOKENS, temperature=0.7, seed=123, stop=()
+            ),
+        )
         completions = agent.complete_batch([conversation] * n)
-        return [c.finish_reason == "stop" and c.stop_reason is None and c.completion_tokens < MAX_NEW_TOKENS
-                for c in completions], completions
+        return [
+            c.finish_reason == "stop"
+            and c.stop_reason is None
+            and c.completion_tokens < MAX_NEW_TOKENS
+            for c in completions
+        ], completions
 
     before, _ = served(branching_policy)
     assert 0 < sum(before) < len(before) - 2
 
-    config = _config(tiny_world, tmp_path, model=str(branching_policy), steps=5, learning_rate=1e-3,
-                     save_every=0, save_total_limit=1)
+    config = _config(
+        tiny_world,
+        tmp_path,
+        model=str(branching_policy),
+        steps=5,
+        learning_rate=1e-3,
+        save_every=0,
+        save_total_limit=1,
+    )
     history = GRPOTrainer(config, tasks=[task]).train()
-    assert history[0]["groups_zero_std"] == 0.0 and history[0]["grad_norm"] > 0  # ending the turn is rewarded
+    assert (
+        history[0]["groups_zero_std"] == 0.0 and history[0]["grad_norm"] > 0
+    )  # ending the turn is rewarded
     assert history[-1]["reward_mean"] > history[0]["reward_mean"]
 
     after, completions = served(tmp_path / "checkpoint-000005" / "model")
