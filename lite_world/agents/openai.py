@@ -1,8 +1,11 @@
 """An LLM agent that calls an OpenAI-compatible chat-completions endpoint (stdlib only).
 
 Works with vLLM, SGLang, the OpenAI API and ``python -m lite_world.agents.openai_server``.
-OpenAI servers strip the stop string from the returned text; this agent re-appends a matched
-closing tag (``</tool_call>``, ``</answer>``) so the env can parse the action. The matched
+By default the only stop strings are a hallucinated ``<tool_response>`` (the env's
+``info["stop"]``): the server ends the turn at the model's end-of-turn token, as it is served
+(see :mod:`lite_world.agents.turns`). OpenAI servers strip the stop string from the returned
+text; when a caller stops at a closing tag (``</tool_call>``, ``</answer>``) of its own, this
+agent re-appends it so the env can parse the action. The matched
 stop string is read from the choice's ``stop_reason`` (vLLM) or ``matched_stop`` (SGLang);
 when the server reports neither, a closing tag whose opening tag is left unclosed is assumed.
 
