@@ -13,9 +13,10 @@ Example:
     >>> b.url
     'http://127.0.0.1:9/v1/chat/completions'
     >>> b.generate([[{"role": "user", "content": "hi"}]], max_tokens=4, temperature=0.0)
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lite_world.errors.ServiceError: Expects a response from POST http://127.0.0.1:9/v1/chat/completions, actual: ConnectionRefusedError: [Errno 111] Connection refused after 1 attempt(s)
+    lite_world.errors.ServiceError: Expects a response from POST ..., actual: ... after 1 attempt(s)
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ class OpenAIBackend:
                 failure = f"not JSON: {raw[:120]!r}"
                 continue
         raise ServiceError(
-            f"Expects a response from POST {self.url}, actual: {failure} after {self.retries + 1} attempt(s)"
+            f"Expects a response from POST {self.url}, "
+            f"actual: {failure} after {self.retries + 1} attempt(s)"
         )
 
 

@@ -130,7 +130,7 @@ class LLMReply:
     error: str | None = None
 
     def json(self, want: type | None = None) -> Any:
-        """The JSON value in the text (see :func:`~lite_world.llm.jsonx.extract_json`), or ``None``."""
+        """The JSON value in the text (:func:`~lite_world.llm.jsonx.extract_json`), or ``None``."""
         return extract_json(self.text, want)
 
 
@@ -227,7 +227,7 @@ class LLMClient:
                 bar.update(len(chunk))
                 return
             dt = time.perf_counter() - t0
-            for i, raw in zip(chunk, raws):
+            for i, raw in zip(chunk, raws, strict=True):
                 rep = LLMReply(
                     str(raw.get("text") or ""),
                     int(raw.get("prompt_tokens") or 0),

@@ -56,7 +56,7 @@ _STOP_FIRST = {
 
 
 def key_entities(question: str, max_entities: int = 2) -> list[str]:
-    """Capitalised spans of ``question`` (question words dropped), longest first, at most ``max_entities``."""
+    """Up to ``max_entities`` capitalised spans of ``question`` (question words dropped)."""
     spans = []
     for m in _CAPS.finditer(question):
         words = m.group(1).split()

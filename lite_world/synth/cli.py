@@ -2,14 +2,17 @@
 
 ::
 
-    lite-world synth extract  IN --out OUT [--limit N] [--seed S] [LLM options]   # IN: world dir, demo or pages JSONL
+    lite-world synth extract  IN --out OUT [--limit N] [--seed S] [LLM options]
     lite-world synth filter   IN --out OUT [--rules-only] [LLM options]
     lite-world synth audit    IN --out OUT --world W [-k K] [--drop-flagged]
-    lite-world synth expand   IN --out PAGES.jsonl --world W --provider serper|local [--dump PATH ...] [--no-build]
-    lite-world synth multihop IN --out OUT [-n N] [--seed S] [--llm] [--graph link|llm]   # IN: world dir or pages JSONL
+    lite-world synth expand   IN --out PAGES.jsonl --world W --provider serper|local
+                              [--dump PATH ...] [--no-build]
+    lite-world synth multihop IN --out OUT [-n N] [--seed S] [--llm] [--graph link|llm]
     lite-world curriculum profile IN --out OUT [--agent scripted|hf|openai] [-k 8] [--world W]
-    lite-world curriculum build NAME=PROFILED.jsonl ... --out DIR [--stage single=0.73,multi=0.27 ...] [-k 8]
+    lite-world curriculum build NAME=PROFILED.jsonl ... --out DIR [--stage MIXTURE ...] [-k 8]
 
+``IN`` of extract and multihop is a world directory, ``demo`` or a pages JSONL; elsewhere a
+task JSONL. A stage mixture reads ``single=0.73,multi=0.27``.
 Every step writes ``OUT`` (JSONL), ``OUT.report.json`` and ``OUT.report.png`` and prints the report.
 LLM options: ``--model smollm2`` (in-process, default) or ``--base-url URL --model NAME`` for any
 OpenAI-compatible endpoint, ``--concurrency``, ``--no-cache``, ``--price-prompt/--price-completion``
@@ -19,7 +22,7 @@ Example:
     >>> import argparse
     >>> sub = argparse.ArgumentParser().add_subparsers(dest="command")
     >>> add_synth_parsers(sub)
-    >>> ns = sub.choices["synth"].parse_args(["filter", "in.jsonl", "--out", "o.jsonl", "--rules-only"])
+    >>> ns = sub.choices["synth"].parse_args(["filter", "a", "--out", "b", "--rules-only"])
     >>> ns.step, ns.rules_only
     ('filter', True)
 """
@@ -267,7 +270,7 @@ def _cmd_build(a: argparse.Namespace) -> int:
 
 
 def add_synth_parsers(sub: Any) -> None:
-    """Register ``synth`` (extract, filter, audit, expand, multihop) and ``curriculum`` (profile, build)."""
+    """Register the ``synth`` and ``curriculum`` subcommands and their steps."""
     s = sub.add_parser(
         "synth", help="the data engine: QA synthesis, rubric, masking audit, expansion, multi-hop"
     )

@@ -10,8 +10,8 @@ mixture ``{group: share}``; its size is the largest the available band tasks all
 Example:
     >>> parse_mixture("single=0.73,multi=0.27")
     {'single': 0.73, 'multi': 0.27}
-    >>> in_band({"meta": {"profile": {"k": 8, "correct": 7}}}, 8), in_band({"meta": {"profile": {"k": 8, "correct": 8}}}, 8)
-    (True, False)
+    >>> [in_band({"meta": {"profile": {"k": 8, "correct": c}}}, 8) for c in (0, 1, 7, 8)]
+    [False, True, True, False]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ DEFAULT_STAGES = ({"single": 0.73, "multi": 0.27}, {"single": 0.5, "multi": 0.3,
 
 
 def parse_mixture(spec: str) -> dict[str, float]:
-    """``"a=0.7,b=0.3"`` → ``{"a": 0.7, "b": 0.3}`` (shares must be positive and sum to 1 ± 0.01)."""
+    """``"a=0.7,b=0.3"`` → ``{"a": 0.7, "b": 0.3}`` (positive shares summing to 1 ± 0.01)."""
     out: dict[str, float] = {}
     for part in spec.split(","):
         name, _, share = part.partition("=")

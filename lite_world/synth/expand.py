@@ -57,7 +57,7 @@ def collect_pages(
     show_progress: bool = True,
     report: StepReport | None = None,
 ) -> tuple[list[dict[str, Any]], StepReport]:
-    """New page rows ``{url, title, markdown, date, provenance}`` for ``tasks`` (nothing is written).
+    """New page rows ``{url, title, markdown, date, provenance}`` for ``tasks`` (none written).
 
     ``known_urls`` supports ``in`` (a set, or a world's page store) and holds pages to skip.
     """

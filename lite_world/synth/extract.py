@@ -11,7 +11,8 @@ Each kept pair is a task record ``{id, question, answers, mask_urls: [source URL
 "single-hop", meta: {source_url, source_title, evidence, evidence_from, model, step}}``.
 
 Example:
-    >>> page = {"url": "https://x.org/b", "title": "B", "markdown": "The B bridge opened in 1937. It is red."}
+    >>> page = {"url": "https://x.org/b", "title": "B",
+    ...         "markdown": "The B bridge opened in 1937. It is red."}
     >>> rep = StepReport("extract")
     >>> [t["answers"] for t in pairs_to_tasks(page, [{"question": "When did the B bridge open?",
     ...     "answer": "1937"}, {"question": "q?", "answer": "1999"}], rep, seen=set())]
@@ -45,7 +46,7 @@ def answer_in_text(answers: Sequence[str], text: str) -> bool:
     """Whether any alias occurs in ``text`` as a whole-word normalised span.
 
     Example:
-        >>> answer_in_text(["The Beatles"], "a song by the Beatles!"), answer_in_text(["19"], "1937")
+        >>> answer_in_text(["The Beatles"], "by the Beatles!"), answer_in_text(["19"], "1937")
         (True, False)
     """
     nt = f" {normalize_answer(text)} "
@@ -53,7 +54,7 @@ def answer_in_text(answers: Sequence[str], text: str) -> bool:
 
 
 def evidence_sentence(answer: str, text: str, hint: str = "") -> str | None:
-    """The page sentence holding ``answer`` (the one sharing most words with ``hint``), or ``None``."""
+    """The page sentence holding ``answer`` (sharing most words with ``hint``), or ``None``."""
     best, best_score = None, -1
     hint_words = set(normalize_answer(hint).split())
     for sent in split_sentences(text):
@@ -147,7 +148,7 @@ def extract_pairs(
     replies = client.chat(convs, max_tokens=max_tokens, desc="extract")
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
-    for page, rep in zip(pages, replies):
+    for page, rep in zip(pages, replies, strict=True):
         if rep.error:
             report.drop("llm_error")
             continue

@@ -14,9 +14,11 @@ same seed gives the same graph.
 
 Example:
     >>> pages = [
-    ...     {"url": "u:a", "title": "Anna Berg", "markdown": "Anna Berg was born in Oslo. She wrote Nordlys."},
+    ...     {"url": "u:a", "title": "Anna Berg",
+    ...      "markdown": "Anna Berg was born in Oslo. She wrote Nordlys."},
     ...     {"url": "u:o", "title": "Oslo", "markdown": "Oslo is the capital of Norway."},
-    ...     {"url": "u:n", "title": "Nordlys (novel)", "markdown": "Nordlys is a novel set in Oslo."},
+    ...     {"url": "u:n", "title": "Nordlys (novel)",
+    ...      "markdown": "Nordlys is a novel set in Oslo."},
     ... ]
     >>> g = LinkGraph.from_pages(pages)
     >>> sorted(g.neighbors("Anna Berg")), g.edge("Nordlys (novel)", "Oslo")["sentence"]
@@ -109,7 +111,7 @@ class LinkGraph:
         show_progress: bool = False,
         keep_text: bool = True,
     ) -> LinkGraph:
-        """Scan every page's sentences for other pages' title surfaces (word n-grams, case-sensitive)."""
+        """Scan every page's sentences for other pages' title surfaces (case-sensitive n-grams)."""
         pages = list(pages)
         g = cls()
         by_surface: dict[str, str | None] = {}

@@ -1,7 +1,7 @@
 """Step 5, multi-hop backward graph questions.
 
-From a seed entity an entity graph is grown through the world (:func:`~lite_world.synth.graph.grow`),
-a connected subgraph of about six nodes is sampled
+From a seed entity an entity graph is grown through the world
+(:func:`~lite_world.synth.graph.grow`), a connected subgraph of about six nodes is sampled
 (:func:`~lite_world.synth.graph.sample_subgraph`), a *target* entity with a mention in another
 subgraph page is picked, and the subgraph's edges become vague relational constraints: each is
 the sentence that links two entities, with the target replaced by ``X`` and the other entities
@@ -145,7 +145,7 @@ def llm_graph(
             desc="graph",
         )
         nxt = []
-        for n, rep in zip(with_page, replies):
+        for n, rep in zip(with_page, replies, strict=True):
             value = rep.json(dict)
             if value is None:
                 if report is not None:
@@ -235,7 +235,7 @@ def generate_multihop(
             [compose_messages(d["constraints"]) for d in drafts], max_tokens=96, desc="compose"
         )
         questions = []
-        for d, rep in zip(drafts, replies):
+        for d, rep in zip(drafts, replies, strict=True):
             text = " ".join(rep.text.strip().split("\n")[0].split()) if not rep.error else ""
             if rep.error:
                 report.drop("llm_error")
@@ -251,7 +251,7 @@ def generate_multihop(
         report.llm = client.usage.to_dict()
     else:
         questions = [template_question(d["constraints"]) for d in drafts]
-    for d, qtext in zip(drafts, questions):
+    for d, qtext in zip(drafts, questions, strict=True):
         if qtext is None:
             continue
         answers = list(dict.fromkeys([surface(d["target"]), d["target"]]))

@@ -41,7 +41,8 @@ def load_pages(
     source: str | os.PathLike[str], *, limit: int | None = None, seed: int = 0, min_chars: int = 200
 ) -> list[dict[str, Any]]:
     """Pages ``{url, title, markdown}`` from a world (a seeded sample of ``limit`` rows) or a JSONL
-    dump (``url, title, markdown|text``; the first ``limit`` rows); shorter than ``min_chars`` skipped."""
+    dump (``url, title, markdown|text``; the first ``limit`` rows); pages shorter than
+    ``min_chars`` are skipped."""
     if limit is not None and limit < 1:
         raise ConfigError(f"Expects limit >= 1 or None, actual: {limit}")
     out: list[dict[str, Any]] = []

@@ -94,6 +94,7 @@ def profile_tasks(
     agent_name: str = "",
 ) -> tuple[list[dict[str, Any]], StepReport]:
     """Profile ``tasks`` (resuming from ``out``); returns every profiled task and the report."""
+    from lite_world.envs.config import LiteSearchConfig
     from lite_world.rollout.runner import RolloutConfig, run_rollouts
     from lite_world.tasks import Task
 
@@ -113,15 +114,15 @@ def profile_tasks(
         "mask_sources": config.mask_sources,
         **dict(config.env_kwargs),
     }
+    env = LiteSearchConfig.from_dict({"world": config.world or "demo", **env_kwargs})
     for ci, start in enumerate(range(0, len(todo), config.chunk_tasks)):
         chunk = todo[start : start + config.chunk_tasks]
         chunk_no = (len(norm) - len(todo)) // config.chunk_tasks + ci
         rc = RolloutConfig(
-            world=config.world,
+            env=env,
             samples=config.k,
             concurrency=config.concurrency,
             seed=config.seed + 1_000_000 * chunk_no,
-            env_kwargs=env_kwargs,
             show_progress=config.show_progress,
         )
         cdir = runs / f"chunk-{chunk_no:04d}"

@@ -76,7 +76,7 @@ RUBRIC_CONDITIONS: tuple[tuple[str, str], ...] = (
     ("answerable", "The answer can be found from public sources such as the given evidence."),
     (
         "closed",
-        "The question is not open-ended (no 'how', 'why', 'explain', opinions or lists of reasons).",
+        "The question is not open-ended (no 'how', 'why', 'explain', opinions or reasons).",
     ),
     (
         "not_oversimple",
@@ -91,12 +91,13 @@ RUBRIC_CONDITIONS: tuple[tuple[str, str], ...] = (
 
 
 def rubric_messages(question: str, answer: str, evidence: str = "") -> list[dict[str, str]]:
-    """Ask the judge to reason per condition and end with ``\\boxed{true}`` or ``\\boxed{false}``."""
+    """Ask the judge to reason per condition, then ``\\boxed{true}`` or ``\\boxed{false}``."""
     conds = "\n".join(f"{i}. {name}: {desc}" for i, (name, desc) in enumerate(RUBRIC_CONDITIONS, 1))
     return [
         {
             "role": "system",
-            "content": "You check quiz questions against a rubric. Yes/no and multiple-choice questions always fail.",
+            "content": "You check quiz questions against a rubric. "
+            "Yes/no and multiple-choice questions always fail.",
         },
         {
             "role": "user",
@@ -136,7 +137,8 @@ def compose_messages(
         {
             "role": "user",
             "content": (
-                f"Write one natural question asking for the {answer_type} X described by all these clues. "
+                f"Write one natural question asking for the {answer_type} X described by all "
+                "these clues. "
                 "Do not name X. Keep every clue vague but true. Reply with the question only.\n"
                 f"Clues:\n{lines}"
             ),

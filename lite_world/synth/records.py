@@ -119,7 +119,7 @@ class StepReport:
         }
 
     def write(self, out: str | os.PathLike[str], *, plot: bool = True) -> dict[str, Any]:
-        """Write ``OUT.report.json`` (and ``OUT.report.png`` when matplotlib is there); return the dict."""
+        """Write ``OUT.report.json`` (and ``OUT.report.png`` with matplotlib); return the dict."""
         d = self.to_dict()
         rp = report_path(out)
         rp.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ Example:
     >>> boxed_verdict("I think it is fine") is None
     True
     >>> kept, rep = filter_tasks([{"question": "Why is the sky blue?", "answers": ["Rayleigh"]},
-    ...     {"question": "In which year did the B bridge open?", "answers": ["1937"]}], rules_only=True)
+    ...     {"question": "In which year did the B bridge open?", "answers": ["1937"]}],
+    ...     rules_only=True)
     >>> [t["answers"][0] for t in kept], dict(rep.dropped)
     (['1937'], {'rule:open_ended': 1})
 """
@@ -34,7 +35,7 @@ _BOXED = re.compile(r"\\?boxed\s*\{\s*(true|false|yes|no|pass|fail)\s*\}", re.I)
 
 
 def boxed_verdict(text: str) -> bool | None:
-    """The last ``\\boxed{true|false}`` in ``text`` (``yes``/``pass`` count as true), else ``None``."""
+    """The last ``\\boxed{true|false}`` in ``text`` (``yes``/``pass``: true), else ``None``."""
     found = _BOXED.findall(text or "")
     if not found:
         return None
@@ -79,7 +80,7 @@ def filter_tasks(
     ]
     replies = client.chat(convs, max_tokens=max_tokens, desc="rubric")
     kept = []
-    for t, rep in zip(survivors, replies):
+    for t, rep in zip(survivors, replies, strict=True):
         if rep.error:
             report.drop("llm_error")
             continue

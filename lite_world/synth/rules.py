@@ -11,7 +11,7 @@ Example:
     ['vague_time']
     >>> rule_reasons({"question": "Is Paris in France?", "answers": ["yes"]})
     ['yes_no_question', 'yes_no_answer']
-    >>> rule_reasons({"question": "In which year was the Eiffel Tower completed?", "answers": ["1889"]})
+    >>> rule_reasons({"question": "When was the Eiffel Tower completed?", "answers": ["1889"]})
     []
 """
 

@@ -8,8 +8,8 @@ WARC, Wikipedia paragraph JSON), keeps the pages in memory, indexes them with BM
 Example:
     >>> import json, tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "dump.jsonl"
-    >>> rows = [{"url": "https://x.org/a", "title": "Alpha", "text": "Alpha is the first Greek letter."},
-    ...         {"url": "https://x.org/b", "title": "Beta", "text": "Beta is the second Greek letter."}]
+    >>> rows = [{"url": "https://x.org/a", "title": "Alpha", "text": "Alpha is the first letter."},
+    ...         {"url": "https://x.org/b", "title": "Beta", "text": "Beta is the second letter."}]
     >>> _ = p.write_text("\\n".join(json.dumps(r) for r in rows))
     >>> dump = LocalDumpProvider([p])
     >>> [r["url"] for r in dump.search("second letter", num=1)], dump.fetch("https://x.org/a").title

@@ -23,7 +23,11 @@ class _Count(ChatAgent):
         self.calls += len(conversations)
         return [
             Completion(
-                'Sure: ```json\n{"n": %d,}\n```' % len(c[-1]["content"]), "stop", None, 11, 5
+                'Sure: ```json\n{"n": ' + str(len(c[-1]["content"])) + ",}\n```",
+                "stop",
+                None,
+                11,
+                5,
             )
             for c in conversations
         ]

@@ -24,24 +24,39 @@ def source(tiny_pages):
 
 
 def _task(tid, question, answer, mask, evidence=""):
-    return {"id": tid, "question": question, "answers": [answer], "mask_urls": [mask],
-            "meta": {"evidence": evidence}}
+    return {
+        "id": tid,
+        "question": question,
+        "answers": [answer],
+        "mask_urls": [mask],
+        "meta": {"evidence": evidence},
+    }
 
 
 def test_planted_mirror_is_flagged(source, tiny_world, world_copy, embedder, tmp_path):
     from lite_world.build import BuildConfig, build_world
 
     page, sentence, year = source
-    task = _task("t1", f"In which year did the event in this sentence about {page['title']} occur?",
-                 year, page["url"], sentence)
+    task = _task(
+        "t1",
+        f"In which year did the event in this sentence about {page['title']} occur?",
+        year,
+        page["url"],
+        sentence,
+    )
     clean, _ = audit_tasks([task], World(tiny_world), show_progress=False)
     assert "source_mirrored" not in clean[0]["meta"]["audit"]["flags"]
     # plant a mirror of the source sentence on another site, then audit again
-    mirror = {"url": "https://mirror.example.org/copied-page", "title": f"{page['title']} (copy)",
-              "text": f"Copied from elsewhere. {sentence} More copied text follows here."}
+    mirror = {
+        "url": "https://mirror.example.org/copied-page",
+        "title": f"{page['title']} (copy)",
+        "text": f"Copied from elsewhere. {sentence} More copied text follows here.",
+    }
     dump = tmp_path / "mirror.jsonl"
     dump.write_text(json.dumps(mirror) + "\n")
-    build_world([dump], world_copy, BuildConfig(min_chars=20, show_progress=False), embedder=embedder)
+    build_world(
+        [dump], world_copy, BuildConfig(min_chars=20, show_progress=False), embedder=embedder
+    )
     leaked, rep = audit_tasks([task], World(world_copy), show_progress=False)
     audit = leaked[0]["meta"]["audit"]
     assert "source_mirrored" in audit["flags"]
@@ -53,7 +68,12 @@ def test_planted_mirror_is_flagged(source, tiny_world, world_copy, embedder, tmp
 def test_unreachable_oversimple_and_broken_masks(source, world):
     page, sentence, year = source
     tasks = [
-        _task("u", f"Which code name did the builders of {page['title']} use?", "Zyxwvut Qwertyuiop", page["url"]),
+        _task(
+            "u",
+            f"Which code name did the builders of {page['title']} use?",
+            "Zyxwvut Qwertyuiop",
+            page["url"],
+        ),
         _task("o", f"What year, {year}, is mentioned about {page['title']}?", year, page["url"]),
     ]
     out, rep = audit_tasks(tasks, world, show_progress=False)

@@ -30,15 +30,28 @@ def test_every_kind_of_bad_output_is_counted(junk_llm, junk_client, tiny_pages):
         mode = modes[pages.index(page)]
         q, a, ev = _fact(page)
         if mode == "valid":
-            return "Here you go:\n```json\n" + json.dumps([{"question": q, "answer": a, "evidence": ev}]) + "\n```"
+            return (
+                "Here you go:\n```json\n"
+                + json.dumps([{"question": q, "answer": a, "evidence": ev}])
+                + "\n```"
+            )
         if mode == "prose":
             return "The page talks about many interesting things."
         if mode == "truncated":
             return '[{"question": "' + q
         if mode == "wrong_schema":
-            return json.dumps([{"q": q, "a": a}, "just a string", {"question": q, "answer": 1234567}])
+            return json.dumps(
+                [{"q": q, "a": a}, "just a string", {"question": q, "answer": 1234567}]
+            )
         if mode == "not_in_page":
-            return json.dumps([{"question": "Who painted the Mona Lisa in Florence?", "answer": "Leonardo da Vinci"}])
+            return json.dumps(
+                [
+                    {
+                        "question": "Who painted the Mona Lisa in Florence?",
+                        "answer": "Leonardo da Vinci",
+                    }
+                ]
+            )
         # the same question twice, model evidence not in the page
         return json.dumps([{"question": q + " (again)", "answer": a, "evidence": "made up"}] * 2)
 
@@ -50,9 +63,12 @@ def test_every_kind_of_bad_output_is_counted(junk_llm, junk_client, tiny_pages):
     for t in tasks:
         page = next(p for p in pages if p["url"] == t["mask_urls"][0])
         assert t["meta"]["source_url"] == page["url"] and t["capability"] == "single-hop"
-        assert answer_in_text(t["answers"], page["markdown"])          # provenance holds
+        assert answer_in_text(t["answers"], page["markdown"])  # provenance holds
         assert t["meta"]["evidence"] and t["meta"]["evidence"].split()[0] in page["markdown"]
-    assert {t["meta"]["evidence_from"] for t in tasks} == {"model", "page"}  # made-up evidence replaced
+    assert {t["meta"]["evidence_from"] for t in tasks} == {
+        "model",
+        "page",
+    }  # made-up evidence replaced
 
 
 def test_llm_failures_are_drops_not_crashes(junk_llm, junk_client, tiny_pages):

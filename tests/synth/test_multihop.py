@@ -23,7 +23,9 @@ def test_deterministic_connected_and_in_world(graph, world):
     for t in a:
         m = t["meta"]
         assert is_connected(graph, m["subgraph"]) and 3 <= len(m["subgraph"]) <= 6
-        assert m["hops"] >= 1 and t["difficulty"] == m["hops"] and len(m["hop_path"]) == m["hops"] + 1
+        assert (
+            m["hops"] >= 1 and t["difficulty"] == m["hops"] and len(m["hop_path"]) == m["hops"] + 1
+        )
         assert m["hop_path"][0] == m["target"] and t["answers"][0] in m["target"]
         assert all(world.get_page(u) is not None for u in m["hop_urls"])
         assert not answer_in_text(t["answers"], t["question"])
@@ -34,7 +36,9 @@ def test_subgraph_sampling_is_seeded(graph):
     nodes = sorted(graph.adj, key=lambda n: (-graph.degree(n), n))[:8]
     subs = {tuple(sample_subgraph(graph, nodes, size=4, seed=s)) for s in range(6)}
     assert all(is_connected(graph, list(s)) for s in subs)
-    assert sample_subgraph(graph, nodes, size=4, seed=1) == sample_subgraph(graph, nodes, size=4, seed=1)
+    assert sample_subgraph(graph, nodes, size=4, seed=1) == sample_subgraph(
+        graph, nodes, size=4, seed=1
+    )
 
 
 def test_llm_composer_drops_leaks_and_junk(graph, junk_llm, junk_client):
@@ -46,7 +50,8 @@ def test_llm_composer_drops_leaks_and_junk(graph, junk_llm, junk_client):
         d = next(d for c, d in by_clue.items() if c in prompt)
         i = drafts.index(d)
         if i == 0:
-            return f"Which entity is {d['meta']['target']}, the one in these clues?"  # leaks the answer
+            # leaks the answer
+            return f"Which entity is {d['meta']['target']}, the one in these clues?"
         if i == 1:
             return "X"
         return "Which entity matches every one of these clues about people and places?\nExtra text."
@@ -54,5 +59,10 @@ def test_llm_composer_drops_leaks_and_junk(graph, junk_llm, junk_client):
     junk_llm.set(rule)
     out, rep = generate_multihop(graph, 3, seed=3, client=junk_client, show_progress=False)
     assert rep.dropped["llm_leaks_answer"] == 1 and rep.dropped["llm_bad_question"] == 1
-    assert [t["question"] for t in out] == ["Which entity matches every one of these clues about people and places?"]
-    assert out[0]["meta"]["composer"] == "junk" and out[0]["meta"]["target"] == drafts[2]["meta"]["target"]
+    assert [t["question"] for t in out] == [
+        "Which entity matches every one of these clues about people and places?"
+    ]
+    assert (
+        out[0]["meta"]["composer"] == "junk"
+        and out[0]["meta"]["target"] == drafts[2]["meta"]["target"]
+    )

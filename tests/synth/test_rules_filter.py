@@ -1,4 +1,4 @@
-"""Rule pre-filters on crafted pairs, the rubric against a junk LLM, and `synth filter --rules-only`."""
+"""Rule pre-filters on crafted pairs, the rubric against a junk LLM, `synth filter --rules-only`."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ BAD = [
     ("Did Marie Curie win two Nobel Prizes in science?", "yes", "yes_no_question"),
     ("Which city hosted the 1900 Summer Olympics, Paris or London?", "no", "yes_no_answer"),
     ("Which of the following is a prime number: 4, 6, 7?", "7", "multiple_choice"),
-    ("What did the 1998 treaty between the parties establish in Ireland?",
-     "a devolved power-sharing assembly and cross-border bodies for the island", "long_answer"),
+    (
+        "What did the 1998 treaty between the parties establish in Ireland?",
+        "a devolved power-sharing assembly and cross-border bodies for the island",
+        "long_answer",
+    ),
     ("In which year did the Berlin Wall fall in 1989 Germany?", "1989", "answer_in_question"),
     ("Capital?", "Paris", "too_short"),
 ]
@@ -66,7 +69,7 @@ def test_rubric_survives_junk_verdicts(junk_llm, junk_client):
         "1889": "1. independence: pass\n...\n\\boxed{true}",
         "Joseph Strauss": "All fine. \\boxed{false} Actually, on reflection: \\boxed{true}",
         "four": "independence: fail (needs context)\n\\boxed{false}",
-        "Melbourne": "I think this question is great!!! {\"verdict\": tru",
+        "Melbourne": 'I think this question is great!!! {"verdict": tru',
     }
 
     def rule(prompt):
@@ -76,8 +79,13 @@ def test_rubric_survives_junk_verdicts(junk_llm, junk_client):
         return "\\boxed{true}"
 
     junk_llm.set(rule)
-    tasks = [{"id": "x", "question": "Which river flows through the German city of Cologne?",
-              "answers": ["Rhine"]}] + _tasks()
+    tasks = [
+        {
+            "id": "x",
+            "question": "Which river flows through the German city of Cologne?",
+            "answers": ["Rhine"],
+        }
+    ] + _tasks()
     junk_llm.set(rule, fail=["Answer: Rhine\n"])
     kept, rep = filter_tasks(tasks, junk_client)
     assert [t["id"] for t in kept] == ["g0", "g1"]

@@ -93,7 +93,10 @@ class _PageHandler(BaseHTTPRequestHandler):
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except BrokenPipeError:  # the client gave up (the /slow page's timeout test)
+            pass
 
     def do_GET(self) -> None:
         state: LocalServer = self.server.state  # type: ignore[attr-defined]
