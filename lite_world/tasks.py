@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lite_world._lazy import require
 from lite_world.errors import TaskError
 from lite_world.store.urls import normalize_url, wikipedia_url
 
@@ -112,8 +113,7 @@ def load_tasks(tasks: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | Non
             raise TaskError(f"Expects a task file (.jsonl, .parquet or MuSiQue .json), actual: {p} does not exist")
         rows: Iterable[Mapping[str, Any]]
         if p.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
+            pq = require("pyarrow.parquet", extra="ingest")
             rows = pq.read_table(p).to_pylist()
         elif p.suffix == ".json":
             data = json.loads(p.read_text())

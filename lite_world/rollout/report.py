@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lite_world._lazy import require
+
 __all__ = ["write_viewer", "write_plot"]
 
 _PAGE = """<!doctype html>
@@ -69,10 +71,9 @@ def write_viewer(episodes: Sequence[dict[str, Any]], summary: dict[str, Any], pa
 
 def write_plot(episodes: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Accuracy by difficulty, turns per episode, and tool-call latency, in one PNG."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="plot")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", extra="plot")
 
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
     by: dict[str, list[float]] = defaultdict(list)
