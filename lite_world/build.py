@@ -271,7 +271,8 @@ def _embedder(config: BuildConfig, given: Embedder | None) -> tuple[Embedder, di
         cfg = getattr(given, "config", None)
         return given, cfg.semantics() if isinstance(cfg, EncoderConfig) else {}
     if config.encoder_config or config.adopt_index:
-        cfg = EncoderConfig.from_dict({"model": config.embedder, **(config.encoder_config or {})})
+        fields = {"backend": "torch", "dtype": "float32", **(config.encoder_config or {})}
+        cfg = EncoderConfig.from_dict({"model": config.embedder, **fields})  # fp32 page vectors
         return get_encoder(cfg, config.device, None), cfg.semantics()
     return get_embedder(config.embedder, config.device), {}
 

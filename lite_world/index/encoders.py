@@ -15,6 +15,13 @@ a runtime choice that does not change what is computed, only how exactly:
   ``float32`` or ``bfloat16`` (``dtype``), which OpenVINO executes with AVX512-BF16 / AMX where
   the CPU has them.
 
+The default, ``auto``, is OpenVINO when it is installed (``pip install 'lite-world[fast]'``),
+else torch, in bfloat16 where the CPU has AVX512-BF16 / AMX, else float32 (GPUs: torch). Measured
+on the 2-core dev machine (``benchmarks/bench_encoders.py``, 100 demo questions, 1 thread, CPU
+ms per query at batch 1 / 64; gold recall@10, dense): torch fp32 15.2 / 11.1 (0.676), torch bf16
+11.6 / 5.5 (0.676), ONNX fp32 7.7 / 9.5 (0.676), ONNX int8 3.7 / 3.9 (0.642: more than 1 point
+lost, not a default), OpenVINO fp32 7.7 / 8.6 (0.676), OpenVINO bf16 7.0 / 4.8 (0.676).
+
 Tokenisation, pooling and normalisation are the same code for every backend. The measured
 agreement with torch fp32 (``tests/index/test_encoders.py``, :data:`TOLERANCE`): cosine >=
 0.9999 for ONNX and OpenVINO fp32, >= 0.999 for bf16, >= 0.90 for int8 (0.92 was the least
@@ -23,7 +30,9 @@ measured, on a one-word text). Recall and speed: ``benchmarks/bench_encoders.py`
 Example:
     >>> cfg = EncoderConfig(query_prefix="query: ", passage_prefix="passage: ")
     >>> cfg.semantics()["query_prefix"], cfg.backend
-    ('query: ', 'torch')
+    ('query: ', 'auto')
+    >>> EncoderConfig(backend="torch", dtype="float32").resolved().key
+    'torch'
     >>> EncoderConfig(pooling="max")
     Traceback (most recent call last):
     ...
@@ -66,7 +75,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openvino")
 DTYPES = ("float32", "bfloat16", "float16")
 POOLINGS = ("mean", "cls")
 SEMANTIC_FIELDS = ("model", "query_prefix", "passage_prefix", "pooling", "normalize", "max_length")
@@ -97,11 +106,18 @@ class EncoderConfig(ConfigMixin):
     normalize: bool = field(default=True, metadata={"help": "L2-normalise the vectors."})
     max_length: int = field(default=128, metadata={"help": "Tokens kept per text (truncation)."})
     backend: str = field(
-        default="torch", metadata={"help": f"Forward pass: one of {BACKENDS} (runtime choice)."}
+        default="auto",
+        metadata={
+            "help": f"Forward pass: one of {BACKENDS} (runtime choice); 'auto' picks by "
+            "benchmarks/bench_encoders.py: OpenVINO when installed, else torch."
+        },
     )
     dtype: str = field(
-        default="float32",
-        metadata={"help": f"torch / openvino precision: one of {DTYPES} (runtime choice)."},
+        default="auto",
+        metadata={
+            "help": f"torch / openvino precision: one of {DTYPES} or 'auto' (bfloat16 where "
+            "the CPU has AVX512-BF16 or AMX, else float32)."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -116,13 +132,13 @@ class EncoderConfig(ConfigMixin):
                 )
         check_choice("EncoderConfig.pooling", self.pooling, POOLINGS)
         check_choice("EncoderConfig.backend", self.backend, BACKENDS)
-        check_choice("EncoderConfig.dtype", self.dtype, DTYPES)
+        check_choice("EncoderConfig.dtype", self.dtype, (*DTYPES, "auto"))
         if not isinstance(self.normalize, bool):
             raise ConfigError(
                 f"Expects EncoderConfig.normalize to be a bool, actual: {self.normalize!r}"
             )
         check_int("EncoderConfig.max_length", self.max_length, low=1, high=8192)
-        if self.backend.startswith("onnx") and self.dtype != "float32":
+        if self.backend.startswith("onnx") and self.dtype not in ("float32", "auto"):
             raise ConfigError(
                 f"Expects dtype 'float32' with the {self.backend} backend, actual: {self.dtype!r}. "
                 "Use backend 'onnx-int8' for int8, or 'torch' / 'openvino' for bfloat16."
@@ -132,10 +148,42 @@ class EncoderConfig(ConfigMixin):
         """The fields that decide the vectors (what the manifest records and opening checks)."""
         return {k: getattr(self, k) for k in SEMANTIC_FIELDS}
 
+    def resolved(self) -> EncoderConfig:
+        """``auto`` backend and dtype made concrete for this machine (see :func:`auto_backend`)."""
+        backend = auto_backend() if self.backend == "auto" else self.backend
+        dtype = self.dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if backend in ("torch", "openvino") and cpu_has_bf16() else "float32"
+        return self.replace(backend=backend, dtype=dtype)
+
     @property
     def key(self) -> str:
         """``backend`` or ``backend/dtype`` (the :data:`TOLERANCE` key)."""
         return self.backend if self.dtype == "float32" else f"{self.backend}/{self.dtype}"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX; Linux ``/proc/cpuinfo``).
+
+    On CPUs without them bf16 is emulated and slower than fp32 (perf-baseline notes).
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def auto_backend() -> str:
+    """``openvino`` when it is installed (fastest at batch 1 with fp32's recall in
+    ``benchmarks/bench_encoders.py``), else ``torch``."""
+    import importlib.util
+
+    return "openvino" if importlib.util.find_spec("openvino") is not None else "torch"
 
 
 def check_semantics(recorded: dict[str, Any], config: EncoderConfig) -> None:
@@ -363,15 +411,18 @@ def get_encoder(
 
     A dict is read as an :class:`EncoderConfig`; ``$LITE_WORLD_ENCODER_BACKEND`` (e.g.
     ``onnx-int8`` or ``torch/bfloat16``) overrides the backend and dtype of a config that leaves
-    them at their defaults, never the semantic fields.
+    the backend at ``auto``, never the semantic fields.
     """
     if isinstance(config, dict):
         config = EncoderConfig.from_dict(config)
     override = os.environ.get(_ENV_BACKEND)
-    if override and config.backend == "torch" and config.dtype == "float32":
+    if override and config.backend == "auto":
         backend, _, dtype = override.partition("/")
         config = config.replace(backend=backend, dtype=dtype or "float32")
-    return _cached(config, device, num_threads)
+    if config.backend == "auto" and device != "cpu":
+        if device is not None or require("torch").cuda.is_available():
+            config = config.replace(backend="torch")  # GPUs: torch on the device
+    return _cached(config.resolved(), device, num_threads)
 
 
 @functools.lru_cache(maxsize=8)

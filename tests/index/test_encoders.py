@@ -18,7 +18,7 @@ def texts(musique):
 
 @pytest.fixture(scope="module")
 def reference(texts):
-    return get_encoder(EncoderConfig()).encode(texts, batch_size=8)
+    return get_encoder(EncoderConfig(backend="torch", dtype="float32")).encode(texts, batch_size=8)
 
 
 def test_torch_fp32_is_the_sentence_transformers_vector(texts, reference, embedder):
@@ -58,6 +58,20 @@ def test_prefixes_and_cls_pooling(texts):
     assert np.allclose(e5.encode_passages(texts[:3]), passages, atol=1e-5)
     cls = get_encoder(EncoderConfig(pooling="cls")).encode(texts[:3])
     assert (cls * plain.encode(texts[:3])).sum(1).max() < 0.999  # a different vector
+
+
+def test_auto_resolves_to_an_installed_backend(monkeypatch):
+    from lite_world.index import encoders
+
+    monkeypatch.setattr(encoders, "auto_backend", lambda: "torch")
+    monkeypatch.setattr(encoders, "cpu_has_bf16", lambda: False)
+    assert EncoderConfig().resolved().key == "torch"
+    monkeypatch.setattr(encoders, "cpu_has_bf16", lambda: True)
+    assert EncoderConfig().resolved().key == "torch/bfloat16"
+    assert EncoderConfig(dtype="float32").resolved().key == "torch"
+    monkeypatch.setenv("LITE_WORLD_ENCODER_BACKEND", "onnx-int8")
+    pytest.importorskip("onnxruntime")
+    assert get_encoder({}).config.key == "onnx-int8"
 
 
 def test_config_errors():
