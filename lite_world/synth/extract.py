@@ -35,7 +35,13 @@ from lite_world.synth.prompts import extract_messages
 from lite_world.synth.records import StepReport
 from lite_world.tools.text import split_sentences
 
-__all__ = ["extract_pairs", "pairs_to_tasks", "evidence_sentence", "answer_in_text"]
+__all__ = [
+    "extract_pairs",
+    "pairs_to_tasks",
+    "evidence_sentence",
+    "answer_in_text",
+    "salvage_pairs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,21 @@ def evidence_sentence(answer: str, text: str, hint: str = "") -> str | None:
             if score > best_score:
                 best, best_score = _WS.sub(" ", sent).strip(), score
     return best
+
+
+_PAIR = re.compile(
+    r'"question"\s*:\s*"((?:[^"\\]|\\.)+)"\s*,\s*"answer"\s*:\s*"((?:[^"\\]|\\.)+)"', re.DOTALL
+)
+
+
+def salvage_pairs(text: str) -> list[dict[str, str]]:
+    """Complete ``"question": ..., "answer": ...`` pairs from output cut off mid-JSON.
+
+    Example:
+        >>> salvage_pairs('[{"question": "Who?", "answer": "Ann", "evidence": "Ann wa')
+        [{'question': 'Who?', 'answer': 'Ann'}]
+    """
+    return [{"question": q, "answer": a} for q, a in _PAIR.findall(text or "")]
 
 
 def _task_id(url: str, question: str) -> str:
@@ -154,8 +175,11 @@ def extract_pairs(
             continue
         value = rep.json()
         if value is None:
-            report.drop("no_json")
-            continue
+            value = salvage_pairs(rep.text)
+            if not value:
+                report.drop("no_json")
+                continue
+            report.extra["salvaged_pages"] = report.extra.get("salvaged_pages", 0) + 1
         out.extend(
             pairs_to_tasks(
                 {**page, "markdown": page["markdown"]}, value, report, seen=seen, model=client.model

@@ -66,6 +66,7 @@ _GENERIC = frozenset(
     london paris""".split()
 )
 MAX_NGRAM = 6
+_HEADING = re.compile(r"^\s*(?:#+[^\n]*\n\s*)+")
 
 
 def surface(title: str) -> str:
@@ -131,6 +132,7 @@ class LinkGraph:
             if is_generic(src):
                 continue
             for sent in split_sentences(p["markdown"]):
+                sent = _HEADING.sub("", sent)
                 words = _WORDS.findall(sent)
                 for i in range(len(words)):
                     for n in range(1, MAX_NGRAM + 1):

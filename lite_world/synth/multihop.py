@@ -47,6 +47,12 @@ __all__ = [
 ]
 
 
+_QUESTION_START = re.compile(
+    r"^(what|which|who|whom|whose|where|when|how|in|at|on|from|during|identify|name)\b",
+    re.IGNORECASE,
+)
+
+
 def mask_entities(text: str, names: Mapping[str, str]) -> str:
     """Replace every name (whole words, longest first) by its placeholder."""
     for name in sorted(names, key=len, reverse=True):
@@ -240,7 +246,7 @@ def generate_multihop(
             if rep.error:
                 report.drop("llm_error")
                 questions.append(None)
-            elif len(text.split()) < 6 or "?" not in text:
+            elif len(text.split()) < 6 or "?" not in text or not _QUESTION_START.match(text):
                 report.drop("llm_bad_question")
                 questions.append(None)
             elif answer_in_text([surface(d["target"]), d["target"]], text):
