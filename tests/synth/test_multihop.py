@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lite_world.synth.extract import answer_in_text
@@ -66,3 +68,35 @@ def test_llm_composer_drops_leaks_and_junk(graph, junk_llm, junk_client):
         out[0]["meta"]["composer"] == "junk"
         and out[0]["meta"]["target"] == drafts[2]["meta"]["target"]
     )
+
+
+def test_llm_graph_extractor_with_junk_and_media(graph, junk_llm, junk_client):
+    titles = sorted(graph.urls)
+
+    def junk(title):
+        return len(title) % 5 == 0
+
+    def rule(prompt):
+        if "Page title: " not in prompt:  # the composer
+            return "Which person or place matches every one of these clues given here?"
+        title = prompt.split("Page title: ", 1)[1].split("\n", 1)[0]
+        if junk(title):
+            return "Sorry, I can't read that page."
+        i = titles.index(title)
+        related = [titles[(i + 7) % len(titles)], titles[(i + 13) % len(titles)]]
+        return json.dumps({"features": ["a fact"], "related": ["The New York Times", *related]})
+
+    junk_llm.set(rule)
+    out, rep = generate_multihop(
+        graph, 2, seed=3, client=junk_client, graph_kind="llm", show_progress=False
+    )
+    asked = [
+        p.split("Page title: ", 1)[1].split("\n", 1)[0]
+        for p in junk_llm.prompts
+        if "Page title: " in p
+    ]
+    assert len(out) >= 1, rep.to_dict()
+    assert rep.dropped.get("graph_no_json", 0) == sum(junk(t) for t in asked)
+    for t in out:
+        assert t["meta"]["graph"] == "llm" and "The New York Times" not in t["meta"]["subgraph"]
+        assert t["question"] == "Which person or place matches every one of these clues given here?"
