@@ -2,7 +2,7 @@
 
 Models wrap JSON in prose, code fences, trailing commas, single quotes and half-finished
 lists. :func:`extract_json` tries, in order: the whole text, every fenced block, then every
-balanced ``{...}`` / ``[...]`` span (strict JSON first, then json5); it returns ``None`` when
+balanced ``{...}`` / ``[...]`` span (read by :func:`lite_world.lenient_json.loads_lenient`); ``None`` when
 nothing parses, never raises.
 
 Example:
@@ -18,9 +18,10 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from lite_world.lenient_json import loads_lenient
 
 __all__ = ["extract_json", "balanced_spans"]
 
@@ -28,16 +29,8 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
 
 def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        import json5
-
-        return json5.loads(text)
-    except Exception:  # json5 raises several types on junk
-        return _MISS
+    value, error = loads_lenient(text)
+    return _MISS if error is not None else value
 
 
 _MISS = object()

@@ -122,11 +122,9 @@ def _cmd_filter(a: argparse.Namespace) -> int:
 
 
 def _open(world: str, mode: str = "hybrid") -> Any:
-    from lite_world.index.searcher import SearchConfig
-    from lite_world.synth.pages import world_dir
-    from lite_world.world import World
+    from lite_world.worlds import open_world
 
-    return World(world_dir(world), search=SearchConfig(mode=mode))
+    return open_world(world, search_mode=mode)
 
 
 def _cmd_audit(a: argparse.Namespace) -> int:

@@ -30,11 +30,9 @@ def is_world(path: str | os.PathLike[str]) -> bool:
 
 def world_dir(source: str | os.PathLike[str]) -> str:
     """The directory of a world spec: ``demo`` → the bundled demo world (built on first use)."""
-    if str(source) == "demo":
-        from lite_world.demo import ensure_demo_world
+    from lite_world.worlds import resolve_world_spec
 
-        return str(ensure_demo_world())
-    return os.fspath(source)
+    return str(resolve_world_spec(os.fspath(source)))
 
 
 def load_pages(
