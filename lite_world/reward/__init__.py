@@ -21,7 +21,7 @@ from lite_world.reward.normalize import (
     f1_score,
     normalize_answer,
 )
-from lite_world.reward.prompt import build_messages, parse_verdict
+from lite_world.reward.prompt import judge_messages, parse_verdict
 from lite_world.reward.score import REWARD_KINDS, RewardResult, agreement, compute_reward
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
     "RewardResult",
     "agreement",
     "answer_aliases",
-    "build_messages",
+    "judge_messages",
     "check_answer",
     "compute_reward",
     "cover_exact_match",

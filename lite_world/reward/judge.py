@@ -37,7 +37,7 @@ from lite_world.cache import LRUCache
 from lite_world.errors import ConfigError, ServiceError
 from lite_world.reward.guards import check_answer
 from lite_world.reward.normalize import Answers, answer_aliases, exact_match
-from lite_world.reward.prompt import build_messages, parse_verdict
+from lite_world.reward.prompt import judge_messages, parse_verdict
 
 __all__ = ["API_KEY_ENV", "JudgeConfig", "JudgeResult", "JudgeSource", "LLMJudge"]
 
@@ -278,7 +278,7 @@ class LLMJudge:
         payload = json.dumps(
             {
                 "model": self.config.model,
-                "messages": build_messages(question, references, prediction),
+                "messages": judge_messages(question, references, prediction),
                 "temperature": self.config.temperature,
                 "max_tokens": self.config.max_tokens,
             }

@@ -7,8 +7,8 @@ The judge answers ``{"reasoning": "...", "judgment": "Correct"|"Incorrect"}``, t
 LiteResearcher training-reward format.
 
 Example:
-    >>> from lite_world.reward.prompt import build_messages, parse_verdict
-    >>> [m["role"] for m in build_messages("Capital of France?", ["Paris"], "Paris")]
+    >>> from lite_world.reward.prompt import judge_messages, parse_verdict
+    >>> [m["role"] for m in judge_messages("Capital of France?", ["Paris"], "Paris")]
     ['system', 'user']
     >>> parse_verdict('{"reasoning": "same city", "judgment": "Correct"}')
     True
@@ -22,7 +22,7 @@ from typing import Any
 
 from lite_world.reward.normalize import Answers, answer_aliases
 
-__all__ = ["SYSTEM_PROMPT", "USER_TEMPLATE", "build_messages", "parse_verdict", "quote_untrusted"]
+__all__ = ["SYSTEM_PROMPT", "USER_TEMPLATE", "judge_messages", "parse_verdict", "quote_untrusted"]
 
 SYSTEM_PROMPT = """\
 You grade answers to questions. Decide whether a predicted answer means the same \
@@ -81,11 +81,11 @@ def quote_untrusted(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def build_messages(question: str, references: Answers, prediction: str) -> list[dict[str, str]]:
+def judge_messages(question: str, references: Answers, prediction: str) -> list[dict[str, str]]:
     """Return the chat messages asking whether ``prediction`` matches any reference.
 
     Example:
-        >>> msgs = build_messages("Capital of France?", ["Paris", "Paname"], "Paris")
+        >>> msgs = judge_messages("Capital of France?", ["Paris", "Paname"], "Paris")
         >>> print(msgs[1]["content"].splitlines()[4])
         ["Paris", "Paname"]
         >>> print(msgs[1]["content"].splitlines()[7])

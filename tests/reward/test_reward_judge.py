@@ -12,7 +12,7 @@ import pytest
 
 from lite_world.errors import ConfigError
 from lite_world.reward.judge import API_KEY_ENV, JudgeConfig, JudgeResult, LLMJudge
-from lite_world.reward.prompt import build_messages, parse_verdict, quote_untrusted
+from lite_world.reward.prompt import judge_messages, parse_verdict, quote_untrusted
 
 CORRECT = '{"reasoning": "Both name the same city.", "judgment": "Correct"}'
 INCORRECT = '{"reasoning": "Different city.", "judgment": "Incorrect"}'
@@ -289,7 +289,7 @@ def test_quote_untrusted_round_trips():
 
 
 def test_build_messages_layout():
-    msgs = build_messages("Q?", "Paris", "Paris")
+    msgs = judge_messages("Q?", "Paris", "Paris")
     assert msgs[1]["content"].splitlines()[:8] == [
         "<<<QUESTION>>>",
         '"Q?"',
