@@ -5,7 +5,8 @@ Modules, in reading order:
 * :mod:`~trainers.grpo.config`: :class:`GRPOConfig`, every setting (the paper's recipe by default);
 * :mod:`~trainers.grpo.rollout`: batched multi-turn sampling through ``LiteSearch-v0`` into
   token trajectories (policy tokens mask 1, prompt and tool responses mask 0);
-* :mod:`~trainers.grpo.algorithm`: group advantages and the clipped surrogate loss, pure tensor functions;
+* :mod:`~trainers.grpo.algorithm`: group advantages and the clipped surrogate loss (pure tensor
+  functions);
 * :mod:`~trainers.grpo.trainer`: :class:`GRPOTrainer`, the loop, the update, metrics, checkpoints;
 * :mod:`~trainers.grpo.plot`: the training-dynamics figure;
 * ``python -m trainers.grpo`` / ``lite-world-train-grpo``: the CLI.

@@ -11,12 +11,14 @@ Usage:
         --max-turns 2 --max-new-tokens 64 --learning-rate 1e-5 --steps 10 --output-dir runs/grpo-cpu
     # one GPU, a bigger model from the Hugging Face cache, the paper's batch
     python -m trainers.grpo --model Qwen/Qwen2.5-1.5B-Instruct --mixed-precision bf16 \\
-        --tasks-per-step 16 --group-size 8 --max-turns 16 --micro-batch-size 8 --gradient-checkpointing
+        --tasks-per-step 16 --group-size 8 --max-turns 16 --micro-batch-size 8 \\
+        --gradient-checkpointing
     # resume the latest checkpoint of a run
     python -m trainers.grpo --output-dir runs/grpo-cpu --steps 20 --resume-from latest
 
 Example:
-    >>> args = build_parser().parse_args(["--steps", "3", "--no-plot", "--search-k", "5", "--max-turns", "4"])
+    >>> flags = ["--steps", "3", "--no-plot", "--search-k", "5", "--max-turns", "4"]
+    >>> args = build_parser().parse_args(flags)
     >>> config = config_from_args(args)[0]
     >>> config.env.search_k, config.env.max_turns, config.plot
     (5, 4, False)
@@ -37,11 +39,13 @@ __all__ = ["build_parser", "config_from_args", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one flag per config field (unset flags stay out of the namespace)."""
-    return config_parser(GRPOConfig, "python -m trainers.grpo", "Train a policy with GRPO in LiteSearch-v0.")
+    return config_parser(
+        GRPOConfig, "python -m trainers.grpo", "Train a policy with GRPO in LiteSearch-v0."
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[GRPOConfig, dict[str, Any]]:
-    """``(config, cli_only_options)`` from parsed arguments (``--config`` file first, then flags)."""
+    """``(config, cli_only_options)`` from parsed arguments (``--config`` file, then flags)."""
     return _config_from_args(GRPOConfig, args)
 
 

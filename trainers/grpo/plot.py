@@ -71,7 +71,7 @@ def plot_metrics(
     if extra:
         runs.update(extra)
     fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
-    for ax, (key, label) in zip(axes.flat, PANELS):
+    for ax, (key, label) in zip(axes.flat, PANELS, strict=False):
         for name, records in runs.items():
             steps, values = series(records, key)
             ax.plot(steps, values, marker="o", markersize=3, label=name if len(runs) > 1 else None)
@@ -92,7 +92,9 @@ def plot_metrics(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m trainers.grpo.plot RUN_DIR [--out PNG]``."""
-    parser = argparse.ArgumentParser(prog="python -m trainers.grpo.plot", description="Plot a GRPO run's metrics.")
+    parser = argparse.ArgumentParser(
+        prog="python -m trainers.grpo.plot", description="Plot a GRPO run's metrics."
+    )
     parser.add_argument("run_dir", help="directory holding metrics.jsonl")
     parser.add_argument("--out", default=None, help="PNG to write (default: RUN_DIR/metrics.png)")
     args = parser.parse_args(argv)

@@ -26,11 +26,13 @@ Example (needs a world; see ``tests/trainers/grpo`` for a run on a tiny one):
     >>> from lite_world.tasks import demo_tasks
     >>> model, tokenizer = load_smollm2()
     >>> from lite_world.envs.config import LiteSearchConfig
-    >>> config = GRPOConfig(env=LiteSearchConfig(max_turns=2, action_format="tags"), max_new_tokens=16)
+    >>> env = LiteSearchConfig(max_turns=2, action_format="tags")
+    >>> config = GRPOConfig(env=env, max_new_tokens=16)
     >>> tasks = demo_tasks()[:1]
     >>> trajs = rollout(model, tokenizer, make_envs(config, tasks, 2), tasks, group_size=2,
     ...                 config=config, rng=SamplingRNG(0, "cpu"), seed=0)   # doctest: +SKIP
-    >>> [t.turns for t in trajs], sum(trajs[0].loss_mask) == trajs[0].response_tokens  # doctest: +SKIP
+    >>> [t.turns for t in trajs], sum(trajs[0].loss_mask) == trajs[0].response_tokens
+    ... # doctest: +SKIP
     ([2, 2], True)
 """
 
@@ -47,7 +49,6 @@ from lite_world.agents.turns import end_of_turn_ids, end_turn
 from lite_world.envs.factory import make_env
 from lite_world.errors import ConfigError
 from lite_world.tasks import Task
-
 from trainers.grpo.config import GRPOConfig
 
 torch = require("torch")
@@ -84,15 +85,18 @@ class ChatTokens:
         'Hi<|im_end|>\\n<|im_start|>assistant\\n'
         >>> tok.decode(chat.observation_ids("<information>x</information>", after_eos=False))
         '<|im_end|>\\n<|im_start|>user\\n<information>x</information><|im_end|>\\n<|im_start|>assistant\\n'
-        >>> tok.decode(chat.observation_ids("obs", after_eos=True))  # the policy wrote <|im_end|> itself
+        >>> tok.decode(chat.observation_ids("obs", after_eos=True))  # the policy wrote <|im_end|>
         '\\n<|im_start|>user\\nobs<|im_end|>\\n<|im_start|>assistant\\n'
-        >>> tok.decode(chat.turn_ids("<answer>A</answer>"))  # a finished turn, as the policy writes it
+        >>> tok.decode(chat.turn_ids("<answer>A</answer>"))  # a turn, as the policy ends it
         '<answer>A</answer><|im_end|>'
     """
 
     def __init__(self, tokenizer: Any) -> None:
         if not getattr(tokenizer, "chat_template", None):
-            raise ConfigError("Expects a tokenizer with a chat template, actual: none. Set tokenizer.chat_template")
+            raise ConfigError(
+                "Expects a tokenizer with a chat template, actual: none. "
+                "Set tokenizer.chat_template"
+            )
         self.tokenizer = tokenizer
         self.eos_text = tokenizer.eos_token or ""
 
@@ -113,12 +117,15 @@ class ChatTokens:
         """What follows an assistant turn: its closing, ``observation`` as a user message, the
         generation prompt. ``after_eos``: the turn already ended with the eos token, which is
         then not repeated."""
-        history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": _SENTINEL},
-                   {"role": "user", "content": observation}]
+        history = [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": _SENTINEL},
+            {"role": "user", "content": observation},
+        ]
         rendered = self._render(history, True)
-        text = rendered[rendered.index(_SENTINEL) + len(_SENTINEL):]
+        text = rendered[rendered.index(_SENTINEL) + len(_SENTINEL) :]
         if after_eos and self.eos_text and text.startswith(self.eos_text):
-            text = text[len(self.eos_text):]
+            text = text[len(self.eos_text) :]
         return text
 
     def observation_ids(self, observation: str, after_eos: bool) -> list[int]:
@@ -127,10 +134,13 @@ class ChatTokens:
 
     def turn_ids(self, content: str) -> list[int]:
         """Token ids of a finished assistant turn: ``content`` then the end-of-turn token, when the
-        template closes a turn with the eos token (ChatML's ``<|im_end|>``), as the policy writes it."""
+        template closes a turn with the eos token (ChatML's ``<|im_end|>``), as the policy
+        writes it."""
         ids = self.encode(content)
         eos_id = self.tokenizer.eos_token_id
-        if eos_id is not None and self.observation_text("x", after_eos=False).startswith(self.eos_text):
+        if eos_id is not None and self.observation_text("x", after_eos=False).startswith(
+            self.eos_text
+        ):
             ids.append(int(eos_id))
         return ids
 
@@ -171,7 +181,10 @@ class Trajectory:
     def add_policy(self, token_ids: Sequence[int], logprobs: Sequence[float]) -> None:
         """Append sampled tokens (mask 1)."""
         if len(token_ids) != len(logprobs):
-            raise ConfigError(f"Expects one log-prob per token, actual: {len(logprobs)} for {len(token_ids)} tokens")
+            raise ConfigError(
+                f"Expects one log-prob per token, actual: {len(logprobs)} for "
+                f"{len(token_ids)} tokens"
+            )
         self.input_ids.extend(int(t) for t in token_ids)
         self.loss_mask.extend([1] * len(token_ids))
         self.sampler_logprobs.extend(float(x) for x in logprobs)
@@ -184,7 +197,12 @@ class Trajectory:
 
 
 def trajectory_from_messages(
-    chat: ChatTokens, messages: Sequence[Mapping[str, Any]], *, reward: float = 0.0, task_id: str = "", group: int = 0
+    chat: ChatTokens,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    reward: float = 0.0,
+    task_id: str = "",
+    group: int = 0,
 ) -> Trajectory:
     """A trajectory from a finished conversation, its assistant texts tokenised as policy tokens.
 
@@ -197,7 +215,8 @@ def trajectory_from_messages(
     Example:
         >>> from lite_world.agents.smollm import load_smollm2
         >>> chat = ChatTokens(load_smollm2()[1])
-        >>> msgs = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "<search>q</search>"},
+        >>> msgs = [{"role": "user", "content": "Q?"},
+        ...         {"role": "assistant", "content": "<search>q</search>"},
         ...         {"role": "user", "content": "<information>r</information>"},
         ...         {"role": "assistant", "content": "<answer>A</answer>"}]
         >>> t = trajectory_from_messages(chat, msgs, reward=1.0)
@@ -207,7 +226,9 @@ def trajectory_from_messages(
     """
     first = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), len(messages))
     prompt = chat.prompt_ids(messages[:first])
-    traj = Trajectory(task_id=task_id, group=group, input_ids=[], loss_mask=[], sampler_logprobs=[], reward=reward)
+    traj = Trajectory(
+        task_id=task_id, group=group, input_ids=[], loss_mask=[], sampler_logprobs=[], reward=reward
+    )
     traj.add_context(prompt)
     for m in messages[first:]:
         if m["role"] == "assistant":
@@ -290,8 +311,8 @@ class _StopOnStrings(transformers.StoppingCriteria):
         self.stopped_at: dict[int, int] = {}
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        new = input_ids[:, self.prompt_width:]
-        tails = self.tokenizer.batch_decode(new[:, -self.window:], skip_special_tokens=True)
+        new = input_ids[:, self.prompt_width :]
+        tails = self.tokenizer.batch_decode(new[:, -self.window :], skip_special_tokens=True)
         done = []
         for row, tail in enumerate(tails):
             if row not in self.stopped_at and any(s in tail for s in self.stop):
@@ -374,9 +395,10 @@ def generate_turns(
         >>> model, tokenizer = load_smollm2()
         >>> prompt = ChatTokens(tokenizer).prompt_ids([{"role": "user", "content": "Say hi."}])
         >>> with SamplingRNG(0, "cpu").active():
-        ...     [turn] = generate_turns(model, tokenizer, [prompt], stop=["<tool_response>"], max_new_tokens=32,
+        ...     [turn] = generate_turns(model, tokenizer, [prompt], stop=["<tool_response>"],
+        ...                             max_new_tokens=32,
         ...                             temperature=1.0, eos_token_ids=[2], pad_token_id=2)
-        >>> turn.finish, turn.token_ids[-1], len(turn.token_ids) == len(turn.logprobs) < 32  # it ended its turn
+        >>> turn.finish, turn.token_ids[-1], len(turn.token_ids) == len(turn.logprobs) < 32  # ended
         ('eos', 2, True)
         >>> all(lp <= 0 for lp in turn.logprobs)
         True
@@ -385,13 +407,19 @@ def generate_turns(
     input_ids = torch.full((len(prompts), width), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
     for row, prompt in enumerate(prompts):
-        input_ids[row, width - len(prompt):] = torch.tensor(list(prompt), dtype=torch.long)
-        attention_mask[row, width - len(prompt):] = 1
+        input_ids[row, width - len(prompt) :] = torch.tensor(list(prompt), dtype=torch.long)
+        attention_mask[row, width - len(prompt) :] = 1
     criteria = _StopOnStrings(tokenizer, stop, width) if stop else None
     recorder = _RecordLogprobs(temperature)
     settings = transformers.GenerationConfig(
-        max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p, top_k=0,
-        eos_token_id=list(eos_token_ids), pad_token_id=pad_token_id, repetition_penalty=1.0,
+        max_new_tokens=max_new_tokens,
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0,
+        eos_token_id=list(eos_token_ids),
+        pad_token_id=pad_token_id,
+        repetition_penalty=1.0,
     )
     kwargs: dict[str, Any] = {"logits_processor": transformers.LogitsProcessorList([recorder])}
     if criteria is not None:
@@ -399,7 +427,10 @@ def generate_turns(
     device = model.device
     with torch.no_grad():
         output = model.generate(
-            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), generation_config=settings, **kwargs
+            input_ids=input_ids.to(device),
+            attention_mask=attention_mask.to(device),
+            generation_config=settings,
+            **kwargs,
         )
     logprobs, entropies = recorder.finish(output)
     new_tokens = output[:, width:].cpu()
@@ -407,13 +438,18 @@ def generate_turns(
     for row in range(len(prompts)):
         new = new_tokens[row].tolist()
         if criteria is not None and row in criteria.stopped_at:
-            new = new[:criteria.stopped_at[row]]  # the rest of the row is padding
+            new = new[: criteria.stopped_at[row]]  # the rest of the row is padding
         end = end_turn(tokenizer, new, eos_token_ids, stop)
         length = len(end.token_ids)
-        turns.append(Turn(
-            token_ids=end.token_ids, logprobs=tuple(logprobs[row, :length].tolist()),
-            entropy_sum=float(entropies[row, :length].sum()), text=end.text, finish=end.finish,
-        ))
+        turns.append(
+            Turn(
+                token_ids=end.token_ids,
+                logprobs=tuple(logprobs[row, :length].tolist()),
+                entropy_sum=float(entropies[row, :length].sum()),
+                text=end.text,
+                finish=end.finish,
+            )
+        )
     return turns
 
 
@@ -421,14 +457,15 @@ def generate_turns(
 
 
 def make_envs(config: GRPOConfig, tasks: Sequence[Task], n: int) -> list[Any]:
-    """``n`` ``LiteSearch-v0`` envs (with ``TimeLimit``) configured by ``config``; they share the world.
+    """``n`` ``LiteSearch-v0`` envs (``TimeLimit`` included) from ``config``, sharing the world.
 
     Example:
         >>> from lite_world.tasks import demo_tasks
         >>> from lite_world.envs.config import LiteSearchConfig
         >>> config = GRPOConfig(env=LiteSearchConfig(max_turns=3, action_format="tags"))
         >>> envs = make_envs(config, demo_tasks()[:2], 4)
-        >>> len(envs), envs[0].unwrapped.config.action_format, envs[0].spec.max_episode_steps  # no world opened yet
+        >>> env = envs[0]  # no world opened yet
+        >>> len(envs), env.unwrapped.config.action_format, env.spec.max_episode_steps
         (4, 'tags', 3)
     """
     env_config = config.env.replace(tasks=tuple(t.to_dict() for t in tasks))
@@ -473,10 +510,13 @@ def rollout(
             prompt = chat.prompt_ids(info["messages"])
             if len(prompt) + config.max_new_tokens > config.max_seq_len:
                 raise ConfigError(
-                    f"Expects max_seq_len >= prompt + max_new_tokens = {len(prompt) + config.max_new_tokens} "
+                    "Expects max_seq_len >= prompt + max_new_tokens = "
+                    f"{len(prompt) + config.max_new_tokens} "
                     f"(task {task.id!r}), actual: {config.max_seq_len}"
                 )
-            traj = Trajectory(task_id=task.id, group=g, input_ids=[], loss_mask=[], sampler_logprobs=[])
+            traj = Trajectory(
+                task_id=task.id, group=g, input_ids=[], loss_mask=[], sampler_logprobs=[]
+            )
             traj.add_context(prompt)
             traj.messages = list(info["messages"])
             trajs.append(traj)
@@ -485,20 +525,33 @@ def rollout(
     active = list(range(len(trajs)))
     while active:
         for start in range(0, len(active), config.generation_batch_size):
-            chunk = active[start:start + config.generation_batch_size]
+            chunk = active[start : start + config.generation_batch_size]
             with rng.active(), amp():
                 turns = generate_turns(
-                    model, tokenizer, [trajs[i].input_ids for i in chunk], stop=stop,
-                    max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
-                    eos_token_ids=eos_ids, pad_token_id=pad_id,
+                    model,
+                    tokenizer,
+                    [trajs[i].input_ids for i in chunk],
+                    stop=stop,
+                    max_new_tokens=config.max_new_tokens,
+                    temperature=config.temperature,
+                    top_p=config.top_p,
+                    eos_token_ids=eos_ids,
+                    pad_token_id=pad_id,
                 )
-            for i, turn in zip(chunk, turns):
+            for i, turn in zip(chunk, turns, strict=True):
                 _advance(trajs[i], envs[i], turn, chat, eos_ids, config)
         active = [i for i in active if not trajs[i].done]
     return trajs
 
 
-def _advance(traj: Trajectory, env: Any, turn: Turn, chat: ChatTokens, eos_ids: Sequence[int], config: GRPOConfig) -> None:
+def _advance(
+    traj: Trajectory,
+    env: Any,
+    turn: Turn,
+    chat: ChatTokens,
+    eos_ids: Sequence[int],
+    config: GRPOConfig,
+) -> None:
     """Record ``turn`` in ``traj``, step the env with its text, append the observation."""
     traj.add_policy(turn.token_ids, turn.logprobs)
     traj.entropy_sum += turn.entropy_sum
@@ -509,7 +562,12 @@ def _advance(traj: Trajectory, env: Any, turn: Turn, chat: ChatTokens, eos_ids: 
     traj.tool_calls = int(info.get("totals", {}).get("tool_calls", traj.tool_calls))
     traj.messages = list(info.get("messages", traj.messages))
     if terminated or truncated:
-        traj.done, traj.reward, traj.answered, traj.truncated = True, float(reward), bool(terminated), bool(truncated)
+        traj.done, traj.reward, traj.answered, traj.truncated = (
+            True,
+            float(reward),
+            bool(terminated),
+            bool(truncated),
+        )
         traj.answer = info.get("answer")
         reward_info = info.get("reward_info") or {}
         traj.em, traj.f1 = float(reward_info.get("em", 0.0)), float(reward_info.get("f1", 0.0))

@@ -3,8 +3,10 @@
 One step:
 
 1. draw ``tasks_per_step`` tasks (shuffled epochs of the task list);
-2. play ``group_size`` episodes per task with the current weights (:func:`~trainers.grpo.rollout.rollout`);
-3. advantages: each episode's reward normalised within its group (:func:`~trainers.grpo.algorithm.group_advantages`);
+2. play ``group_size`` episodes per task with the current weights
+   (:func:`~trainers.grpo.rollout.rollout`);
+3. advantages: each episode's reward normalised within its group
+   (:func:`~trainers.grpo.algorithm.group_advantages`);
 4. one update: the clipped surrogate on policy tokens only (tool responses and the prompt are
    masked), gradients accumulated over micro-batches, then one optimizer step (strictly
    on-policy); ``updates_per_step > 1`` splits the batch into PPO mini-batches instead;
@@ -29,10 +31,12 @@ moves with its momentum), so a run with skipping follows the one without.
 
 Example:
     >>> from lite_world.envs.config import LiteSearchConfig
-    >>> config = GRPOConfig(steps=2, tasks_per_step=1, group_size=2, max_new_tokens=16, output_dir="runs/grpo-smoke",
-    ...                     env=LiteSearchConfig(max_turns=2, action_format="tags"))     # doctest: +SKIP
-    >>> history = GRPOTrainer(config).train()                                          # doctest: +SKIP
-    >>> sorted(history[0])[:3]                                                         # doctest: +SKIP
+    >>> config = GRPOConfig(steps=2, tasks_per_step=1, group_size=2, max_new_tokens=16,
+    ...                     output_dir="runs/grpo-smoke",
+    ...                     env=LiteSearchConfig(max_turns=2, action_format="tags"))
+    ... # doctest: +SKIP
+    >>> history = GRPOTrainer(config).train()  # doctest: +SKIP
+    >>> sorted(history[0])[:3]  # doctest: +SKIP
     ['action_errors_mean', 'answered', 'clip_ratio']
 """
 
@@ -54,18 +58,31 @@ import numpy as np
 from lite_world._lazy import require
 from lite_world.errors import ConfigError
 from lite_world.tasks import Task, load_tasks
-
+from trainers._runs import (
+    CHECKPOINT_PREFIX,
+    bf16_autocast,
+    checkpoint_dirs,
+    prune_checkpoints,
+    write_dir,
+)
 from trainers.grpo.algorithm import aggregate, group_advantages, kl_k3, policy_loss, token_logprobs
 from trainers.grpo.config import GRPOConfig
-from trainers._runs import CHECKPOINT_PREFIX, bf16_autocast, checkpoint_dirs, prune_checkpoints, write_dir
 from trainers.grpo.rollout import SamplingRNG, Trajectory, eos_token_ids, make_envs, rollout
 
 torch = require("torch")
 transformers = require("transformers", extra="llm")
 
-__all__ = ["Batch", "GRPOTrainer", "checkpointing_layers", "load_policy", "policy_position_logits", "step_metrics"]
+__all__ = [
+    "Batch",
+    "GRPOTrainer",
+    "checkpointing_layers",
+    "load_policy",
+    "policy_position_logits",
+    "step_metrics",
+]
 
 logger = logging.getLogger(__name__)
+
 
 def load_policy(name: str | os.PathLike[str], dtype: str = "float32") -> tuple[Any, Any]:
     """``(model, tokenizer)`` of a trainable policy, loaded offline.
@@ -87,7 +104,7 @@ def load_policy(name: str | os.PathLike[str], dtype: str = "float32") -> tuple[A
         shared, tokenizer = load_smollm2(torch_dtype)
         model = copy.deepcopy(shared)
         # The GGUF weights were de-quantised on load: mark the copy as the plain float model it
-        # is, so that save_pretrained writes it (transformers refuses to save "GGUF-quantised" ones).
+        # is, so that save_pretrained writes it (transformers refuses "GGUF-quantised" ones).
         model.hf_quantizer = None
         model.is_quantized = False
         if hasattr(model.config, "quantization_config"):
@@ -95,27 +112,34 @@ def load_policy(name: str | os.PathLike[str], dtype: str = "float32") -> tuple[A
         return model, tokenizer
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=True)
-        model = transformers.AutoModelForCausalLM.from_pretrained(name, dtype=torch_dtype, local_files_only=True)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            name, dtype=torch_dtype, local_files_only=True
+        )
     except OSError as exc:
         raise ConfigError(
-            f"Expects model to be 'smollm2', a local model directory or a model id in the Hugging Face cache "
-            f"(loading is offline), actual: {str(name)!r} ({exc})"
+            "Expects model to be 'smollm2', a local model directory or a model id in the Hugging "
+            f"Face cache (loading is offline), actual: {str(name)!r} ({exc})"
         ) from exc
     if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError(f"Expects a tokenizer with a chat template, actual: none in {str(name)!r}")
+        raise ConfigError(
+            f"Expects a tokenizer with a chat template, actual: none in {str(name)!r}"
+        )
     return model, tokenizer
 
 
 @dataclass
 class Batch:
-    """Right-padded tensors of some trajectories: ``input_ids``, ``attention_mask``, ``loss_mask`` ``(B, T)``."""
+    """Right-padded ``(B, T)`` tensors of trajectories: ``input_ids``, ``attention_mask``,
+    ``loss_mask``."""
 
     input_ids: Any
     attention_mask: Any
     loss_mask: Any
 
     @classmethod
-    def collate(cls, trajectories: Sequence[Trajectory], pad_token_id: int, device: Any = "cpu") -> Batch:
+    def collate(
+        cls, trajectories: Sequence[Trajectory], pad_token_id: int, device: Any = "cpu"
+    ) -> Batch:
         """Pad ``trajectories`` to their longest one.
 
         Example:
@@ -158,23 +182,32 @@ class GRPOTrainer:
     """
 
     def __init__(
-        self, config: GRPOConfig, *, model: Any = None, tokenizer: Any = None, tasks: Sequence[Task] | None = None
+        self,
+        config: GRPOConfig,
+        *,
+        model: Any = None,
+        tokenizer: Any = None,
+        tasks: Sequence[Task] | None = None,
     ) -> None:
         if not isinstance(config, GRPOConfig):
             raise ConfigError(f"Expects a GRPOConfig, actual: {type(config).__name__}")
         self.config = config
         self.output_dir = Path(config.output_dir)
         self.device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if config.device == "auto"
+            else config.device
         )
         resume_dir = self._resume_dir(config.resume_from)
         if model is not None and resume_dir is not None:
             raise ConfigError(
-                f"Expects either a model or a checkpoint to resume (its weights are loaded from {resume_dir}), "
-                "actual: both. Drop the model argument"
+                "Expects either a model or a checkpoint to resume (its weights are loaded from "
+                f"{resume_dir}), actual: both. Drop the model argument"
             )
         if model is None:
-            model, tokenizer = load_policy(resume_dir / "model" if resume_dir else config.model, config.dtype)
+            model, tokenizer = load_policy(
+                resume_dir / "model" if resume_dir else config.model, config.dtype
+            )
         elif tokenizer is None:
             raise ConfigError("Expects a tokenizer with a model, actual: None")
         self.model, self.tokenizer = model.to(self.device), tokenizer
@@ -182,21 +215,35 @@ class GRPOTrainer:
         if config.gradient_checkpointing:
             # transformers checkpoints a layer only while it is in training mode: the update's
             # forward switches the checkpointed layers alone (not their dropout) to it
-            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            self.model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
         self.ref_model = None
         if config.kl_coef > 0:
-            self.ref_model = load_policy(config.model, config.dtype)[0].to(self.device).eval().requires_grad_(False)
+            self.ref_model = (
+                load_policy(config.model, config.dtype)[0]
+                .to(self.device)
+                .eval()
+                .requires_grad_(False)
+            )
         self.eos_token_ids = eos_token_ids(self.model, tokenizer)
-        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
+        self.pad_token_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
+        )
 
         env_tasks = config.env.tasks
-        self.tasks = list(tasks) if tasks is not None else load_tasks(
-            list(env_tasks) if isinstance(env_tasks, tuple) else env_tasks
+        self.tasks = (
+            list(tasks)
+            if tasks is not None
+            else load_tasks(list(env_tasks) if isinstance(env_tasks, tuple) else env_tasks)
         )
         self.envs = make_envs(config, self.tasks, config.episodes_per_step)
         self.optimizer = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad], lr=config.learning_rate,
-            betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_epsilon, weight_decay=config.weight_decay,
+            [p for p in self.model.parameters() if p.requires_grad],
+            lr=config.learning_rate,
+            betas=(config.adam_beta1, config.adam_beta2),
+            eps=config.adam_epsilon,
+            weight_decay=config.weight_decay,
         )
         self.step = 0
         self.sampling_rng = SamplingRNG(config.seed, self.device)
@@ -232,14 +279,22 @@ class GRPOTrainer:
         return history
 
     def train_step(self) -> tuple[dict[str, Any], list[Trajectory]]:
-        """One step: sample tasks, roll out groups, update once. Returns ``(metrics, trajectories)``."""
+        """One step: sample tasks, roll out groups, update once; ``(metrics, trajectories)``."""
         c = self.config
         t0 = time.perf_counter()
         tasks = self._sample_tasks()
         self.model.eval()
         trajectories = rollout(
-            self.model, self.tokenizer, self.envs, tasks, group_size=c.group_size, config=c, rng=self.sampling_rng,
-            seed=c.seed + self.step * c.episodes_per_step, eos_ids=self.eos_token_ids, autocast=self._autocast,
+            self.model,
+            self.tokenizer,
+            self.envs,
+            tasks,
+            group_size=c.group_size,
+            config=c,
+            rng=self.sampling_rng,
+            seed=c.seed + self.step * c.episodes_per_step,
+            eos_ids=self.eos_token_ids,
+            autocast=self._autocast,
         )
         t1 = time.perf_counter()
         rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
@@ -249,8 +304,15 @@ class GRPOTrainer:
         self.step += 1
         metrics = step_metrics(trajectories, advantages, stats, group_size=c.group_size)
         generated = sum(t.response_tokens for t in trajectories)
-        metrics.update(step=self.step, lr=self._lr(self.step - 1), time_rollout_s=t1 - t0, time_update_s=t2 - t1,
-                       time_step_s=t2 - t0, generated_tokens=generated, generated_tokens_per_s=generated / max(t1 - t0, 1e-9))
+        metrics.update(
+            step=self.step,
+            lr=self._lr(self.step - 1),
+            time_rollout_s=t1 - t0,
+            time_update_s=t2 - t1,
+            time_step_s=t2 - t0,
+            generated_tokens=generated,
+            generated_tokens_per_s=generated / max(t1 - t0, 1e-9),
+        )
         return metrics, trajectories
 
     # -- the update ----------------------------------------------------------------------------
@@ -270,32 +332,63 @@ class GRPOTrainer:
         skip = c.skip_zero_advantage and c.kl_coef == 0 and c.entropy_coef == 0
         trained = [i for i in range(n) if not (skip and float(advantages[i]) == 0.0)]
         old = self.behaviour_logprobs([trajectories[i] for i in trained])
-        old_by_index = dict(zip(trained, old))
+        old_by_index = dict(zip(trained, old, strict=True))
         sampler_diff = _sampler_diff([trajectories[i] for i in trained], old)
         ref_by_index = {}
         if self.ref_model is not None:
-            ref_by_index = dict(zip(trained, self.behaviour_logprobs([trajectories[i] for i in trained], self.ref_model)))
+            ref_by_index = dict(
+                zip(
+                    trained,
+                    self.behaviour_logprobs([trajectories[i] for i in trained], self.ref_model),
+                    strict=True,
+                )
+            )
 
-        totals = {k: 0.0 for k in ("loss", "pg_loss", "kl", "entropy", "tokens", "clipped_low", "clipped_high",
-                                   "ratio", "approx_kl", "grad_norm")}
+        totals = {
+            k: 0.0
+            for k in (
+                "loss",
+                "pg_loss",
+                "kl",
+                "entropy",
+                "tokens",
+                "clipped_low",
+                "clipped_high",
+                "ratio",
+                "approx_kl",
+                "grad_norm",
+            )
+        }
         params = [p for p in self.model.parameters() if p.requires_grad]
         for mini in minis:
             normalizer = self._normalizer([trajectories[i] for i in mini])
             self.optimizer.zero_grad(set_to_none=False)
             items = [i for i in mini if i in old_by_index]
             for micro in _chunks(items, c.micro_batch_size):
-                batch = Batch.collate([trajectories[i] for i in micro], self.pad_token_id, self.device)
+                batch = Batch.collate(
+                    [trajectories[i] for i in micro], self.pad_token_id, self.device
+                )
                 with self._autocast(), checkpointing_layers(self.model):
-                    logp, entropy = self._logprobs(self.model, batch, with_entropy=c.entropy_coef > 0)
+                    logp, entropy = self._logprobs(
+                        self.model, batch, with_entropy=c.entropy_coef > 0
+                    )
                 old_b = batch.pad_values([old_by_index[i] for i in micro])
                 pg, st = policy_loss(
-                    logp, old_b, advantages[micro].to(self.device), batch.loss_mask, epsilon_low=c.epsilon_low,
-                    epsilon_high=c.epsilon_high, aggregation=c.loss_aggregation, normalizer=normalizer,
+                    logp,
+                    old_b,
+                    advantages[micro].to(self.device),
+                    batch.loss_mask,
+                    epsilon_low=c.epsilon_low,
+                    epsilon_high=c.epsilon_high,
+                    aggregation=c.loss_aggregation,
+                    normalizer=normalizer,
                 )
                 loss = pg
                 if self.ref_model is not None:
                     ref_b = batch.pad_values([ref_by_index[i] for i in micro])
-                    kl = aggregate(kl_k3(logp, ref_b), batch.loss_mask, c.loss_aggregation, normalizer)
+                    kl = aggregate(
+                        kl_k3(logp, ref_b), batch.loss_mask, c.loss_aggregation, normalizer
+                    )
                     loss = loss + c.kl_coef * kl
                     totals["kl"] += float(kl.detach())
                 if entropy is not None:
@@ -311,22 +404,32 @@ class GRPOTrainer:
             for p in params:  # trajectories all skipped: a zero gradient, as without skipping
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
-            norm = torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm if c.max_grad_norm > 0 else float("inf"))
+            norm = torch.nn.utils.clip_grad_norm_(
+                params, c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
+            )
             totals["grad_norm"] += float(norm) / len(minis)
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=False)
         tokens = max(totals["tokens"], 1.0)
         return {
-            "loss": totals["loss"] / len(minis), "pg_loss": totals["pg_loss"] / len(minis),
-            "kl": totals["kl"] / len(minis), "entropy_bonus": totals["entropy"] / len(minis),
-            "grad_norm": totals["grad_norm"], "trained_tokens": totals["tokens"], "trained_trajectories": len(trained),
+            "loss": totals["loss"] / len(minis),
+            "pg_loss": totals["pg_loss"] / len(minis),
+            "kl": totals["kl"] / len(minis),
+            "entropy_bonus": totals["entropy"] / len(minis),
+            "grad_norm": totals["grad_norm"],
+            "trained_tokens": totals["tokens"],
+            "trained_trajectories": len(trained),
             "clip_ratio": (totals["clipped_low"] + totals["clipped_high"]) / tokens,
-            "clip_ratio_low": totals["clipped_low"] / tokens, "clip_ratio_high": totals["clipped_high"] / tokens,
+            "clip_ratio_low": totals["clipped_low"] / tokens,
+            "clip_ratio_high": totals["clipped_high"] / tokens,
             "ratio_mean": totals["ratio"] / tokens if totals["tokens"] else 1.0,
-            "approx_kl": totals["approx_kl"] / tokens, "sampler_logprob_diff": sampler_diff,
+            "approx_kl": totals["approx_kl"] / tokens,
+            "sampler_logprob_diff": sampler_diff,
         }
 
-    def behaviour_logprobs(self, trajectories: Sequence[Trajectory], model: Any = None) -> list[Any]:
+    def behaviour_logprobs(
+        self, trajectories: Sequence[Trajectory], model: Any = None
+    ) -> list[Any]:
         """Log-probs of each trajectory's tokens under ``model`` (default: the policy), no grad.
 
         With ``old_logprobs="sampler"`` (and the policy) the ones recorded while sampling are
@@ -341,10 +444,14 @@ class GRPOTrainer:
                 batch = Batch.collate(micro, self.pad_token_id, self.device)
                 with self._autocast():
                     logp, _ = self._logprobs(model, batch, with_entropy=False)
-                out.extend(logp[row, : len(t.input_ids)].float().cpu() for row, t in enumerate(micro))
+                out.extend(
+                    logp[row, : len(t.input_ids)].float().cpu() for row, t in enumerate(micro)
+                )
         return out
 
-    def surrogate_loss(self, trajectories: Sequence[Trajectory], advantages: Any, old_logprobs: Sequence[Any]) -> float:
+    def surrogate_loss(
+        self, trajectories: Sequence[Trajectory], advantages: Any, old_logprobs: Sequence[Any]
+    ) -> float:
         """The clipped surrogate loss of a batch under the current weights (no grad, no update)."""
         c = self.config
         advantages = torch.as_tensor(advantages, dtype=torch.float32)
@@ -353,13 +460,20 @@ class GRPOTrainer:
         with torch.no_grad():
             for start in range(0, len(trajectories), c.micro_batch_size):
                 micro = list(range(start, min(start + c.micro_batch_size, len(trajectories))))
-                batch = Batch.collate([trajectories[i] for i in micro], self.pad_token_id, self.device)
+                batch = Batch.collate(
+                    [trajectories[i] for i in micro], self.pad_token_id, self.device
+                )
                 with self._autocast():
                     logp, _ = self._logprobs(self.model, batch, with_entropy=False)
                 loss, _ = policy_loss(
-                    logp, batch.pad_values([old_logprobs[i] for i in micro]), advantages[micro].to(self.device),
-                    batch.loss_mask, epsilon_low=c.epsilon_low, epsilon_high=c.epsilon_high,
-                    aggregation=c.loss_aggregation, normalizer=normalizer,
+                    logp,
+                    batch.pad_values([old_logprobs[i] for i in micro]),
+                    advantages[micro].to(self.device),
+                    batch.loss_mask,
+                    epsilon_low=c.epsilon_low,
+                    epsilon_high=c.epsilon_high,
+                    aggregation=c.loss_aggregation,
+                    normalizer=normalizer,
                 )
                 total += float(loss)
         return total
@@ -377,14 +491,16 @@ class GRPOTrainer:
         logits = policy_position_logits(model, batch.input_ids, batch.attention_mask, predict)
         labels = batch.input_ids[labels_mask]
         flat = token_logprobs(logits, labels, self.config.temperature)
-        logp = torch.zeros(labels_mask.shape, dtype=flat.dtype, device=flat.device).masked_scatter(labels_mask, flat)
+        logp = torch.zeros(labels_mask.shape, dtype=flat.dtype, device=flat.device).masked_scatter(
+            labels_mask, flat
+        )
         entropy = None
         if with_entropy:
             lp = torch.log_softmax(logits.float() / self.config.temperature, dim=-1)
             flat_entropy = -(lp.exp() * lp).sum(-1)
-            entropy = torch.zeros(labels_mask.shape, dtype=flat.dtype, device=flat.device).masked_scatter(
-                labels_mask, flat_entropy
-            )
+            entropy = torch.zeros(
+                labels_mask.shape, dtype=flat.dtype, device=flat.device
+            ).masked_scatter(labels_mask, flat_entropy)
         return logp, entropy
 
     def _normalizer(self, trajectories: Sequence[Trajectory]) -> float:
@@ -401,7 +517,7 @@ class GRPOTrainer:
         return bf16_autocast(self.config.mixed_precision, self.device.type)
 
     def _sample_tasks(self) -> list[Task]:
-        """``tasks_per_step`` tasks: the task list in shuffled epochs, without replacement within one."""
+        """``tasks_per_step`` tasks: the list in shuffled epochs, no repeat within an epoch."""
         n = self.config.tasks_per_step
         while len(self._task_queue) < n:
             self._task_queue.extend(int(i) for i in self.np_rng.permutation(len(self.tasks)))
@@ -415,15 +531,29 @@ class GRPOTrainer:
         if self.config.log_trajectories:
             with open(self.output_dir / "trajectories.jsonl", "a", encoding="utf-8") as f:
                 for t in trajectories[: self.config.log_trajectories]:
-                    record = {"step": self.step, "task_id": t.task_id, "reward": t.reward, "turns": t.turns,
-                              "answer": t.answer, "response_tokens": t.response_tokens,
-                              "messages": [m for m in t.messages if m.get("role") != "system"]}
+                    record = {
+                        "step": self.step,
+                        "task_id": t.task_id,
+                        "reward": t.reward,
+                        "turns": t.turns,
+                        "answer": t.answer,
+                        "response_tokens": t.response_tokens,
+                        "messages": [m for m in t.messages if m.get("role") != "system"],
+                    }
                     f.write(json.dumps(record, ensure_ascii=False) + "\n")
         logger.info(
-            "step %d/%d reward %.3f response %.1f tok turns %.2f tool calls %.2f clip %.4f len-clip %.3f "
-            "loss %.4f (%.0f s)", self.step, self.config.steps, metrics["reward_mean"], metrics["response_length_mean"],
-            metrics["turns_mean"], metrics["tool_calls_mean"], metrics["clip_ratio"], metrics["length_clip_ratio"],
-            metrics["loss"], metrics["time_step_s"],
+            "step %d/%d reward %.3f response %.1f tok turns %.2f tool calls %.2f clip %.4f "
+            "len-clip %.3f loss %.4f (%.0f s)",
+            self.step,
+            self.config.steps,
+            metrics["reward_mean"],
+            metrics["response_length_mean"],
+            metrics["turns_mean"],
+            metrics["tool_calls_mean"],
+            metrics["clip_ratio"],
+            metrics["length_clip_ratio"],
+            metrics["loss"],
+            metrics["time_step_s"],
         )
 
     def plot(self) -> Path | None:
@@ -438,7 +568,7 @@ class GRPOTrainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
-        """Write ``checkpoint-{step}``: model and tokenizer, optimizer, RNG states, step and config."""
+        """Write ``checkpoint-{step}``: model, tokenizer, optimizer, RNG states, step and config."""
         final = self.output_dir / f"{CHECKPOINT_PREFIX}{self.step:06d}"
 
         def write(tmp: Path) -> None:
@@ -446,8 +576,12 @@ class GRPOTrainer:
             self.tokenizer.save_pretrained(tmp / "model")
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save({"sampling": self.sampling_rng.state_dict()}, tmp / "rng.pt")
-            state = {"step": self.step, "config": self.config.to_dict(), "numpy_rng": self.np_rng.bit_generator.state,
-                     "task_queue": self._task_queue}
+            state = {
+                "step": self.step,
+                "config": self.config.to_dict(),
+                "numpy_rng": self.np_rng.bit_generator.state,
+                "task_queue": self._task_queue,
+            }
             (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
 
         write_dir(final, write)
@@ -460,19 +594,32 @@ class GRPOTrainer:
         loaded by the constructor); drop later lines of ``metrics.jsonl``."""
         path = Path(path)
         state = json.loads((path / "trainer_state.json").read_text())
-        self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=self.device, weights_only=True))
-        self.sampling_rng.load_state_dict(torch.load(path / "rng.pt", weights_only=True)["sampling"])
+        self.optimizer.load_state_dict(
+            torch.load(path / "optimizer.pt", map_location=self.device, weights_only=True)
+        )
+        self.sampling_rng.load_state_dict(
+            torch.load(path / "rng.pt", weights_only=True)["sampling"]
+        )
         self.np_rng.bit_generator.state = state["numpy_rng"]
         self._task_queue = [int(i) for i in state["task_queue"]]
         self.step = int(state["step"])
-        changed = {k: (v, getattr(self.config, k)) for k, v in state["config"].items()
-                   if k not in ("resume_from", "steps") and hasattr(self.config, k) and v != getattr(self.config, k)}
+        changed = {
+            k: (v, getattr(self.config, k))
+            for k, v in state["config"].items()
+            if k not in ("resume_from", "steps")
+            and hasattr(self.config, k)
+            and v != getattr(self.config, k)
+        }
         if changed:
             logger.warning("resuming %s with changed settings (checkpoint, now): %s", path, changed)
         for name in ("metrics.jsonl", "trajectories.jsonl"):
             log = self.output_dir / name
             if log.is_file():
-                kept = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= self.step]
+                kept = [
+                    line
+                    for line in log.read_text().splitlines()
+                    if line and json.loads(line)["step"] <= self.step
+                ]
                 log.write_text("".join(line + "\n" for line in kept))
         logger.info("resumed from %s at step %d", path, self.step)
 
@@ -487,25 +634,28 @@ class GRPOTrainer:
             return found[-1]
         path = Path(resume_from)
         if not (path / "trainer_state.json").is_file():
-            raise ConfigError(f"Expects a checkpoint directory with trainer_state.json, actual: {str(path)!r}")
+            raise ConfigError(
+                f"Expects a checkpoint directory with trainer_state.json, actual: {str(path)!r}"
+            )
         return path
 
 
 def step_metrics(
     trajectories: Sequence[Trajectory], advantages: Any, stats: dict[str, float], *, group_size: int
 ) -> dict[str, Any]:
-    """The per-step metrics: rollout statistics (the paper's training-dynamics figure) and ``stats``.
+    """The per-step metrics: rollout statistics (the paper's training dynamics) and ``stats``.
 
     ``length_clip_ratio`` is the share of turns cut by ``max_new_tokens``; ``clip_ratio`` the
     share of trained policy tokens whose ratio was clipped; ``groups_zero_std`` the share of
     groups whose episodes all got the same reward (no learning signal).
 
     Example:
-        >>> t1 = Trajectory("a", 0, [1, 2, 3], [0, 1, 1], [0.0, -0.5, -0.5], reward=1.0, turns=2, tool_calls=1,
-        ...                 length_clipped_turns=1, answered=True, entropy_sum=2.0)
+        >>> t1 = Trajectory("a", 0, [1, 2, 3], [0, 1, 1], [0.0, -0.5, -0.5], reward=1.0, turns=2,
+        ...                 tool_calls=1, length_clipped_turns=1, answered=True, entropy_sum=2.0)
         >>> t2 = Trajectory("a", 0, [1, 2], [0, 1], [0.0, -1.0], turns=1, truncated=True)
         >>> m = step_metrics([t1, t2], [0.7, -0.7], {"loss": 0.0}, group_size=2)
-        >>> m["reward_mean"], m["response_length_mean"], m["length_clip_ratio"], m["groups_zero_std"]
+        >>> keys = ("reward_mean", "response_length_mean", "length_clip_ratio", "groups_zero_std")
+        >>> tuple(m[k] for k in keys)
         (0.5, 1.5, 0.3333333333333333, 0.0)
     """
     n = len(trajectories)
@@ -515,19 +665,27 @@ def step_metrics(
     tokens = max(lengths.sum(), 1.0)
     groups = rewards.reshape(-1, group_size)
     metrics: dict[str, Any] = {
-        "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()), "reward_max": float(rewards.max()),
-        "em_mean": float(np.mean([t.em for t in trajectories])), "f1_mean": float(np.mean([t.f1 for t in trajectories])),
-        "answered": sum(t.answered for t in trajectories) / n, "truncated": sum(t.truncated for t in trajectories) / n,
+        "reward_mean": float(rewards.mean()),
+        "reward_std": float(rewards.std()),
+        "reward_max": float(rewards.max()),
+        "em_mean": float(np.mean([t.em for t in trajectories])),
+        "f1_mean": float(np.mean([t.f1 for t in trajectories])),
+        "answered": sum(t.answered for t in trajectories) / n,
+        "truncated": sum(t.truncated for t in trajectories) / n,
         "context_truncated": sum(t.context_truncated for t in trajectories) / n,
-        "response_length_mean": float(lengths.mean()), "response_length_max": float(lengths.max()),
+        "response_length_mean": float(lengths.mean()),
+        "response_length_max": float(lengths.max()),
         "sequence_length_mean": float(np.mean([len(t.input_ids) for t in trajectories])),
-        "turns_mean": turns / n, "tool_calls_mean": sum(t.tool_calls for t in trajectories) / n,
+        "turns_mean": turns / n,
+        "tool_calls_mean": sum(t.tool_calls for t in trajectories) / n,
         "action_errors_mean": sum(t.action_errors for t in trajectories) / n,
         "length_clip_ratio": sum(t.length_clipped_turns for t in trajectories) / max(turns, 1),
         "entropy": sum(t.entropy_sum for t in trajectories) / tokens,
         "advantage_abs_mean": float(np.abs(np.asarray(advantages, dtype=np.float64)).mean()),
         "groups_zero_std": float((groups.max(1) == groups.min(1)).mean()),
-        "clip_ratio": 0.0, "clip_ratio_low": 0.0, "clip_ratio_high": 0.0,
+        "clip_ratio": 0.0,
+        "clip_ratio_low": 0.0,
+        "clip_ratio_high": 0.0,
     }
     metrics.update(stats)
     return metrics
@@ -542,8 +700,9 @@ def policy_position_logits(model: Any, input_ids: Any, attention_mask: Any, posi
 
     Example:
         >>> import transformers
-        >>> config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        ...                                   num_attention_heads=2, num_key_value_heads=1, head_dim=8)
+        >>> config = transformers.LlamaConfig(
+        ...     vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        ...     num_attention_heads=2, num_key_value_heads=1, head_dim=8)
         >>> torch.manual_seed(0) and None
         >>> model = transformers.LlamaForCausalLM(config).eval()
         >>> ids = torch.tensor([[5, 6, 7, 8]])
@@ -553,7 +712,9 @@ def policy_position_logits(model: Any, input_ids: Any, attention_mask: Any, posi
         (torch.Size([2, 64]), True)
     """
     body = model.get_decoder() if hasattr(model, "get_decoder") else model.base_model
-    hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    hidden = body(
+        input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+    ).last_hidden_state
     logits = model.get_output_embeddings()(hidden[positions])
     config = model.config
     scale = getattr(config, "logit_scale", None)
@@ -574,8 +735,11 @@ def checkpointing_layers(model: Any) -> Iterator[None]:
     own flag is set: their submodules (attention, dropout) stay in eval mode, and the
     recomputation in the backward pass sees the same modes. Without checkpointing it does nothing.
     """
-    layers = [m for m in model.modules() if getattr(m, "gradient_checkpointing", False) is True
-              and not m.training]
+    layers = [
+        m
+        for m in model.modules()
+        if getattr(m, "gradient_checkpointing", False) is True and not m.training
+    ]
     for layer in layers:
         layer.training = True
     try:
@@ -586,9 +750,9 @@ def checkpointing_layers(model: Any) -> Iterator[None]:
 
 
 def _sampler_diff(trajectories: Sequence[Trajectory], behaviour: Sequence[Any]) -> float:
-    """Mean |sampler log-prob - behaviour log-prob| over policy tokens (sampling vs training numerics)."""
+    """Mean |sampler - behaviour log-prob| over policy tokens (sampling vs training numerics)."""
     total, count = 0.0, 0
-    for t, old in zip(trajectories, behaviour):
+    for t, old in zip(trajectories, behaviour, strict=True):
         mask = torch.tensor(t.loss_mask, dtype=torch.bool)
         total += float((torch.tensor(t.sampler_logprobs)[mask] - old[mask]).abs().sum())
         count += int(mask.sum())
@@ -597,5 +761,4 @@ def _sampler_diff(trajectories: Sequence[Trajectory], behaviour: Sequence[Any]) 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
+        yield list(items[start : start + size])

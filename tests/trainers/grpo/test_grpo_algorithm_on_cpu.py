@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from lite_world.errors import ConfigError
-from trainers.grpo.algorithm import aggregate, group_advantages, kl_k3, masked_mean, policy_loss, token_logprobs
+from trainers.grpo.algorithm import (
+    aggregate,
+    group_advantages,
+    kl_k3,
+    masked_mean,
+    policy_loss,
+    token_logprobs,
+)
 
 
 def test_group_advantages_by_hand():
@@ -16,10 +23,21 @@ def test_group_advantages_by_hand():
     # group 1: mean 1/4, unbiased std sqrt((9/16 + 3 * 1/16) / 3) = 0.5
     adv = group_advantages(rewards, 4)  # eps = 1e-6 is added to the std
     assert adv[:4].tolist() == pytest.approx([1.5, -0.5, -0.5, -0.5], rel=1e-5)
-    assert adv[4:].tolist() == [0.0, 0.0, 0.0, 0.0]  # all solved: no signal, and no division by zero
-    assert group_advantages(rewards, 4, scale="none").tolist() == pytest.approx([0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0])
-    batch_std = float(torch.tensor([1.0, 0, 0, 0, 1, 1, 1, 1]).std())  # mean 5/8: sqrt((5 * 9/64 + 3 * 25/64) / 7)
-    assert group_advantages(rewards, 4, scale="batch", eps=0.0)[0].item() == pytest.approx(0.75 / batch_std)
+    assert adv[4:].tolist() == [
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ]  # all solved: no signal, and no division by zero
+    assert group_advantages(rewards, 4, scale="none").tolist() == pytest.approx(
+        [0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0]
+    )
+    batch_std = float(
+        torch.tensor([1.0, 0, 0, 0, 1, 1, 1, 1]).std()
+    )  # mean 5/8: sqrt((5 * 9/64 + 3 * 25/64) / 7)
+    assert group_advantages(rewards, 4, scale="batch", eps=0.0)[0].item() == pytest.approx(
+        0.75 / batch_std
+    )
     assert batch_std == pytest.approx(math.sqrt(15 / 56))
 
 
@@ -39,7 +57,8 @@ def test_policy_loss_by_hand_clip_higher():
     #            max(0.5, 0.8) = 0.8 (clipped low);      max(1.3, 1.3) = 1.3
     assert loss.item() == pytest.approx((-2.8 - 1.0 + 0.8 + 1.3) / 4)
     assert {k: v.item() for k, v in stats.items()} == pytest.approx(
-        {"tokens": 4, "clipped_low": 1, "clipped_high": 1, "ratio": 3.8})
+        {"tokens": 4, "clipped_low": 1, "clipped_high": 1, "ratio": 3.8}
+    )
     # DAPO's 0.28: the first token is clipped at 1.28
     loss_dapo, _ = policy_loss(logp, torch.zeros(2, 2), adv, torch.ones(2, 2), epsilon_high=0.28)
     assert loss_dapo.item() == pytest.approx((-2.56 - 1.0 + 0.8 + 1.3) / 4)
@@ -52,7 +71,9 @@ def test_policy_loss_gradient_is_the_policy_gradient_at_ratio_one():
     loss, stats = policy_loss(logp, logp.detach(), adv, mask)
     loss.backward()
     # d loss / d logp = -A * ratio / n_tokens = -A / 3 on policy tokens, 0 elsewhere
-    assert logp.grad.flatten().tolist() == pytest.approx([-0.5 / 3, -0.5 / 3, 0.0, 1.5 / 3, 0.0, 0.0])
+    assert logp.grad.flatten().tolist() == pytest.approx(
+        [-0.5 / 3, -0.5 / 3, 0.0, 1.5 / 3, 0.0, 0.0]
+    )
     assert stats["clipped_low"].item() == stats["clipped_high"].item() == 0.0
 
 
@@ -83,8 +104,10 @@ def test_accumulated_micro_batches_equal_one_batch():
     for mode in ("token-mean", "seq-mean-token-mean"):
         full, _ = policy_loss(logp, old, adv, mask, aggregation=mode)
         norm = mask.sum().item() if mode == "token-mean" else float((mask.sum(-1) > 0).sum())
-        parts = [policy_loss(logp[s], old[s], adv[s], mask[s], aggregation=mode, normalizer=norm)[0]
-                 for s in (slice(0, 1), slice(1, 4))]
+        parts = [
+            policy_loss(logp[s], old[s], adv[s], mask[s], aggregation=mode, normalizer=norm)[0]
+            for s in (slice(0, 1), slice(1, 4))
+        ]
         assert sum(p.item() for p in parts) == pytest.approx(full.item(), abs=1e-6)
 
 
