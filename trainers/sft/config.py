@@ -217,7 +217,8 @@ def _modules(value: Any) -> tuple[str, ...]:
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"Expects SFTConfig.lora_target_modules to be module names, actual: {value!r}")
-    out = tuple(n.strip() for n in names if n.strip())
+    # each item may itself be comma-separated (the CLI's one-value flag gives ("q_proj,o_proj",))
+    out = tuple(p.strip() for n in names for p in n.split(",") if p.strip())
     if not out:
         raise ConfigError(f"Expects at least one SFTConfig.lora_target_modules name, actual: {value!r}")
     return out

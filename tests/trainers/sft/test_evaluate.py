@@ -17,8 +17,9 @@ def episodes(tiny_world, musique):
 
     model, tokenizer = load_policy("smollm2")
     tasks = [Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"]]}) for q in musique[:2]]
-    return evaluate_policy(model, tokenizer, tasks, env=LiteSearchConfig(world=str(tiny_world), max_turns=2), max_new_tokens=16,
-                           batch_size=2, show_progress=False, env_kwargs={"search_mode": "sparse"})
+    env = LiteSearchConfig(world=str(tiny_world), max_turns=2, search_mode="sparse")
+    return evaluate_policy(model, tokenizer, tasks, env=env, max_new_tokens=16, batch_size=2,
+                           show_progress=False)
 
 
 def test_episodes_are_rollout_records(episodes, musique):
