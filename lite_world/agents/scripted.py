@@ -28,8 +28,15 @@ _URL = re.compile(r"^\d+\. \[[^\]]*\]\((https?://[^)\s]+)\)", re.M)
 _EVIDENCE = re.compile(r"Evidence in page: \n(.*?)\n\nSummary: \n(.*?)(?:\n\n|$)", re.S)
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
-_NAME = re.compile(r"\b(?:[A-Z][\w'’.-]*)(?:\s+(?:of|the|de|von|van|and|du|la|le)?\s*[A-Z][\w'’.-]*)*")
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NAME = re.compile(
+    r"\b(?:[A-Z][\w'’.-]*)(?:\s+(?:of|the|de|von|van|and|du|la|le)?\s*[A-Z][\w'’.-]*)*"
+)
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
 
 
 def _qtype(question: str) -> str:
@@ -53,7 +60,11 @@ def candidate_spans(sentence: str, qtype: str) -> list[str]:
     if qtype == "year":
         return _YEAR.findall(sentence)
     if qtype == "number":
-        words = [_NUMBER_WORDS[w] for w in re.findall(r"\b[a-z]+\b", sentence.lower()) if w in _NUMBER_WORDS]
+        words = [
+            _NUMBER_WORDS[w]
+            for w in re.findall(r"\b[a-z]+\b", sentence.lower())
+            if w in _NUMBER_WORDS
+        ]
         return [n.rstrip(".,") for n in _NUMBER.findall(sentence)] + words
     spans = []
     for m in _NAME.finditer(sentence):
@@ -116,7 +127,9 @@ class ScriptedAgent:
             urls = [u for u in _URL.findall(observation) if u not in self.visited][: self.visit_k]
             if urls:
                 self.visited.update(urls)
-                return self._call("visit", {"url": urls, "goal": self.question}, "Read the most relevant pages.")
+                return self._call(
+                    "visit", {"url": urls, "goal": self.question}, "Read the most relevant pages."
+                )
         if self.state == "search":
             self.state = "visited"
             self.hop += 1
@@ -125,8 +138,14 @@ class ScriptedAgent:
             bridge = self._bridge()
             if bridge:
                 self.hop += 1
-                rest = " ".join(t for t in tokenize(self.question) if t not in set(tokenize(bridge)))
-                return self._call("search", {"query": [f"{bridge} {rest}".strip()]}, f"Follow the bridge entity {bridge}.")
+                rest = " ".join(
+                    t for t in tokenize(self.question) if t not in set(tokenize(bridge))
+                )
+                return self._call(
+                    "search",
+                    {"query": [f"{bridge} {rest}".strip()]},
+                    f"Follow the bridge entity {bridge}.",
+                )
         best = self._scored_candidates()
         answer = best[0][0] if best else "unknown"
         return f"<think>The evidence supports {answer}.</think>\n<answer>{answer}</answer>"

@@ -114,7 +114,9 @@ def _load_smollm2(dtype_name: str) -> tuple[Any, Any]:
     )
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = SMOLLM2_CHAT_TEMPLATE
-    if tokenizer.eos_token != "<|im_end|>":  # transformers < 5.11 reads '<|im_start|>' from this GGUF
+    if (
+        tokenizer.eos_token != "<|im_end|>"
+    ):  # transformers < 5.11 reads '<|im_start|>' from this GGUF
         tokenizer.eos_token = "<|im_end|>"
     with _memoized_tensor_name_map():
         model = transformers.AutoModelForCausalLM.from_pretrained(

@@ -24,7 +24,6 @@ def smollm2():
     return load_smollm2()
 
 
-
 @pytest.fixture
 def make_agent(smollm2):
     """Build a TransformersAgent on the shared SmolLM2 with the given GenerationConfig fields."""
