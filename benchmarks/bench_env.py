@@ -28,14 +28,23 @@ def step_overhead(env, tasks, n_episodes: int) -> dict[str, dict[str, float]]:  
     """Replay ScriptedAgent episodes and time every step."""
     from lite_world.agents.scripted import ScriptedAgent
 
-    samples: dict[str, list[float]] = {"search": [], "visit": [], "answer": [], "error": [], "none": []}
+    samples: dict[str, list[float]] = {
+        "search": [],
+        "visit": [],
+        "answer": [],
+        "error": [],
+        "none": [],
+    }
     tool_time: dict[str, list[float]] = {"search": [], "visit": []}
     for i, task in enumerate(tasks[:n_episodes]):
         obs, info = env.reset(seed=i, options={"task": task.to_dict()})
         agent = ScriptedAgent()
         agent.reset(info["task"])
         # a malformed and an empty turn first: pure env work, no tool
-        for bad, kind in (('<tool_call>{"name": "search", "arguments": {</tool_call>', "error"), ("hmm", "none")):
+        for bad, kind in (
+            ('<tool_call>{"name": "search", "arguments": {</tool_call>', "error"),
+            ("hmm", "none"),
+        ):
             t = time.perf_counter()
             env.step(bad)
             samples[kind].append(time.perf_counter() - t)
@@ -69,9 +78,16 @@ def throughput(tasks, concurrency: int, world: str | None) -> dict:  # type: ign
     t = time.perf_counter()
     s = run_rollouts(ScriptedAgent, cfg, tasks=tasks)
     wall = time.perf_counter() - t
-    return {"concurrency": concurrency, "episodes": s["episodes"], "wall_s": wall, "episodes_per_s": s["episodes"] / wall,
-            "accuracy": s["accuracy"], "mean_turns": s["mean_turns"], "tool_p50_ms": s["tool_latency_p50_ms"],
-            "tool_p99_ms": s["tool_latency_p99_ms"]}
+    return {
+        "concurrency": concurrency,
+        "episodes": s["episodes"],
+        "wall_s": wall,
+        "episodes_per_s": s["episodes"] / wall,
+        "accuracy": s["accuracy"],
+        "mean_turns": s["mean_turns"],
+        "tool_p50_ms": s["tool_latency_p50_ms"],
+        "tool_p99_ms": s["tool_latency_p99_ms"],
+    }
 
 
 def llm_accuracy(tasks, n: int, max_turns: int, max_new_tokens: int, out: str) -> dict:  # type: ignore[no-untyped-def]
@@ -102,24 +118,56 @@ def main() -> None:
     tasks = demo_tasks()
     if a.quick:
         tasks, a.overhead_episodes = tasks[:20], 10
-    env = lite_world.make_env(world=a.world, max_turns=32).unwrapped  # no TimeLimit: overhead episodes run long
+    env = lite_world.make_env(
+        world=a.world, max_turns=32
+    ).unwrapped  # no TimeLimit: overhead episodes run long
     env.reset(seed=0)
-    env.step('<tool_call>{"name": "search", "arguments": {"query": ["warm up"]}}</tool_call>')  # load the encoder
+    env.step(
+        '<tool_call>{"name": "search", "arguments": {"query": ["warm up"]}}</tool_call>'
+    )  # load the encoder
 
     result: dict = {"tasks": len(tasks)}
     cold = step_overhead(env, tasks, a.overhead_episodes)
     warm = step_overhead(env, tasks, a.overhead_episodes)  # same episodes again: tool caches warm
     result["step_overhead_cold_caches"] = cold
     result["step_overhead_warm_caches"] = warm
-    rows = [{"what": k, "phase": ph, **v} for ph, d in (("first pass", cold), ("repeat", warm)) for k, v in d.items()]
+    rows = [
+        {"what": k, "phase": ph, **v}
+        for ph, d in (("first pass", cold), ("repeat", warm))
+        for k, v in d.items()
+    ]
     print(table(rows, ["what", "phase", "n", "p50_ms", "p99_ms", "mean_ms"]))
 
     result["throughput"] = [throughput(tasks, c, a.world) for c in a.concurrency]
-    print(table(result["throughput"], ["concurrency", "episodes", "wall_s", "episodes_per_s", "accuracy", "mean_turns", "tool_p50_ms", "tool_p99_ms"]))
+    print(
+        table(
+            result["throughput"],
+            [
+                "concurrency",
+                "episodes",
+                "wall_s",
+                "episodes_per_s",
+                "accuracy",
+                "mean_turns",
+                "tool_p50_ms",
+                "tool_p99_ms",
+            ],
+        )
+    )
 
     if a.llm_tasks:
-        s = llm_accuracy(tasks, a.llm_tasks, a.llm_max_turns, a.llm_max_new_tokens, "benchmarks/results/smollm2_rollout")
-        result["smollm2"] = {"max_turns": a.llm_max_turns, "max_new_tokens": a.llm_max_new_tokens, **s}
+        s = llm_accuracy(
+            tasks,
+            a.llm_tasks,
+            a.llm_max_turns,
+            a.llm_max_new_tokens,
+            "benchmarks/results/smollm2_rollout",
+        )
+        result["smollm2"] = {
+            "max_turns": a.llm_max_turns,
+            "max_new_tokens": a.llm_max_new_tokens,
+            **s,
+        }
         print(json.dumps(result["smollm2"], indent=1))
     path = write_result("bench_env", result)
     print(f"wrote {path}")

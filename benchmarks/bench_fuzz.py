@@ -46,8 +46,13 @@ def main() -> None:
     bar = tqdm(total=a.n, desc="fuzz", unit="action")
 
     @seed(a.seed)
-    @settings(max_examples=a.n, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=a.n,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(action=actions())
     def play(action: str) -> None:
         env.reset(seed=0)
@@ -71,15 +76,31 @@ def main() -> None:
         "actions": len(times) + len(failures),
         "exceptions_or_contract_failures": len(failures),
         "failures_sample": failures[:5],
-        "step_ms": {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
-                    "p999": float(np.percentile(ms, 99.9)), "max": float(ms.max())},
+        "step_ms": {
+            "p50": float(np.percentile(ms, 50)),
+            "p99": float(np.percentile(ms, 99)),
+            "p999": float(np.percentile(ms, 99.9)),
+            "max": float(ms.max()),
+        },
         "action_kinds": dict(kinds),
         "error_codes": dict(errors),
-        "world": a.world, "search_mode": a.mode, "wall_s": wall,
+        "world": a.world,
+        "search_mode": a.mode,
+        "wall_s": wall,
     }
-    print(table([{"what": k, "value": v} for k, v in
-                 [("actions", result["actions"]), ("failures", len(failures)),
-                  *[(f"step {k} ms", round(v, 3)) for k, v in result["step_ms"].items()]]], ["what", "value"]))
+    print(
+        table(
+            [
+                {"what": k, "value": v}
+                for k, v in [
+                    ("actions", result["actions"]),
+                    ("failures", len(failures)),
+                    *[(f"step {k} ms", round(v, 3)) for k, v in result["step_ms"].items()],
+                ]
+            ],
+            ["what", "value"],
+        )
+    )
     print("action kinds:", dict(kinds))
     print("error codes:", dict(errors))
     write_result("bench_fuzz", result)

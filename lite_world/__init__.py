@@ -11,7 +11,7 @@ Example:
     ...                                        "answers": ["George W. Jenkins"]}], search_k=2)
     >>> obs, info = env.reset(seed=0)
     >>> info["task"]["id"], info["stop"][:2]
-    ('q', ['</tool_call>', '</answer>'])
+    ('q', ['\\n<tool_response>', '<tool_response>'])
     >>> obs, reward, terminated, truncated, info = env.step("<answer>George W. Jenkins</answer>")
     >>> reward, terminated
     (1.0, True)
@@ -54,7 +54,23 @@ _LAZY = {
     "register_tool": "lite_world.tools.registry",
 }
 
-__all__ = ["__version__", "LiteWorldError", "register_envs", *_LAZY]
+__all__ = [
+    "__version__",
+    "LiteWorldError",
+    "register_envs",
+    "World",
+    "WorldLike",
+    "open_world",
+    "RemoteWorld",
+    "LiteSearchEnv",
+    "LiteSearchConfig",
+    "make_env",
+    "Task",
+    "load_tasks",
+    "Tool",
+    "ToolResult",
+    "register_tool",
+]
 
 
 def __getattr__(name: str) -> Any:

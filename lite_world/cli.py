@@ -57,12 +57,32 @@ def _cmd_build(a: argparse.Namespace) -> int:
         show_progress=not a.quiet,
         corpus_group=a.corpus_group,
         adopt_index=a.adopt_index,
-        encoder_config={k: v for k, v in (("query_prefix", a.query_prefix), ("passage_prefix", a.passage_prefix),
-                        ("pooling", a.pooling), ("max_length", a.max_length)) if v is not None} or None,
+        encoder_config={
+            k: v
+            for k, v in (
+                ("query_prefix", a.query_prefix),
+                ("passage_prefix", a.passage_prefix),
+                ("pooling", a.pooling),
+                ("max_length", a.max_length),
+            )
+            if v is not None
+        }
+        or None,
     )
     m = build_world(a.inputs, a.out, cfg)
-    print(json.dumps({"world": a.out, "pages": m.page_count, "index": m.index_factory, "embedder": m.embedder,
-                      "build_seconds": m.build_seconds, "last_ingest": m.build_config.get("last_ingest")}, indent=2))
+    print(
+        json.dumps(
+            {
+                "world": a.out,
+                "pages": m.page_count,
+                "index": m.index_factory,
+                "embedder": m.embedder,
+                "build_seconds": m.build_seconds,
+                "last_ingest": m.build_config.get("last_ingest"),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -78,10 +98,20 @@ def _cmd_info(a: argparse.Namespace) -> int:
         "verified": "every file's size, header and blake2b digest, and the store's content digest",
         "skipped": "sizes and headers only (--quick); run without --quick to check the digests",
         "unavailable": "sizes and headers only: this world was built before digests were recorded; rebuild it "
-                       "to record them",
+        "to record them",
     }
-    print(json.dumps({"world": path, "verified": True, "check": {**check.to_dict(), "note": notes[check.digests]},
-                      "manifest": check.manifest.to_dict(), "store": stats}, indent=2))
+    print(
+        json.dumps(
+            {
+                "world": path,
+                "verified": True,
+                "check": {**check.to_dict(), "note": notes[check.digests]},
+                "manifest": check.manifest.to_dict(),
+                "store": stats,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -99,9 +129,15 @@ def _cmd_browse(a: argparse.Namespace) -> int:
     from lite_world.tools.visit import VisitTool
     from lite_world.worlds import open_world
 
-    tool = VisitTool(open_world(a.world, search_mode="sparse"), ExtractiveSummarizer(max_chars=a.max_chars))
+    tool = VisitTool(
+        open_world(a.world, search_mode="sparse"), ExtractiveSummarizer(max_chars=a.max_chars)
+    )
     res = tool({"url": [a.url], "goal": a.goal})
-    print(json.dumps({"text": res.text, **res.data}, indent=2, ensure_ascii=False) if a.json else res.text)
+    print(
+        json.dumps({"text": res.text, **res.data}, indent=2, ensure_ascii=False)
+        if a.json
+        else res.text
+    )
     return 0 if res.error is None else 1
 
 
@@ -113,33 +149,58 @@ def _cmd_demo_world(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lite-world", description="A lite virtual world for RL of search agents.")
+    p = argparse.ArgumentParser(
+        prog="lite-world", description="A lite virtual world for RL of search agents."
+    )
     p.add_argument("--version", action="version", version=f"lite-world {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = p.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("build", help="build or extend a world from JSONL/Parquet/HTML dirs/WARC/Wikipedia JSON")
+    b = sub.add_parser(
+        "build", help="build or extend a world from JSONL/Parquet/HTML dirs/WARC/Wikipedia JSON"
+    )
     b.add_argument("inputs", nargs="+", help="input files or directories")
     b.add_argument("--out", required=True, help="world directory")
-    b.add_argument("--min-chars", type=int, default=1000, help="drop pages shorter than this (default 1000)")
-    b.add_argument("--embedder", default="sentence-transformers/all-MiniLM-L6-v2", help="sentence-transformers name or path")
+    b.add_argument(
+        "--min-chars", type=int, default=1000, help="drop pages shorter than this (default 1000)"
+    )
+    b.add_argument(
+        "--embedder",
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        help="sentence-transformers name or path",
+    )
     b.add_argument("--index", default=None, help="FAISS factory string (default: by page count)")
     b.add_argument("--compression", default="zstd", choices=["zstd", "none"])
     b.add_argument("--device", default=None, help="encoder device (default: cuda if available)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    b.add_argument("--corpus-group", default="passage", choices=["passage", "title"],
-                   help="Search-R1 {id, contents} corpora: one page per passage row, or per title")
-    b.add_argument("--adopt-index", default=None, help="adopt this FAISS index of the corpus (no re-embedding)")
+    b.add_argument(
+        "--corpus-group",
+        default="passage",
+        choices=["passage", "title"],
+        help="Search-R1 {id, contents} corpora: one page per passage row, or per title",
+    )
+    b.add_argument(
+        "--adopt-index", default=None, help="adopt this FAISS index of the corpus (no re-embedding)"
+    )
     b.add_argument("--query-prefix", default=None, help="encoder query prefix ('query: ' for e5)")
-    b.add_argument("--passage-prefix", default=None, help="encoder passage prefix ('passage: ' for e5)")
+    b.add_argument(
+        "--passage-prefix", default=None, help="encoder passage prefix ('passage: ' for e5)"
+    )
     b.add_argument("--pooling", default=None, choices=["mean", "cls"], help="encoder pooling")
     b.add_argument("--max-length", type=int, default=None, help="encoder max tokens per text")
     b.set_defaults(fn=_cmd_build)
 
-    i = sub.add_parser("info", help="print and verify a world (sizes, headers and digests of every file)")
+    i = sub.add_parser(
+        "info", help="print and verify a world (sizes, headers and digests of every file)"
+    )
     i.add_argument("world")
-    i.add_argument("--quick", "--fast", dest="quick", action="store_true",
-                   help="check sizes and headers only, not the digests (--fast is the old name)")
+    i.add_argument(
+        "--quick",
+        "--fast",
+        dest="quick",
+        action="store_true",
+        help="check sizes and headers only, not the digests (--fast is the old name)",
+    )
     i.set_defaults(fn=_cmd_info)
 
     s = sub.add_parser("search", help="search a world")
@@ -158,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--json", action="store_true")
     w.set_defaults(fn=_cmd_browse)
 
-    d = sub.add_parser("demo-world", help="build (if needed) the bundled demo world and print its path")
+    d = sub.add_parser(
+        "demo-world", help="build (if needed) the bundled demo world and print its path"
+    )
     d.set_defaults(fn=_cmd_demo_world)
 
     from lite_world.rollout.cli import add_rollout_parser
@@ -181,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.fn(args) or 0)
     except LiteWorldError as exc:

@@ -49,7 +49,12 @@ C = TypeVar("C", bound="ConfigMixin")
 
 
 def check_int(
-    name: str, value: Any, *, low: int | None = None, high: int | None = None, optional: bool = False
+    name: str,
+    value: Any,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    optional: bool = False,
 ) -> None:
     """Raise ``ConfigError`` unless ``value`` is an int (not a bool) in ``[low, high]``.
 
@@ -79,7 +84,12 @@ def check_int(
 
 
 def check_number(
-    name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
 ) -> None:
     """Raise ``ConfigError`` unless ``value`` is a real number (not a bool) within the bounds.
 
@@ -153,7 +163,9 @@ class ConfigMixin:
         Unknown keys raise ``ConfigError``.
         """
         if not isinstance(values, Mapping):
-            raise ConfigError(f"Expects a mapping of {cls.__name__} fields, actual: {type(values).__name__}")
+            raise ConfigError(
+                f"Expects a mapping of {cls.__name__} fields, actual: {type(values).__name__}"
+            )
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(values) - names)
         if unknown:
@@ -195,7 +207,9 @@ class ConfigMixin:
                 base = out.get(f.name)
                 base = base.to_dict() if isinstance(base, ConfigMixin) else dict(base or {})
                 out[f.name] = {**base, **moved}
-        return cls.from_dict(out | {k: v for k, v in values.items() if k not in out and k not in _nested_names(cls)})
+        return cls.from_dict(
+            out | {k: v for k, v in values.items() if k not in out and k not in _nested_names(cls)}
+        )
 
     def replace(self: C, **changes: Any) -> C:
         """A validated copy with ``changes`` applied."""

@@ -80,11 +80,28 @@ def _json5_literal(text: str) -> Any:
         tokens = [t for t in tokenize.generate_tokens(io.StringIO(text.strip()).readline)]
     except tokenize.TokenError as exc:
         raise _Incomplete(str(exc)) from None
-    significant = [t for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT,
-                                                      tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)]
+    significant = [
+        t
+        for t in tokens
+        if t.type
+        not in (
+            tokenize.NL,
+            tokenize.NEWLINE,
+            tokenize.COMMENT,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+        )
+    ]
     following = {id(a): b for a, b in zip(significant, significant[1:], strict=False)}
     for tok in tokens:
-        if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+        if tok.type in (
+            tokenize.NL,
+            tokenize.NEWLINE,
+            tokenize.COMMENT,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+        ):
             continue
         string = tok.string
         if tok.type == tokenize.NAME:
@@ -93,5 +110,10 @@ def _json5_literal(text: str) -> Any:
                 string = repr(tok.string)
             elif string in _JSON_LITERALS:
                 string = _JSON_LITERALS[string]
-        out.append((tok.type if tok.type != tokenize.NAME or string == tok.string else tokenize.STRING, string))
+        out.append(
+            (
+                tok.type if tok.type != tokenize.NAME or string == tok.string else tokenize.STRING,
+                string,
+            )
+        )
     return ast.literal_eval(tokenize.untokenize(out).strip())

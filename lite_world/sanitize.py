@@ -64,7 +64,11 @@ def _clean(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, int):
-        return value if value.bit_length() <= _MAX_INT_BITS else f"<integer of {value.bit_length()} bits>"
+        return (
+            value
+            if value.bit_length() <= _MAX_INT_BITS
+            else f"<integer of {value.bit_length()} bits>"
+        )
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, (bytes, bytearray)):
@@ -74,7 +78,11 @@ def _clean(value: Any, depth: int) -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            key = _clean(k, 0) if isinstance(k, (str, int, float, bool, type(None))) else type(k).__name__
+            key = (
+                _clean(k, 0)
+                if isinstance(k, (str, int, float, bool, type(None)))
+                else type(k).__name__
+            )
             out[key if isinstance(key, str) else str(key)] = _clean(v, depth - 1)
         return out
     if isinstance(value, (list, tuple, set, frozenset)):

@@ -48,24 +48,35 @@ class Task:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Task":
+    def from_dict(cls, d: Mapping[str, Any]) -> Task:
         """Validate and normalise a task dict (``answers`` may be a str or a list; ``answer`` is accepted)."""
         if not isinstance(d, Mapping):
             raise TaskError(f"Expects a task dict, actual: {type(d).__name__}")
         q = d.get("question")
         if not isinstance(q, str) or not q.strip():
-            raise TaskError(f"Expects a non-empty 'question' string, actual: {q!r} (task {d.get('id')!r})")
+            raise TaskError(
+                f"Expects a non-empty 'question' string, actual: {q!r} (task {d.get('id')!r})"
+            )
         answers = d.get("answers", d.get("answer"))
         if isinstance(answers, str):
             answers = [answers]
-        if not isinstance(answers, (list, tuple)) or not answers or not all(isinstance(a, str) for a in answers):
-            raise TaskError(f"Expects 'answers' as a non-empty list of strings, actual: {answers!r} (task {d.get('id')!r})")
+        if (
+            not isinstance(answers, (list, tuple))
+            or not answers
+            or not all(isinstance(a, str) for a in answers)
+        ):
+            raise TaskError(
+                f"Expects 'answers' as a non-empty list of strings, actual: {answers!r} (task {d.get('id')!r})"
+            )
         masks = d.get("mask_urls") or ()
         if isinstance(masks, str):
             masks = [masks]
         diff = d.get("difficulty")
         return cls(
-            id=str(d.get("id") or "q-" + hashlib.sha1(q.strip().encode("utf-8", "replace")).hexdigest()[:12]),
+            id=str(
+                d.get("id")
+                or "q-" + hashlib.sha1(q.strip().encode("utf-8", "replace")).hexdigest()[:12]
+            ),
             question=q.strip(),
             answers=tuple(dict.fromkeys(a.strip() for a in answers if a.strip())),
             mask_urls=tuple(normalize_url(u) for u in masks if isinstance(u, str)),
@@ -76,7 +87,11 @@ class Task:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["answers"], d["mask_urls"], d["meta"] = list(self.answers), list(self.mask_urls), dict(self.meta)
+        d["answers"], d["mask_urls"], d["meta"] = (
+            list(self.answers),
+            list(self.mask_urls),
+            dict(self.meta),
+        )
         return d
 
 
@@ -85,7 +100,13 @@ def load_musique(path: str | os.PathLike[str], *, mask_supporting: bool = False)
     items = json.loads(Path(path).read_text())
     tasks = []
     for it in items:
-        supporting = list(dict.fromkeys(wikipedia_url(p["title"]) for p in it.get("paragraphs", []) if p.get("is_supporting")))
+        supporting = list(
+            dict.fromkeys(
+                wikipedia_url(p["title"])
+                for p in it.get("paragraphs", [])
+                if p.get("is_supporting")
+            )
+        )
         hops = len(it.get("question_decomposition") or []) or None
         tasks.append(
             Task.from_dict(
@@ -110,7 +131,9 @@ def load_tasks(tasks: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | Non
     if isinstance(tasks, (str, os.PathLike)):
         p = Path(tasks)
         if not p.is_file():
-            raise TaskError(f"Expects a task file (.jsonl, .parquet or MuSiQue .json), actual: {p} does not exist")
+            raise TaskError(
+                f"Expects a task file (.jsonl, .parquet or MuSiQue .json), actual: {p} does not exist"
+            )
         rows: Iterable[Mapping[str, Any]]
         if p.suffix == ".parquet":
             pq = require("pyarrow.parquet", extra="ingest")
@@ -127,7 +150,9 @@ def load_tasks(tasks: str | os.PathLike[str] | Sequence[Mapping[str, Any]] | Non
     elif isinstance(tasks, Sequence):
         out = [t if isinstance(t, Task) else Task.from_dict(t) for t in tasks]  # type: ignore[arg-type]
     else:
-        raise TaskError(f"Expects a task path or a list of task dicts, actual: {type(tasks).__name__}")
+        raise TaskError(
+            f"Expects a task path or a list of task dicts, actual: {type(tasks).__name__}"
+        )
     if not out:
         raise TaskError("Expects at least one task, actual: none")
     ids = [t.id for t in out]

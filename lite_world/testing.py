@@ -38,24 +38,52 @@ STEP_ERRORS = (
 )
 """Every ``info["error"]`` code a step may report."""
 
-_TOOL_NAMES = ["search", "visit", "Search", "browse", "", "search\x00", "\ud800", "a" * 300, "__init__"]
-_URLS = ["https://en.wikipedia.org/wiki/Publix", "http://[::1", "file:///etc/passwd", "javascript:x", "",
-         "https://e.org/\ud800", "https://e.org/\x00a", "ftp://x"]
+_TOOL_NAMES = [
+    "search",
+    "visit",
+    "Search",
+    "browse",
+    "",
+    "search\x00",
+    "\ud800",
+    "a" * 300,
+    "__init__",
+]
+_URLS = [
+    "https://en.wikipedia.org/wiki/Publix",
+    "http://[::1",
+    "file:///etc/passwd",
+    "javascript:x",
+    "",
+    "https://e.org/\ud800",
+    "https://e.org/\x00a",
+    "ftp://x",
+]
 
 
 def tool_arguments() -> Any:
     """Strategy: argument values, JSON-shaped or not (non-string keys, bytes, huge ints, nesting)."""
     st = require("hypothesis.strategies", extra="test")
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(), st.integers(min_value=10**18, max_value=10**400),
-        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40), st.sampled_from(_URLS),
-        st.binary(max_size=10), st.just("\ud800\x00"),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.integers(min_value=10**18, max_value=10**400),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=40),
+        st.sampled_from(_URLS),
+        st.binary(max_size=10),
+        st.just("\ud800\x00"),
     )
     keys = st.one_of(st.text(max_size=8), st.integers(), st.sampled_from(["query", "url", "goal"]))
     return st.recursive(
         scalars,
-        lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
-                                st.dictionaries(keys, inner, max_size=4), st.frozensets(st.integers(), max_size=3)),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.tuples(inner, inner),
+            st.dictionaries(keys, inner, max_size=4),
+            st.frozensets(st.integers(), max_size=3),
+        ),
         max_leaves=12,
     )
 
@@ -73,7 +101,13 @@ def _render(name: str, arguments: Any, style: str) -> str:
         except ValueError:  # an integer too large to print
             body = "{'name': 'search', 'arguments': 1" + "0" * 5000 + "}"
     else:  # JSON5-ish: bare keys, single quotes
-        body = "{name: " + repr(name) + ", arguments: " + (repr(arguments) if style == "json5" else "") + "}"
+        body = (
+            "{name: "
+            + repr(name)
+            + ", arguments: "
+            + (repr(arguments) if style == "json5" else "")
+            + "}"
+        )
     return f"<think>fuzz</think><tool_call>{body}</tool_call>"
 
 
@@ -92,12 +126,28 @@ def actions() -> Any:
         st.sampled_from(["json", "python", "json5", "bare"]),
     )
     nested = st.integers(min_value=1, max_value=3000).map(
-        lambda n: "<tool_call>{\"name\": \"search\", \"arguments\": " + "[" * n + "</tool_call>"
+        lambda n: '<tool_call>{"name": "search", "arguments": ' + "[" * n + "</tool_call>"
     )
     answers = st.text(max_size=300).map(lambda t: f"<answer>{t}</answer>")
     tags = st.text(max_size=100).map(lambda t: f"<search>{t}</search>")
-    fragments = st.sampled_from(["<tool_call>", "</tool_call>", "<answer>", "</answer>", "<think>", "</think>",
-                                 "<tool_response>", "{", "}", "\"", "'", "\x00", "\ud800", "\n"])
+    fragments = st.sampled_from(
+        [
+            "<tool_call>",
+            "</tool_call>",
+            "<answer>",
+            "</answer>",
+            "<think>",
+            "</think>",
+            "<tool_response>",
+            "{",
+            "}",
+            '"',
+            "'",
+            "\x00",
+            "\ud800",
+            "\n",
+        ]
+    )
     soup = st.lists(st.one_of(fragments, st.text(max_size=20)), max_size=30).map("".join)
     return st.one_of(calls, nested, answers, tags, soup, st.text(max_size=500))
 
@@ -112,7 +162,9 @@ def check_step(result: tuple[Any, ...], *, after_answer: bool = False) -> None:
     assert isinstance(obs, str), f"observation is {type(obs).__name__}"
     obs.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
     assert "\x00" not in obs, "NUL in the observation"
-    assert isinstance(reward, float) and isinstance(terminated, bool) and isinstance(truncated, bool)
+    assert (
+        isinstance(reward, float) and isinstance(terminated, bool) and isinstance(truncated, bool)
+    )
     if terminated:
         assert obs == "", "a terminal step has an empty observation"
         return
@@ -120,5 +172,7 @@ def check_step(result: tuple[Any, ...], *, after_answer: bool = False) -> None:
     error = info.get("error")
     assert error is None or error in STEP_ERRORS, f"unknown error code {error!r}"
     if info.get("action_kind") in ("error", "none"):
-        assert error in ("parse_error", "no_action"), f"malformed action without info['error']: {info!r:.300}"
+        assert error in ("parse_error", "no_action"), (
+            f"malformed action without info['error']: {info!r:.300}"
+        )
     json.dumps(info.get("arguments"), sort_keys=True)  # arguments are JSON-safe

@@ -37,12 +37,21 @@ def config_parser(config_cls: type, prog: str, description: str) -> argparse.Arg
     episodes' ``env: LiteSearchConfig`` are flattened: ``--world``, ``--search-k``, ``--max-turns``).
     """
     parser = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=prog,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--config", default=None,
-                        help=f"JSON or YAML file of {config_cls.__name__} fields (flags override it)")
-    parser.add_argument("--num-threads", type=int, default=None,
-                        help="torch CPU threads (1 is fastest on a busy 2-core machine)")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help=f"JSON or YAML file of {config_cls.__name__} fields (flags override it)",
+    )
+    parser.add_argument(
+        "--num-threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (1 is fastest on a busy 2-core machine)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level")
     add_config_flags(parser, config_cls)
     return parser
@@ -75,7 +84,10 @@ def _deep_update(target: dict[str, Any], updates: dict[str, Any]) -> None:
 
 def setup_run(options: dict[str, Any]) -> None:
     """Configure logging and torch's CPU threads from the command-line-only options."""
-    logging.basicConfig(level=str(options["log_level"] or "INFO").upper(), format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=str(options["log_level"] or "INFO").upper(),
+        format="%(asctime)s %(name)s: %(message)s",
+    )
     if options["num_threads"]:
         import torch
 

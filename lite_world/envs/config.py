@@ -50,72 +50,103 @@ class LiteSearchConfig(ConfigMixin):
 
     world: Any = field(
         default="demo",
-        metadata={"help": "World: a directory, 'demo' (the bundled demo world), the http(s):// URL of "
-                          "`lite-world serve`, or a world object (see lite_world.open_world)."},
+        metadata={
+            "help": "World: a directory, 'demo' (the bundled demo world), the http(s):// URL of "
+            "`lite-world serve`, or a world object (see lite_world.open_world)."
+        },
     )
     tasks: Any = field(
         default=None,
-        metadata={"help": "Tasks: a JSONL / Parquet / MuSiQue JSON file or a list of task dicts "
-                          "(None: the demo tasks)."},
+        metadata={
+            "help": "Tasks: a JSONL / Parquet / MuSiQue JSON file or a list of task dicts "
+            "(None: the demo tasks)."
+        },
     )
     action_format: str = field(
         default="tool_call",
-        metadata={"help": "'tool_call' (LiteResearcher / Tongyi: <tool_call> JSON) or 'tags' "
-                          "(Search-R1: <search>q</search>; only the search tool is callable)."},
+        metadata={
+            "help": "'tool_call' (LiteResearcher / Tongyi: <tool_call> JSON) or 'tags' "
+            "(Search-R1: <search>q</search>; only the search tool is callable)."
+        },
     )
     tools: tuple[str, ...] = field(
         default=DEFAULT_TOOLS,
-        metadata={"help": "Tools the agent may call: registered names (lite_world.register_tool) or "
-                          "'module:Class' import paths of Tool subclasses."},
+        metadata={
+            "help": "Tools the agent may call: registered names (lite_world.register_tool) or "
+            "'module:Class' import paths of Tool subclasses."
+        },
     )
     system_prompt: str | None = field(
         default=None,
-        metadata={"help": "System prompt used verbatim instead of the built-in one: the text, or the "
-                          "path of a file holding it (e.g. the prompt a checkpoint was trained with)."},
+        metadata={
+            "help": "System prompt used verbatim instead of the built-in one: the text, or the "
+            "path of a file holding it (e.g. the prompt a checkpoint was trained with)."
+        },
     )
     date: str | None = field(
         default=DEFAULT_DATE,
-        metadata={"help": "YYYY-MM-DD on the built-in prompt's 'Current date:' line (fixed, so episodes "
-                          "are deterministic); None: no date line."},
+        metadata={
+            "help": "YYYY-MM-DD on the built-in prompt's 'Current date:' line (fixed, so episodes "
+            "are deterministic); None: no date line."
+        },
     )
     max_turns: int = field(
         default=DEFAULT_MAX_EPISODE_STEPS,
-        metadata={"help": "Assistant turns per episode: Gymnasium's TimeLimit (max_episode_steps)."},
+        metadata={
+            "help": "Assistant turns per episode: Gymnasium's TimeLimit (max_episode_steps)."
+        },
     )
     max_observation_chars: int = field(
-        default=20_000, metadata={"help": "Characters of one tool response; longer ones are cut with a note."}
+        default=20_000,
+        metadata={"help": "Characters of one tool response; longer ones are cut with a note."},
     )
-    max_answer_chars: int = field(default=200, metadata={"help": "Longer answers get reward 0 (guard)."})
+    max_answer_chars: int = field(
+        default=200, metadata={"help": "Longer answers get reward 0 (guard)."}
+    )
     reward: str = field(
         default="em",
-        metadata={"help": "Episode reward: 'em' (exact match over the aliases), 'f1' (token F1) or "
-                          "'judge' (an LLM judge with exact-match fallback)."},
+        metadata={
+            "help": "Episode reward: 'em' (exact match over the aliases), 'f1' (token F1) or "
+            "'judge' (an LLM judge with exact-match fallback)."
+        },
     )
     judge_url: str | None = field(
-        default=None, metadata={"help": "OpenAI-compatible judge base URL (…/v1); required with reward='judge'."}
+        default=None,
+        metadata={"help": "OpenAI-compatible judge base URL (…/v1); required with reward='judge'."},
     )
     judge_model: str | None = field(
         default=None, metadata={"help": "Judge model name; required with reward='judge'."}
     )
     judge_api_key: str | None = field(
-        default=None, repr=False, metadata={"help": "Judge bearer token (default: $LITE_WORLD_JUDGE_API_KEY)."}
+        default=None,
+        repr=False,
+        metadata={"help": "Judge bearer token (default: $LITE_WORLD_JUDGE_API_KEY)."},
     )
     judge_timeout_s: float = field(
-        default=30.0, metadata={"help": "Judge request timeout in seconds; exact match is used on failure."}
+        default=30.0,
+        metadata={"help": "Judge request timeout in seconds; exact match is used on failure."},
     )
     mask_sources: bool = field(
-        default=True, metadata={"help": "Hide each task's mask_urls from search and visit (source masking)."}
+        default=True,
+        metadata={"help": "Hide each task's mask_urls from search and visit (source masking)."},
     )
     search_k: int = field(default=10, metadata={"help": "Search results per query."})
     search_mode: str = field(
-        default="hybrid", metadata={"help": "Retrieval of a local world: 'hybrid' (dense + BM25), 'dense' or 'sparse'."}
+        default="hybrid",
+        metadata={
+            "help": "Retrieval of a local world: 'hybrid' (dense + BM25), 'dense' or 'sparse'."
+        },
     )
     search_style: str = field(
         default="web",
-        metadata={"help": "Search rendering: 'web' (LiteResearcher's evaluation format) or 'train' "
-                          "(its training-time local RAG format)."},
+        metadata={
+            "help": "Search rendering: 'web' (LiteResearcher's evaluation format) or 'train' "
+            "(its training-time local RAG format)."
+        },
     )
-    visit_max_chars: int = field(default=3000, metadata={"help": "Evidence characters per visited page."})
+    visit_max_chars: int = field(
+        default=3000, metadata={"help": "Evidence characters per visited page."}
+    )
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -130,7 +161,9 @@ class LiteSearchConfig(ConfigMixin):
         check_int(f"{name}.visit_max_chars", self.visit_max_chars, low=100)
         check_number(f"{name}.judge_timeout_s", self.judge_timeout_s, low=0.0, low_open=True)
         if not isinstance(self.mask_sources, bool):
-            raise ConfigError(f"Expects {name}.mask_sources to be a bool, actual: {self.mask_sources!r}")
+            raise ConfigError(
+                f"Expects {name}.mask_sources to be a bool, actual: {self.mask_sources!r}"
+            )
         if self.reward == "judge" and not (self.judge_url and self.judge_model):
             raise ConfigError(
                 f"Expects {name}.judge_url (an OpenAI-compatible base URL such as "
@@ -182,14 +215,24 @@ class LiteSearchConfig(ConfigMixin):
         tools = self.tools
         if isinstance(tools, str):
             tools = (tools,)
-        if not isinstance(tools, (tuple, list)) or not tools or not all(isinstance(x, str) for x in tools):
-            raise ConfigError(f"Expects LiteSearchConfig.tools to be a non-empty list of tool names, actual: {tools!r}")
+        if (
+            not isinstance(tools, (tuple, list))
+            or not tools
+            or not all(isinstance(x, str) for x in tools)
+        ):
+            raise ConfigError(
+                f"Expects LiteSearchConfig.tools to be a non-empty list of tool names, actual: {tools!r}"
+            )
         names = [resolve_tool(spec).name for spec in tools]  # raises ConfigError for unknown tools
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ConfigError(f"Expects each tool once in LiteSearchConfig.tools, actual: {dupes} repeated")
+            raise ConfigError(
+                f"Expects each tool once in LiteSearchConfig.tools, actual: {dupes} repeated"
+            )
         if self.action_format == "tags" and "search" not in names:
-            raise ConfigError("Expects 'search' among the tools with action_format='tags', actual: " f"{names}")
+            raise ConfigError(
+                f"Expects 'search' among the tools with action_format='tags', actual: {names}"
+            )
         object.__setattr__(self, "tools", tuple(tools))
 
     def _check_prompt(self) -> None:
@@ -199,7 +242,9 @@ class LiteSearchConfig(ConfigMixin):
         if p is None:
             return
         if not isinstance(p, str) or not p.strip():
-            raise ConfigError(f"Expects LiteSearchConfig.system_prompt to be None, text or a file path, actual: {p!r}")
+            raise ConfigError(
+                f"Expects LiteSearchConfig.system_prompt to be None, text or a file path, actual: {p!r}"
+            )
         if _looks_like_path(p) and not os.path.isfile(os.path.expanduser(p)):
             raise ConfigError(
                 f"Expects LiteSearchConfig.system_prompt to name a readable file, actual: {p!r} does not exist. "
@@ -223,8 +268,12 @@ class LiteSearchConfig(ConfigMixin):
 
     def judge_config(self) -> JudgeConfig:
         """The :class:`~lite_world.reward.judge.JudgeConfig` of ``reward="judge"``."""
-        return JudgeConfig(base_url=self.judge_url or "", model=self.judge_model or "", api_key=self.judge_api_key,
-                           timeout_s=self.judge_timeout_s)
+        return JudgeConfig(
+            base_url=self.judge_url or "",
+            model=self.judge_model or "",
+            api_key=self.judge_api_key,
+            timeout_s=self.judge_timeout_s,
+        )
 
     def env_options(self) -> dict[str, Any]:
         """The fields the env class takes (all but ``max_turns``, which is the ``TimeLimit``'s).

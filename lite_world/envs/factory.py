@@ -37,6 +37,10 @@ def make_env(config: LiteSearchConfig | None = None, **options: Any) -> gym.Env[
     Raises:
         ConfigError: a bad option (checked here, before anything is opened).
     """
-    config = (config or LiteSearchConfig()).replace(**options) if options else (config or LiteSearchConfig())
+    config = (
+        (config or LiteSearchConfig()).replace(**options)
+        if options
+        else (config or LiteSearchConfig())
+    )
     register_envs()
     return gym.make(ENV_ID, max_episode_steps=config.max_turns, config=config)

@@ -30,7 +30,12 @@ from lite_world.sanitize import clean_text, clean_value
 from lite_world.tasks import Task, load_tasks
 from lite_world.tools.base import CallContext, Tool
 from lite_world.tools.prompts import episode_messages, render_prompt_text
-from lite_world.tools.protocol import ParsedAction, format_tool_response, parse_action, stop_sequences
+from lite_world.tools.protocol import (
+    ParsedAction,
+    format_tool_response,
+    parse_action,
+    stop_sequences,
+)
 from lite_world.tools.registry import build_tools, resolve_tool
 from lite_world.worlds import WorldLike, check_world_spec, open_world
 
@@ -110,7 +115,9 @@ class LiteSearchEnv(gym.Env[str, str]):
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
-    def __init__(self, config: LiteSearchConfig | None = None, render_mode: str | None = None, **options: Any):
+    def __init__(
+        self, config: LiteSearchConfig | None = None, render_mode: str | None = None, **options: Any
+    ):
         if "max_turns" in options:
             n = options["max_turns"]
             raise ConfigError(
@@ -119,16 +126,28 @@ class LiteSearchEnv(gym.Env[str, str]):
                 f"lite_world.make_env(LiteSearchConfig(max_turns={n!r}))."
             )
         if config is not None and not isinstance(config, LiteSearchConfig):
-            raise ConfigError(f"Expects config to be a LiteSearchConfig, actual: {type(config).__name__}")
+            raise ConfigError(
+                f"Expects config to be a LiteSearchConfig, actual: {type(config).__name__}"
+            )
         try:
-            config = (config or LiteSearchConfig()).replace(**options) if options else (config or LiteSearchConfig())
+            config = (
+                (config or LiteSearchConfig()).replace(**options)
+                if options
+                else (config or LiteSearchConfig())
+            )
         except TypeError as exc:  # an unknown keyword
-            raise ConfigError(f"Expects LiteSearch-v0 options among LiteSearchConfig's fields, actual: {exc}") from None
+            raise ConfigError(
+                f"Expects LiteSearch-v0 options among LiteSearchConfig's fields, actual: {exc}"
+            ) from None
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"Expects render_mode in {self.metadata['render_modes']} or None, actual: {render_mode!r}")
+            raise ConfigError(
+                f"Expects render_mode in {self.metadata['render_modes']} or None, actual: {render_mode!r}"
+            )
         check_world_spec(config.world)  # a missing directory fails here, not at the first step
         self.config, self.render_mode = config, render_mode
-        self.tasks: list[Task] = load_tasks(list(config.tasks) if isinstance(config.tasks, tuple) else config.tasks)
+        self.tasks: list[Task] = load_tasks(
+            list(config.tasks) if isinstance(config.tasks, tuple) else config.tasks
+        )
         self._task_index = {t.id: i for i, t in enumerate(self.tasks)}
         self._custom_prompt = config.prompt_text()
         self._tool_specs = ("search",) if config.action_format == "tags" else config.tools
@@ -136,7 +155,9 @@ class LiteSearchEnv(gym.Env[str, str]):
         self._judge: LLMJudge | None = None
         self._tools: dict[str, Tool] | None = None  # built lazily, in the process that steps
 
-        self.observation_space = AnyText(max_length=max(1 << 20, 4 * config.max_observation_chars), min_length=0)
+        self.observation_space = AnyText(
+            max_length=max(1 << 20, 4 * config.max_observation_chars), min_length=0
+        )
         self.action_space = AnyText(max_length=MAX_ACTION_CHARS, min_length=0)
 
         self._task: Task | None = None
@@ -166,11 +187,18 @@ class LiteSearchEnv(gym.Env[str, str]):
     def _reset_counters(self) -> None:
         self._turn = 0
         self._repeats: Counter[str] = Counter()
-        self._totals: dict[str, int] = {"tool_calls": 0, "errors": 0, "obs_chars": 0, "action_chars": 0}
+        self._totals: dict[str, int] = {
+            "tool_calls": 0,
+            "errors": 0,
+            "obs_chars": 0,
+            "action_chars": 0,
+        }
         self._totals.update({name: 0 for name in self._tool_names})
 
     # -- Gymnasium API ----------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         options = options or {}
         if "task" in options:
@@ -178,24 +206,41 @@ class LiteSearchEnv(gym.Env[str, str]):
         elif "task_id" in options:
             tid = str(options["task_id"])
             if tid not in self._task_index:
-                raise TaskError(f"Expects task_id among the env's {len(self.tasks)} tasks, actual: {tid!r}")
+                raise TaskError(
+                    f"Expects task_id among the env's {len(self.tasks)} tasks, actual: {tid!r}"
+                )
             task = self.tasks[self._task_index[tid]]
         else:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         c = self.config
         self._task = task
-        self._messages = episode_messages(task.question, c.action_format, c.date, tools=self._tool_specs,  # type: ignore[arg-type]
-                                          custom_prompt=self._custom_prompt)
+        self._messages = episode_messages(
+            task.question,
+            c.action_format,
+            c.date,
+            tools=self._tool_specs,  # type: ignore[arg-type]
+            custom_prompt=self._custom_prompt,
+        )
         self._done = False
         self._reset_counters()
         obs = render_prompt_text(self._messages)
-        info = {"task": task.to_dict(), "messages": list(self._messages), "stop": stop_sequences(c.action_format)}  # type: ignore[arg-type]
+        info = {
+            "task": task.to_dict(),
+            "messages": list(self._messages),
+            "stop": stop_sequences(c.action_format),
+        }  # type: ignore[arg-type]
         return obs, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._done or self._task is None:
             msg = "The episode has ended: call reset() before step()."
-            return "", 0.0, True, False, {"error": "episode_over", "error_message": msg, "action_kind": "none"}
+            return (
+                "",
+                0.0,
+                True,
+                False,
+                {"error": "episode_over", "error_message": msg, "action_kind": "none"},
+            )
         self._turn += 1
         text = action if isinstance(action, str) else ""
         parsed = parse_action(action, self.config.action_format, max_chars=MAX_ACTION_CHARS)  # type: ignore[arg-type]
@@ -203,8 +248,15 @@ class LiteSearchEnv(gym.Env[str, str]):
         self._messages.append({"role": "assistant", "content": clean_text(stored)})
         self._totals["action_chars"] += len(text)
         info: dict[str, Any] = {
-            "turn": self._turn, "action_kind": parsed.kind, "tool": None, "arguments": {},
-            "tool_latency_s": 0.0, "error": None, "error_message": None, "note": parsed.note, "repeat_count": 0,
+            "turn": self._turn,
+            "action_kind": parsed.kind,
+            "tool": None,
+            "arguments": {},
+            "tool_latency_s": 0.0,
+            "error": None,
+            "error_message": None,
+            "note": parsed.note,
+            "repeat_count": 0,
         }
 
         if parsed.kind == "answer":
@@ -213,7 +265,10 @@ class LiteSearchEnv(gym.Env[str, str]):
         if parsed.kind == "tool":
             body, error = self._run_tool(parsed, info)
         else:
-            body, error = parsed.error or "Error: could not read the action.", _PARSE_ERRORS[parsed.kind]
+            body, error = (
+                parsed.error or "Error: could not read the action.",
+                _PARSE_ERRORS[parsed.kind],
+            )
         if parsed.note and parsed.kind == "tool":
             body = f"{body}\n\n[Note] {parsed.note}"
         body = clean_text(body) or "Error: the tool returned nothing."
@@ -238,14 +293,21 @@ class LiteSearchEnv(gym.Env[str, str]):
         name = clean_text(call.name, max_chars=100)
         info["tool"] = name
         if name not in tools:
-            return f"Error: Tool {name} not found. Available tools: {', '.join(tools)}.", "unknown_tool"
+            return (
+                f"Error: Tool {name} not found. Available tools: {', '.join(tools)}.",
+                "unknown_tool",
+            )
         tool = tools[name]
         args = clean_value(call.arguments)
         info["arguments"] = args
         key = json.dumps([name, args], sort_keys=True, ensure_ascii=False)
         self._repeats[key] += 1
         info["repeat_count"] = self._repeats[key]
-        exclude = frozenset(self._task.mask_urls) if (self.config.mask_sources and self._task) else frozenset()
+        exclude = (
+            frozenset(self._task.mask_urls)
+            if (self.config.mask_sources and self._task)
+            else frozenset()
+        )
         t0 = time.perf_counter()
         result = tool(args, CallContext(exclude=exclude))
         info["tool_latency_s"] = time.perf_counter() - t0
@@ -257,17 +319,29 @@ class LiteSearchEnv(gym.Env[str, str]):
             return result.text, result.error
         return result.text, None
 
-    def _finish(self, parsed: ParsedAction, info: dict[str, Any]) -> tuple[str, float, bool, bool, dict[str, Any]]:
+    def _finish(
+        self, parsed: ParsedAction, info: dict[str, Any]
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self._task is not None
         c = self.config
         res = compute_reward(
-            parsed.answer, list(self._task.answers), question=self._task.question, kind=c.reward,
-            judge=self.judge, max_answer_chars=c.max_answer_chars,
+            parsed.answer,
+            list(self._task.answers),
+            question=self._task.question,
+            kind=c.reward,
+            judge=self.judge,
+            max_answer_chars=c.max_answer_chars,
         )
         self._done = True
         info.update(
             answer=parsed.answer,
-            reward_info={"em": res.em, "f1": res.f1, "judged": res.judged, "source": res.source, "reason": res.reason},
+            reward_info={
+                "em": res.em,
+                "f1": res.f1,
+                "judged": res.judged,
+                "source": res.source,
+                "reason": res.reason,
+            },
             totals=dict(self._totals),
             messages=list(self._messages),
         )

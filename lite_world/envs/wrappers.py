@@ -39,14 +39,18 @@ class ChatMessages(gym.Wrapper):
     def __init__(self, env: gym.Env):
         super().__init__(env)
         text = AnyText(max_length=1 << 24, min_length=0)
-        self.observation_space = spaces.Sequence(spaces.Dict({"role": text, "content": text}), stack=False)
+        self.observation_space = spaces.Sequence(
+            spaces.Dict({"role": text, "content": text}), stack=False
+        )
 
     def reset(self, **kwargs: Any) -> tuple[tuple[dict[str, str], ...], dict[str, Any]]:
         _, info = self.env.reset(**kwargs)
         self._last = tuple(info["messages"])
         return self._last, info
 
-    def step(self, action: str) -> tuple[tuple[dict[str, str], ...], float, bool, bool, dict[str, Any]]:
+    def step(
+        self, action: str
+    ) -> tuple[tuple[dict[str, str], ...], float, bool, bool, dict[str, Any]]:
         _, reward, terminated, truncated, info = self.env.step(action)
         if "messages" in info:
             self._last = tuple(info["messages"])

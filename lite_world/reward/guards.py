@@ -36,7 +36,6 @@ from __future__ import annotations
 import re
 
 from lite_world.config import check_int
-from lite_world.errors import ConfigError
 from lite_world.reward.normalize import Answers, answer_aliases, normalize_answer
 
 __all__ = [
@@ -60,25 +59,75 @@ GUARD_REASONS = (NO_ANSWER, TOO_LONG, HEDGE, MULTIPLE_CANDIDATES)
 # Matched only against the whole normalised answer (they can be part of real names).
 _WHOLE_HEDGES = frozenset(
     {
-        "unknown", "unclear", "uncertain", "undetermined", "indeterminate", "unanswerable",
-        "unsure", "not sure", "no answer", "no idea", "idk", "dunno", "not known",
-        "not found", "none found", "not available", "not applicable", "no information",
-        "no data", "not specified", "not mentioned", "not stated", "cannot say", "cant say",
-        "answer unknown", "unknown answer", "no answer found", "no answer available",
+        "unknown",
+        "unclear",
+        "uncertain",
+        "undetermined",
+        "indeterminate",
+        "unanswerable",
+        "unsure",
+        "not sure",
+        "no answer",
+        "no idea",
+        "idk",
+        "dunno",
+        "not known",
+        "not found",
+        "none found",
+        "not available",
+        "not applicable",
+        "no information",
+        "no data",
+        "not specified",
+        "not mentioned",
+        "not stated",
+        "cannot say",
+        "cant say",
+        "answer unknown",
+        "unknown answer",
+        "no answer found",
+        "no answer available",
     }
 )
 # Matched anywhere in the normalised answer, on word boundaries.
 _HEDGE_PHRASES = (
-    "cannot be determined", "can not be determined", "cant be determined",
-    "could not be determined", "cannot determine", "cant determine", "could not determine",
-    "couldnt determine", "unable to determine", "impossible to determine",
-    "not possible to determine", "unable to find", "unable to answer", "unable to identify",
-    "unable to verify", "unable to confirm", "cannot be found", "could not find", "couldnt find",
-    "cannot find", "cannot answer", "cannot be answered", "cannot be confirmed",
-    "could not be confirmed", "cannot be verified", "could not be verified", "cannot confirm",
-    "not enough information", "insufficient information", "insufficient data",
-    "i dont know", "i do not know", "im not sure", "i am not sure", "no definitive answer",
-    "answer is unknown", "remains unknown",
+    "cannot be determined",
+    "can not be determined",
+    "cant be determined",
+    "could not be determined",
+    "cannot determine",
+    "cant determine",
+    "could not determine",
+    "couldnt determine",
+    "unable to determine",
+    "impossible to determine",
+    "not possible to determine",
+    "unable to find",
+    "unable to answer",
+    "unable to identify",
+    "unable to verify",
+    "unable to confirm",
+    "cannot be found",
+    "could not find",
+    "couldnt find",
+    "cannot find",
+    "cannot answer",
+    "cannot be answered",
+    "cannot be confirmed",
+    "could not be confirmed",
+    "cannot be verified",
+    "could not be verified",
+    "cannot confirm",
+    "not enough information",
+    "insufficient information",
+    "insufficient data",
+    "i dont know",
+    "i do not know",
+    "im not sure",
+    "i am not sure",
+    "no definitive answer",
+    "answer is unknown",
+    "remains unknown",
 )
 # , ; / split items unless they sit between two digits (1,000,000 and 12/05/2020 stay whole).
 _LIST_SEPARATOR = re.compile(r"(?<!\d)[,;/]|[,;/](?!\d)")

@@ -32,8 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from lite_world.config import check_int
 from lite_world.cache import LRUCache
+from lite_world.config import check_int
 from lite_world.errors import ConfigError, ServiceError
 from lite_world.reward.guards import check_answer
 from lite_world.reward.normalize import Answers, answer_aliases, exact_match
@@ -78,8 +78,10 @@ class JudgeConfig:
     """
 
     base_url: str = field(
-        metadata={"help": "OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1; "
-                  "the judge POSTs to {base_url}/chat/completions."}
+        metadata={
+            "help": "OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1; "
+            "the judge POSTs to {base_url}/chat/completions."
+        }
     )
     model: str = field(metadata={"help": "Model name sent in the request body."})
     api_key: str | None = field(
@@ -125,25 +127,67 @@ class JudgeConfig:
                 "Expects JudgeConfig.api_key to be a str or None, "
                 f"actual: {type(self.api_key).__name__}. Pass a string or set ${API_KEY_ENV}."
             )
-        _check_number("timeout_s", self.timeout_s, 0, strict=True, integer=False,
-                      how="Pass e.g. timeout_s=30.")
-        _check_number("max_retries", self.max_retries, 0, strict=False, integer=True,
-                      how="Pass 0 to disable retries.")
-        _check_number("retry_backoff_s", self.retry_backoff_s, 0, strict=False, integer=False,
-                      how="Pass 0 to retry immediately.")
-        _check_number("temperature", self.temperature, 0, strict=False, integer=False,
-                      how="Use 0 for a deterministic judge.")
+        _check_number(
+            "timeout_s",
+            self.timeout_s,
+            0,
+            strict=True,
+            integer=False,
+            how="Pass e.g. timeout_s=30.",
+        )
+        _check_number(
+            "max_retries",
+            self.max_retries,
+            0,
+            strict=False,
+            integer=True,
+            how="Pass 0 to disable retries.",
+        )
+        _check_number(
+            "retry_backoff_s",
+            self.retry_backoff_s,
+            0,
+            strict=False,
+            integer=False,
+            how="Pass 0 to retry immediately.",
+        )
+        _check_number(
+            "temperature",
+            self.temperature,
+            0,
+            strict=False,
+            integer=False,
+            how="Use 0 for a deterministic judge.",
+        )
         if self.temperature > 2:
             raise ConfigError(
                 f"Expects JudgeConfig.temperature <= 2, actual: {self.temperature!r}. "
                 "Use 0 for a deterministic judge."
             )
-        _check_number("max_tokens", self.max_tokens, 1, strict=False, integer=True,
-                      how="Pass e.g. max_tokens=512.")
-        _check_number("cache_size", self.cache_size, 0, strict=False, integer=True,
-                      how="Pass 0 to disable the cache.")
-        _check_number("max_answer_chars", self.max_answer_chars, 1, strict=False, integer=True,
-                      how="Pass e.g. max_answer_chars=200.")
+        _check_number(
+            "max_tokens",
+            self.max_tokens,
+            1,
+            strict=False,
+            integer=True,
+            how="Pass e.g. max_tokens=512.",
+        )
+        _check_number(
+            "cache_size",
+            self.cache_size,
+            0,
+            strict=False,
+            integer=True,
+            how="Pass 0 to disable the cache.",
+        )
+        _check_number(
+            "max_answer_chars",
+            self.max_answer_chars,
+            1,
+            strict=False,
+            integer=True,
+            how="Pass e.g. max_answer_chars=200.",
+        )
 
     @property
     def endpoint(self) -> str:

@@ -36,11 +36,15 @@ def make_agent_factory(a: argparse.Namespace) -> Any:
     if a.agent == "hf":
         from lite_world.agents.hf import TransformersAgent
 
-        shared = TransformersAgent(a.model or "smollm2", config=gen)  # one model, shared by episodes
+        shared = TransformersAgent(
+            a.model or "smollm2", config=gen
+        )  # one model, shared by episodes
         return lambda: shared
     if a.agent == "openai":
         if not a.base_url or not a.model:
-            raise ConfigError("Expects --base-url (e.g. http://127.0.0.1:8000/v1) and --model with --agent openai")
+            raise ConfigError(
+                "Expects --base-url (e.g. http://127.0.0.1:8000/v1) and --model with --agent openai"
+            )
         from lite_world.agents.openai import OpenAIAgent
 
         return lambda: OpenAIAgent(a.base_url, a.model, api_key=a.api_key, config=gen)
@@ -80,16 +84,24 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     print(res.text[:700], "\n...")
     print(f"\n== 2/3 ScriptedAgent on {a.scripted_tasks} demo tasks ==")
     env = LiteSearchConfig(max_turns=a.max_turns)
-    _run(ScriptedAgent, RolloutConfig(env=env, concurrency=2, limit=a.scripted_tasks), f"{a.out}/scripted")
+    _run(
+        ScriptedAgent,
+        RolloutConfig(env=env, concurrency=2, limit=a.scripted_tasks),
+        f"{a.out}/scripted",
+    )
     if a.llm_tasks > 0:
         print(f"\n== 3/3 SmolLM2-135M-Instruct (CPU, greedy) on {a.llm_tasks} demo tasks ==")
         from lite_world.agents.base import GenerationConfig
         from lite_world.agents.hf import TransformersAgent
 
-        agent = TransformersAgent("smollm2", config=GenerationConfig(max_new_tokens=a.max_new_tokens))
+        agent = TransformersAgent(
+            "smollm2", config=GenerationConfig(max_new_tokens=a.max_new_tokens)
+        )
         cfg = RolloutConfig(env=env.replace(max_turns=a.llm_max_turns), limit=a.llm_tasks)
         _run(lambda: agent, cfg, f"{a.out}/smollm2")
-    print(f"\nDone in {time.perf_counter() - t0:.0f}s. Open {a.out}/scripted/viewer.html to read the trajectories.")
+    print(
+        f"\nDone in {time.perf_counter() - t0:.0f}s. Open {a.out}/scripted/viewer.html to read the trajectories."
+    )
     return 0
 
 
@@ -108,21 +120,31 @@ def add_rollout_parser(sub: Any) -> None:
     r.add_argument("--concurrency", type=int, default=1)
     r.add_argument("--limit", type=int, default=None, help="first N tasks only")
     r.add_argument("--out", required=True, help="output directory")
-    r.add_argument("--model", default=None, help="hf: model path/name ('smollm2' = embedded default); openai: model name")
+    r.add_argument(
+        "--model",
+        default=None,
+        help="hf: model path/name ('smollm2' = embedded default); openai: model name",
+    )
     r.add_argument("--base-url", default=None, help="openai: e.g. http://127.0.0.1:8000/v1")
     r.add_argument("--api-key", default=None)
     r.add_argument("--temperature", type=float, default=0.0)
     r.add_argument("--seed", type=int, default=0)
     _add_common(r)
-    env = r.add_argument_group("episode options (LiteSearchConfig; --max-turns defaults to 12 here)")
+    env = r.add_argument_group(
+        "episode options (LiteSearchConfig; --max-turns defaults to 12 here)"
+    )
     add_config_flags(env, LiteSearchConfig)
     r.set_defaults(fn=_cmd_rollout)
 
-    d = sub.add_parser("demo", help="the main job on the bundled demo world: build it, search, roll out agents")
+    d = sub.add_parser(
+        "demo", help="the main job on the bundled demo world: build it, search, roll out agents"
+    )
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--scripted-tasks", type=int, default=20)
     d.add_argument("--llm-tasks", type=int, default=2)
     d.add_argument("--llm-max-turns", type=int, default=3)
-    d.add_argument("--max-turns", type=int, default=_DEFAULT_MAX_TURNS, help="turn limit per scripted episode")
+    d.add_argument(
+        "--max-turns", type=int, default=_DEFAULT_MAX_TURNS, help="turn limit per scripted episode"
+    )
     _add_common(d)
     d.set_defaults(fn=_cmd_demo, max_new_tokens=96)

@@ -60,7 +60,9 @@ document.getElementById('filter').oninput=e=>list(e.target.value); summary(); li
 """
 
 
-def write_viewer(episodes: Sequence[dict[str, Any]], summary: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+def write_viewer(
+    episodes: Sequence[dict[str, Any]], summary: dict[str, Any], path: str | os.PathLike[str]
+) -> Path:
     """Write a single-file HTML viewer: episode list, summary table, full conversations."""
     data = json.dumps({"summary": summary, "episodes": list(episodes)}, ensure_ascii=False)
     data = data.replace("</", "<\\/")  # keep "</script>" inside JSON from closing the tag
@@ -82,9 +84,18 @@ def write_plot(episodes: Sequence[dict[str, Any]], path: str | os.PathLike[str])
     keys = sorted(by)
     ax[0].bar(keys, [sum(by[k]) / len(by[k]) for k in keys], color="#4c72b0")
     ax[0].set(title="accuracy by difficulty (hops)", ylim=(0, 1), xlabel="difficulty")
-    ax[1].hist([e["turns"] for e in episodes], bins=range(0, max([e["turns"] for e in episodes] + [1]) + 2), color="#55a868")
+    ax[1].hist(
+        [e["turns"] for e in episodes],
+        bins=range(0, max([e["turns"] for e in episodes] + [1]) + 2),
+        color="#55a868",
+    )
     ax[1].set(title="turns per episode", xlabel="turns")
-    lat = [1000 * s["tool_latency_s"] for e in episodes for s in e["steps"] if s.get("tool") and s.get("tool_latency_s")]
+    lat = [
+        1000 * s["tool_latency_s"]
+        for e in episodes
+        for s in e["steps"]
+        if s.get("tool") and s.get("tool_latency_s")
+    ]
     ax[2].hist(lat, bins=30, color="#c44e52")
     ax[2].set(title="tool latency (ms)", xlabel="ms")
     fig.tight_layout()

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +32,8 @@ from lite_world.config import ConfigMixin, check_int
 from lite_world.envs.config import LiteSearchConfig
 from lite_world.envs.factory import make_env
 from lite_world.errors import ConfigError
-from lite_world.sanitize import clean_value
 from lite_world.rollout.summary import summarize
+from lite_world.sanitize import clean_value
 from lite_world.tasks import Task, load_tasks
 
 __all__ = ["STEP_KEYS", "RolloutConfig", "Episode", "episode_record", "run_episode", "run_rollouts"]
@@ -59,7 +59,9 @@ class RolloutConfig(ConfigMixin):
 
     env: LiteSearchConfig = field(
         default_factory=LiteSearchConfig,
-        metadata={"help": "The episodes' env options (world, tasks, tools, reward, turn limit, ...)."},
+        metadata={
+            "help": "The episodes' env options (world, tasks, tools, reward, turn limit, ...)."
+        },
     )
     samples: int = field(default=1, metadata={"help": "Episodes per task (for pass@k)."})
     concurrency: int = field(default=1, metadata={"help": "Episodes run at once (threads)."})
@@ -69,7 +71,9 @@ class RolloutConfig(ConfigMixin):
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, LiteSearchConfig):
-            raise ConfigError(f"Expects RolloutConfig.env to be a LiteSearchConfig, actual: {type(self.env).__name__}")
+            raise ConfigError(
+                f"Expects RolloutConfig.env to be a LiteSearchConfig, actual: {type(self.env).__name__}"
+            )
         check_int("RolloutConfig.samples", self.samples, low=1)
         check_int("RolloutConfig.concurrency", self.concurrency, low=1)
         check_int("RolloutConfig.limit", self.limit, low=1, optional=True)
@@ -94,8 +98,17 @@ def run_episode(env: Any, agent: Agent, task: Task, *, seed: int) -> Episode:
         agent_s += time.perf_counter() - ta
         obs, reward, terminated, truncated, last = env.step(action)
         steps.append({k: last.get(k) for k in STEP_KEYS})
-    return episode_record(task, seed=seed, steps=steps, reward=reward, terminated=terminated, truncated=truncated,
-                          last=last, agent_s=agent_s, wall_s=time.perf_counter() - t0)
+    return episode_record(
+        task,
+        seed=seed,
+        steps=steps,
+        reward=reward,
+        terminated=terminated,
+        truncated=truncated,
+        last=last,
+        agent_s=agent_s,
+        wall_s=time.perf_counter() - t0,
+    )
 
 
 def episode_record(
@@ -140,12 +153,17 @@ def run_rollouts(
 ) -> dict[str, Any]:
     """Run ``samples`` episodes per task; write outputs to ``out_dir`` if given; return the summary."""
     env_tasks = config.env.tasks
-    task_list = list(tasks) if tasks is not None else load_tasks(
-        list(env_tasks) if isinstance(env_tasks, tuple) else env_tasks
+    task_list = (
+        list(tasks)
+        if tasks is not None
+        else load_tasks(list(env_tasks) if isinstance(env_tasks, tuple) else env_tasks)
     )
     if config.limit:
         task_list = task_list[: config.limit]
-    jobs = [(i, t, s) for i, (t, s) in enumerate((t, s) for t in task_list for s in range(config.samples))]
+    jobs = [
+        (i, t, s)
+        for i, (t, s) in enumerate((t, s) for t in task_list for s in range(config.samples))
+    ]
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -157,8 +175,15 @@ def run_rollouts(
             ep = run_episode(env, agent_factory(), task, seed=config.seed + i)
         except Exception as exc:  # noqa: BLE001 - one failed episode is recorded, the run goes on
             logger.exception("episode %d (task %s) failed", i, task.id)
-            ep = episode_record(task, seed=config.seed + i, steps=[], reward=0.0, terminated=False,
-                                truncated=False, last={})
+            ep = episode_record(
+                task,
+                seed=config.seed + i,
+                steps=[],
+                reward=0.0,
+                terminated=False,
+                truncated=False,
+                last={},
+            )
             ep["error"] = f"{type(exc).__name__}: {exc}"[:500]
         ep["sample"] = i
         return ep

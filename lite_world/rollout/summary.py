@@ -41,7 +41,12 @@ def summarize(episodes: Sequence[dict[str, Any]], *, wall_s: float | None = None
     for e in episodes:
         by_task[e["task_id"]].append(e["reward"])
     samples = min((len(v) for v in by_task.values()), default=0)
-    latencies = [s["tool_latency_s"] for e in episodes for s in e["steps"] if s.get("tool") and not s.get("error")]
+    latencies = [
+        s["tool_latency_s"]
+        for e in episodes
+        for s in e["steps"]
+        if s.get("tool") and not s.get("error")
+    ]
     judged = [e for e in episodes if (e.get("reward_info") or {}).get("judged") is not None]
     correct = lambda r: r >= 1.0 - 1e-9  # noqa: E731
     out: dict[str, Any] = {
@@ -52,19 +57,27 @@ def summarize(episodes: Sequence[dict[str, Any]], *, wall_s: float | None = None
         "answer_rate": float(np.mean([e["answered"] for e in episodes])) if n else 0.0,
         "truncated_rate": float(np.mean([e["truncated"] for e in episodes])) if n else 0.0,
         "mean_turns": float(np.mean([e["turns"] for e in episodes])) if n else 0.0,
-        "mean_tool_calls": float(np.mean([e["totals"].get("tool_calls", 0) for e in episodes])) if n else 0.0,
+        "mean_tool_calls": float(np.mean([e["totals"].get("tool_calls", 0) for e in episodes]))
+        if n
+        else 0.0,
         "tool_calls": int(sum(e["totals"].get("tool_calls", 0) for e in episodes)),
         "search_calls": int(sum(e["totals"].get("search", 0) for e in episodes)),
         "visit_calls": int(sum(e["totals"].get("visit", 0) for e in episodes)),
         "action_errors": int(sum(e["totals"].get("errors", 0) for e in episodes)),
         "tool_latency_p50_ms": _ms(percentile(latencies, 50)),
         "tool_latency_p99_ms": _ms(percentile(latencies, 99)),
-        "mean_em": float(np.mean([(e.get("reward_info") or {}).get("em", 0.0) for e in episodes])) if n else 0.0,
-        "mean_f1": float(np.mean([(e.get("reward_info") or {}).get("f1", 0.0) for e in episodes])) if n else 0.0,
+        "mean_em": float(np.mean([(e.get("reward_info") or {}).get("em", 0.0) for e in episodes]))
+        if n
+        else 0.0,
+        "mean_f1": float(np.mean([(e.get("reward_info") or {}).get("f1", 0.0) for e in episodes]))
+        if n
+        else 0.0,
     }
     for k in sorted({1, samples}):
         if k >= 1 and samples >= k:
-            out[f"pass@{k}"] = float(np.mean([pass_at_k(len(v), sum(map(correct, v)), k) for v in by_task.values()]))
+            out[f"pass@{k}"] = float(
+                np.mean([pass_at_k(len(v), sum(map(correct, v)), k) for v in by_task.values()])
+            )
     if judged:
         agree = [bool(e["reward_info"]["judged"]) == (e["reward_info"]["em"] > 0) for e in judged]
         out["judge_em_agreement"] = float(np.mean(agree))

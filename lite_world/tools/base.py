@@ -128,18 +128,26 @@ class Tool(abc.ABC):
         args = clean_value(arguments)
         problem = check_arguments(args, self.parameters)
         if problem is not None:
-            return ToolResult(f"{self.label()} Invalid request format: {problem}.", error="invalid_arguments")
+            return ToolResult(
+                f"{self.label()} Invalid request format: {problem}.", error="invalid_arguments"
+            )
         try:
             return self.run(self.prepare(args), context)
         except WorldCorruptedError as exc:
             logger.error("%s: the world is damaged: %s", self.name, exc)
-            return ToolResult(f"{self.label()} Error: the world's data could not be read ({exc}).",
-                              error="world_corrupted")
+            return ToolResult(
+                f"{self.label()} Error: the world's data could not be read ({exc}).",
+                error="world_corrupted",
+            )
         except ServiceError as exc:
-            return ToolResult(f"{self.label()} Error: the service failed ({exc}).", error="service_error")
+            return ToolResult(
+                f"{self.label()} Error: the service failed ({exc}).", error="service_error"
+            )
         except (LiteWorldError, Exception) as exc:  # noqa: BLE001 - a tool's bug is an observation
             logger.exception("tool %r failed", self.name)
-            return ToolResult(f"{self.label()} Error: {type(exc).__name__}: {str(exc)[:300]}", error="tool_error")
+            return ToolResult(
+                f"{self.label()} Error: {type(exc).__name__}: {str(exc)[:300]}", error="tool_error"
+            )
 
 
 def check_arguments(arguments: Any, schema: Mapping[str, Any]) -> str | None:
@@ -206,7 +214,9 @@ def _describe(spec: Mapping[str, Any]) -> str:
     types = _types(spec)
     if "array" in types:
         item = _types(spec.get("items") or {})
-        inner = {"string": "strings", "integer": "integers", "number": "numbers"}.get(item[0] if item else "", "values")
+        inner = {"string": "strings", "integer": "integers", "number": "numbers"}.get(
+            item[0] if item else "", "values"
+        )
         n = spec.get("minItems", 0)
         return f"a {'non-empty ' if n else ''}list of {inner}"
     return " or ".join(_TYPE_NAMES.get(t, t) for t in types) or "a value"
@@ -215,7 +225,11 @@ def _describe(spec: Mapping[str, Any]) -> str:
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         inner = {_kind(v) for v in value if not isinstance(v, str)}
-        return f"a list holding {sorted(inner)[0]}" if inner else ("an empty list" if not value else "a list")
+        return (
+            f"a list holding {sorted(inner)[0]}"
+            if inner
+            else ("an empty list" if not value else "a list")
+        )
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int):

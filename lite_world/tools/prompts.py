@@ -120,7 +120,9 @@ def tools_block(tools: Sequence[str] = DEFAULT_TOOLS) -> str:
 
 
 def system_prompt(
-    action_format: ActionFormat = "tool_call", date: str | None = None, tools: Sequence[str] = DEFAULT_TOOLS
+    action_format: ActionFormat = "tool_call",
+    date: str | None = None,
+    tools: Sequence[str] = DEFAULT_TOOLS,
 ) -> str:
     """Return the built-in system prompt for ``action_format`` and ``tools``.
 
@@ -196,7 +198,9 @@ def episode_messages(
         >>> episode_messages("Q?", custom_prompt="Be brief.")[0]["content"]
         'Be brief.'
     """
-    system = custom_prompt if custom_prompt is not None else system_prompt(action_format, date, tools)
+    system = (
+        custom_prompt if custom_prompt is not None else system_prompt(action_format, date, tools)
+    )
     return [
         {"role": "system", "content": system},
         {"role": "user", "content": user_prompt(question, action_format)},

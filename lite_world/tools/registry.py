@@ -40,7 +40,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["register_tool", "unregister_tool", "resolve_tool", "tool_names", "build_tools"]
 
-_BUILTIN = {"search": "lite_world.tools.search:SearchTool", "visit": "lite_world.tools.visit:VisitTool"}
+_BUILTIN = {
+    "search": "lite_world.tools.search:SearchTool",
+    "visit": "lite_world.tools.visit:VisitTool",
+}
 _REGISTRY: dict[str, type[Tool]] = {}
 _LOCK = threading.Lock()
 
@@ -119,7 +122,9 @@ def build_tools(
 def _check_declaration(cls: Any) -> None:
     for attr in ("name", "description", "summary", "parameters"):
         if not hasattr(cls, attr):
-            raise ConfigError(f"Expects the tool class {cls.__name__} to declare {attr!r}, actual: missing")
+            raise ConfigError(
+                f"Expects the tool class {cls.__name__} to declare {attr!r}, actual: missing"
+            )
     if not isinstance(cls.name, str) or not cls.name.isidentifier():
         raise ConfigError(f"Expects a tool name that is an identifier, actual: {cls.name!r}")
     params = cls.parameters

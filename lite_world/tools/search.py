@@ -58,7 +58,10 @@ def render_search(query: str, hits: list[dict[str, Any]], style: str = "web") ->
         "No results found for 'q'. Try with a more general query."
     """
     if style == "train":
-        body = "".join(f"{i}. [{h['title']}]({h['url']})\n{h.get('snippet', '')}\n\n" for i, h in enumerate(hits, 1))
+        body = "".join(
+            f"{i}. [{h['title']}]({h['url']})\n{h.get('snippet', '')}\n\n"
+            for i, h in enumerate(hits, 1)
+        )
         return f"A Google search for '{query}' found {len(hits)} results:\n\n## Web Results\n{body}".strip()
     if not hits:
         return f"No results found for '{query}'. Try with a more general query."

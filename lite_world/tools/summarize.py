@@ -7,7 +7,7 @@ and falls back to the extractive summary when the endpoint fails.
 
 Example:
     >>> from lite_world.store.page import Page
-    >>> page = Page(url="https://a.org/x", title="X", markdown="Paris is the capital of France. " * 3)
+    >>> page = Page.create("https://a.org/x", "X", "Paris is the capital of France. " * 3)
     >>> evidence, summary = ExtractiveSummarizer(max_chars=200)(page, "capital of France")
     >>> summary.startswith("X: Paris is the capital")
     True
@@ -30,7 +30,9 @@ __all__ = ["Summarizer", "ExtractiveSummarizer", "LLMSummarizer", "FAIL_SUMMARY"
 
 logger = logging.getLogger(__name__)
 
-FAIL_SUMMARY = "The webpage content could not be processed, and therefore, no information is available."
+FAIL_SUMMARY = (
+    "The webpage content could not be processed, and therefore, no information is available."
+)
 
 
 class Summarizer(Protocol):
@@ -44,7 +46,11 @@ class ExtractiveSummarizer:
 
     def __init__(self, max_chars: int = 3000, summary_chars: int = 400, passage_chars: int = 600):
         check_int("ExtractiveSummarizer.max_chars", max_chars, low=100)
-        self.max_chars, self.summary_chars, self.passage_chars = max_chars, summary_chars, passage_chars
+        self.max_chars, self.summary_chars, self.passage_chars = (
+            max_chars,
+            summary_chars,
+            passage_chars,
+        )
 
     def __call__(self, page: Page, goal: str) -> tuple[str, str]:
         passages = split_passages(page.markdown, self.passage_chars)
@@ -61,7 +67,12 @@ class ExtractiveSummarizer:
             if used >= self.max_chars:
                 break
         evidence = "\n\n".join(passages[i] for i in sorted(chosen))[: self.max_chars]
-        sents = [s for i in order[:3] if not passages[i].startswith("#") for s in split_sentences(passages[i])]
+        sents = [
+            s
+            for i in order[:3]
+            if not passages[i].startswith("#")
+            for s in split_sentences(passages[i])
+        ]
         ranked = [sents[j] for j in rank_passages(sents, goal)] if sents else []
         summary: list[str] = []
         n = 0
@@ -96,7 +107,12 @@ class LLMSummarizer:
         fallback: Summarizer | None = None,
     ):
         self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model, self.api_key, self.timeout_s, self.max_page_chars = model, api_key, timeout_s, max_page_chars
+        self.model, self.api_key, self.timeout_s, self.max_page_chars = (
+            model,
+            api_key,
+            timeout_s,
+            max_page_chars,
+        )
         self.fallback = fallback or ExtractiveSummarizer()
         self.failures = 0
 
@@ -107,8 +123,15 @@ class LLMSummarizer:
             'Reply with JSON only: {"rational": "<why these parts matter>", "evidence": "<the relevant text, '
             'quoted from the page>", "summary": "<a concise answer to the goal from the evidence>"}'
         )
-        body = {"model": self.model, "messages": [{"role": "user", "content": prompt}], "temperature": 0.0, "max_tokens": 2048}
-        req = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": 0.0,
+            "max_tokens": 2048,
+        }
+        req = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         if self.api_key:
             req.add_header("Authorization", f"Bearer {self.api_key}")
         try:

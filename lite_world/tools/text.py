@@ -18,7 +18,14 @@ import math
 import re
 from collections import Counter
 
-__all__ = ["tokenize", "split_sentences", "split_passages", "rank_passages", "best_snippet", "STOPWORDS"]
+__all__ = [
+    "tokenize",
+    "split_sentences",
+    "split_passages",
+    "rank_passages",
+    "best_snippet",
+    "STOPWORDS",
+]
 
 _TOKEN = re.compile(r"\w\w+", re.UNICODE)
 # Split after . ! ? before an upper-case letter/digit/quote, but not after an initial ("G. Stanley Hall").
@@ -80,7 +87,9 @@ def split_passages(markdown: str, max_chars: int = 600) -> list[str]:
     return out
 
 
-def rank_passages(passages: list[str], query: str, *, k1: float = 1.2, b: float = 0.75) -> list[int]:
+def rank_passages(
+    passages: list[str], query: str, *, k1: float = 1.2, b: float = 0.75
+) -> list[int]:
     """Passage indices by BM25 score against ``query`` (ties: page order)."""
     q = set(tokenize(query))
     if not passages:
@@ -104,7 +113,11 @@ def best_snippet(text: str, query: str, max_chars: int = 240) -> str:
     """The sentence of ``text`` (its first ``SNIPPET_SCAN_CHARS``) that best matches ``query``, cut to ``max_chars``."""
     # Only the head of the page is scanned: snippet cost must not grow with page size (crawled
     # pages run to 100 KB; ten snippets per search call).
-    passages = [p for p in split_passages(text[:SNIPPET_SCAN_CHARS], max_chars=max_chars) if not p.startswith("#")]
+    passages = [
+        p
+        for p in split_passages(text[:SNIPPET_SCAN_CHARS], max_chars=max_chars)
+        if not p.startswith("#")
+    ]
     sents = [s for p in passages for s in split_sentences(p)] or [text.strip()]
     q = set(tokenize(query))
     best = max(range(len(sents)), key=lambda i: (len(q & set(tokenize(sents[i]))), -i)) if q else 0

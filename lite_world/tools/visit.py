@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["VisitTool", "render_visit", "FAIL_EVIDENCE"]
 
-FAIL_EVIDENCE = "The provided webpage content could not be accessed. Please check the URL or file format."
+FAIL_EVIDENCE = (
+    "The provided webpage content could not be accessed. Please check the URL or file format."
+)
 MAX_URLS = 5
 
 
@@ -110,7 +112,11 @@ class VisitTool(Tool):
             data = {"url": shown, "found": False, "reason": "not_found"}
             return render_visit(shown, goal, FAIL_EVIDENCE, FAIL_SUMMARY), data
         evidence, summary = self.summarizer(page, goal)
-        return render_visit(shown, goal, evidence, summary), {"url": page.url, "found": True, "title": page.title}
+        return render_visit(shown, goal, evidence, summary), {
+            "url": page.url,
+            "found": True,
+            "title": page.title,
+        }
 
     def run(self, arguments: dict[str, Any], context: CallContext) -> ToolResult:
         goal = clean_text(arguments["goal"], max_chars=2000).strip()
@@ -129,4 +135,6 @@ class VisitTool(Tool):
         text = "\n=======\n".join(blocks).strip()
         if dropped:
             text += f"\n\n{self.label()} Only the first {self.max_urls} URLs were visited; {dropped} ignored."
-        return ToolResult(text, {"pages": data}, error=None if any(d["found"] for d in data) else "not_found")
+        return ToolResult(
+            text, {"pages": data}, error=None if any(d["found"] for d in data) else "not_found"
+        )

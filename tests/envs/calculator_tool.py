@@ -10,7 +10,12 @@ from typing import Any
 
 from lite_world.tools.base import CallContext, Tool, ToolResult
 
-OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b}
+OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+}
 
 
 class Calculator(Tool):
@@ -32,6 +37,11 @@ class Calculator(Tool):
     def run(self, arguments: dict[str, Any], context: CallContext) -> ToolResult:
         op = arguments["op"]
         if op not in OPS:
-            return ToolResult(f"{self.label()} Unknown op {op!r}; use one of {', '.join(OPS)}.", error="invalid_arguments")
-        value = OPS[op](arguments["a"], arguments["b"])  # div by zero raises: the base class reports it
+            return ToolResult(
+                f"{self.label()} Unknown op {op!r}; use one of {', '.join(OPS)}.",
+                error="invalid_arguments",
+            )
+        value = OPS[op](
+            arguments["a"], arguments["b"]
+        )  # div by zero raises: the base class reports it
         return ToolResult(f"{arguments['a']} {op} {arguments['b']} = {value}", {"value": value})

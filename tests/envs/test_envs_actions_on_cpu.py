@@ -269,11 +269,19 @@ def test_tags_env_cannot_visit(make_env):
     env.reset(seed=0, options={"task_id": BUBYE})
     obs, _, terminated, _, info = env.step(tool_call("visit", url=BUBYE_URL, goal="which country"))
     assert obs == f"\n\n<information>{TAGS_NO_CALL}</information>\n\n"
-    assert (terminated, info["action_kind"], info["error"], info["error_message"], info["tool"]) == (
+    assert (
+        terminated,
+        info["action_kind"],
+        info["error"],
+        info["error_message"],
+        info["tool"],
+    ) == (
         False,
         "none",
         "no_action",
         TAGS_NO_CALL,
         None,
     )
-    assert "visit" not in info["totals"] and info["totals"]["errors"] == 1  # not a tool of the format
+    assert (
+        "visit" not in info["totals"] and info["totals"]["errors"] == 1
+    )  # not a tool of the format

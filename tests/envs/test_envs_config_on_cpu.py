@@ -16,25 +16,101 @@ from lite_world.envs.config import LiteSearchConfig
 from lite_world.errors import ConfigError, TaskError, WorldNotFoundError
 
 BAD = {
-    "world": ({"world": 3}, ConfigError, r"Expects LiteSearchConfig.world to be a directory, 'demo', .* actual: 3"),
-    "tasks": ({"tasks": 5}, ConfigError, r"Expects LiteSearchConfig.tasks to be None, a task file path or a list"),
-    "action_format": ({"action_format": "xml"}, ConfigError, r"action_format in \('tool_call', 'tags'\), actual: 'xml'"),
-    "tools": ({"tools": ("search", "calc")}, ConfigError, r"Expects a registered tool name .* actual: 'calc'"),
-    "system_prompt": ({"system_prompt": "/no/such/prompt.txt"}, ConfigError, r"system_prompt to name a readable file"),
-    "date": ({"date": "2025-13-01"}, ConfigError, r"Expects date as YYYY-MM-DD, actual: '2025-13-01'"),
-    "max_turns": ({"max_turns": 0}, ConfigError, r"Expects the turn limit as Gymnasium's max_episode_steps"),
-    "max_observation_chars": ({"max_observation_chars": 99}, ConfigError, r"max_observation_chars to be an int >= 100"),
-    "max_answer_chars": ({"max_answer_chars": 0}, ConfigError, r"max_answer_chars to be an int >= 1, actual: 0"),
-    "reward": ({"reward": "bleu"}, ConfigError, r"reward in \('em', 'f1', 'judge'\), actual: 'bleu'"),
-    "judge_url": ({"reward": "judge", "judge_model": "m"}, ConfigError, r"actual: judge_url=None, judge_model='m'"),
-    "judge_model": ({"reward": "judge", "judge_url": "http://127.0.0.1:9/v1"}, ConfigError, r"judge_model=None"),
-    "judge_api_key": ({"judge_api_key": 7}, ConfigError, r"judge_api_key to be None or a str, actual: 7"),
-    "judge_timeout_s": ({"judge_timeout_s": 0}, ConfigError, r"judge_timeout_s to be a number > 0.0, actual: 0"),
-    "mask_sources": ({"mask_sources": "yes"}, ConfigError, r"mask_sources to be a bool, actual: 'yes'"),
-    "search_k": ({"search_k": 101}, ConfigError, r"search_k to be an int in \[1, 100\], actual: 101"),
-    "search_mode": ({"search_mode": "fuzzy"}, ConfigError, r"search_mode in \('hybrid', 'dense', 'sparse'\)"),
-    "search_style": ({"search_style": "bing"}, ConfigError, r"search_style in \('web', 'train'\), actual: 'bing'"),
-    "visit_max_chars": ({"visit_max_chars": 2.5}, ConfigError, r"visit_max_chars to be an int >= 100, actual: 2.5"),
+    "world": (
+        {"world": 3},
+        ConfigError,
+        r"Expects LiteSearchConfig.world to be a directory, 'demo', .* actual: 3",
+    ),
+    "tasks": (
+        {"tasks": 5},
+        ConfigError,
+        r"Expects LiteSearchConfig.tasks to be None, a task file path or a list",
+    ),
+    "action_format": (
+        {"action_format": "xml"},
+        ConfigError,
+        r"action_format in \('tool_call', 'tags'\), actual: 'xml'",
+    ),
+    "tools": (
+        {"tools": ("search", "calc")},
+        ConfigError,
+        r"Expects a registered tool name .* actual: 'calc'",
+    ),
+    "system_prompt": (
+        {"system_prompt": "/no/such/prompt.txt"},
+        ConfigError,
+        r"system_prompt to name a readable file",
+    ),
+    "date": (
+        {"date": "2025-13-01"},
+        ConfigError,
+        r"Expects date as YYYY-MM-DD, actual: '2025-13-01'",
+    ),
+    "max_turns": (
+        {"max_turns": 0},
+        ConfigError,
+        r"Expects the turn limit as Gymnasium's max_episode_steps",
+    ),
+    "max_observation_chars": (
+        {"max_observation_chars": 99},
+        ConfigError,
+        r"max_observation_chars to be an int >= 100",
+    ),
+    "max_answer_chars": (
+        {"max_answer_chars": 0},
+        ConfigError,
+        r"max_answer_chars to be an int >= 1, actual: 0",
+    ),
+    "reward": (
+        {"reward": "bleu"},
+        ConfigError,
+        r"reward in \('em', 'f1', 'judge'\), actual: 'bleu'",
+    ),
+    "judge_url": (
+        {"reward": "judge", "judge_model": "m"},
+        ConfigError,
+        r"actual: judge_url=None, judge_model='m'",
+    ),
+    "judge_model": (
+        {"reward": "judge", "judge_url": "http://127.0.0.1:9/v1"},
+        ConfigError,
+        r"judge_model=None",
+    ),
+    "judge_api_key": (
+        {"judge_api_key": 7},
+        ConfigError,
+        r"judge_api_key to be None or a str, actual: 7",
+    ),
+    "judge_timeout_s": (
+        {"judge_timeout_s": 0},
+        ConfigError,
+        r"judge_timeout_s to be a number > 0.0, actual: 0",
+    ),
+    "mask_sources": (
+        {"mask_sources": "yes"},
+        ConfigError,
+        r"mask_sources to be a bool, actual: 'yes'",
+    ),
+    "search_k": (
+        {"search_k": 101},
+        ConfigError,
+        r"search_k to be an int in \[1, 100\], actual: 101",
+    ),
+    "search_mode": (
+        {"search_mode": "fuzzy"},
+        ConfigError,
+        r"search_mode in \('hybrid', 'dense', 'sparse'\)",
+    ),
+    "search_style": (
+        {"search_style": "bing"},
+        ConfigError,
+        r"search_style in \('web', 'train'\), actual: 'bing'",
+    ),
+    "visit_max_chars": (
+        {"visit_max_chars": 2.5},
+        ConfigError,
+        r"visit_max_chars to be an int >= 100, actual: 2.5",
+    ),
 }
 
 
@@ -66,7 +142,9 @@ def test_max_turns_is_checked_by_the_config():
 
 
 def test_unknown_option_and_missing_world_fail_at_make_time(tmp_path):
-    with pytest.raises(ConfigError, match="Expects LiteSearch-v0 options among LiteSearchConfig's fields"):
+    with pytest.raises(
+        ConfigError, match="Expects LiteSearch-v0 options among LiteSearchConfig's fields"
+    ):
         gym.make("LiteSearch-v0", serch_k=3)
     with pytest.raises(WorldNotFoundError, match="Expects a world directory at"):
         gym.make("LiteSearch-v0", world=str(tmp_path / "missing"))
@@ -95,7 +173,12 @@ def test_custom_system_prompt_is_used_verbatim(tiny_world, tasks, tmp_path):
     prompt.write_text("You are the agent I was trained as.")
     env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=tasks, system_prompt=str(prompt))
     obs, info = env.reset(seed=0)
-    assert info["messages"][0] == {"role": "system", "content": "You are the agent I was trained as."}
+    assert info["messages"][0] == {
+        "role": "system",
+        "content": "You are the agent I was trained as.",
+    }
     assert obs.startswith("system:\nYou are the agent I was trained as.\n\nuser:\n")
-    env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=tasks, system_prompt="Inline prompt.")
+    env = gym.make(
+        "LiteSearch-v0", world=str(tiny_world), tasks=tasks, system_prompt="Inline prompt."
+    )
     assert env.reset(seed=0)[1]["messages"][0]["content"] == "Inline prompt."

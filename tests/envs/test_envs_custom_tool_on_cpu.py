@@ -22,7 +22,11 @@ SPEC = "lw_calculator:Calculator"
 
 
 def call(name: str, **arguments) -> str:
-    return "<think>t</think><tool_call>" + json.dumps({"name": name, "arguments": arguments}) + "</tool_call>"
+    return (
+        "<think>t</think><tool_call>"
+        + json.dumps({"name": name, "arguments": arguments})
+        + "</tool_call>"
+    )
 
 
 @pytest.fixture
@@ -46,7 +50,11 @@ def test_registered_tool_is_listed_in_the_prompt(registered):
     assert "You have three tools:\n" in prompt
     assert "- calculator: exact arithmetic on two numbers (add, sub, mul, div).\n" in prompt
     block = prompt[prompt.index("<tools>\n") + 8 : prompt.index("\n</tools>")].splitlines()
-    assert [json.loads(line)["function"]["name"] for line in block] == ["search", "visit", "calculator"]
+    assert [json.loads(line)["function"]["name"] for line in block] == [
+        "search",
+        "visit",
+        "calculator",
+    ]
     assert json.loads(block[2]) == registered.schema()
 
 
@@ -67,7 +75,9 @@ def test_registering_twice_or_a_non_tool_raises(registered):
 
 
 @pytest.mark.parametrize("spec", ["calculator", SPEC])
-def test_env_calls_the_tool_and_turns_its_errors_into_observations(registered, tiny_world, tasks, spec):
+def test_env_calls_the_tool_and_turns_its_errors_into_observations(
+    registered, tiny_world, tasks, spec
+):
     env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=tasks, tools=("search", spec))
     obs, info = env.reset(seed=0)
     assert "- calculator: exact arithmetic" in info["messages"][0]["content"]
@@ -78,23 +88,36 @@ def test_env_calls_the_tool_and_turns_its_errors_into_observations(registered, t
     assert (info["tool"], info["error"], info["totals"]["calculator"]) == ("calculator", None, 1)
 
     obs, _, _, _, info = env.step(call("calculator", a=2, op="add"))
-    assert obs == ("<tool_response>\n[Calculator] Invalid request format: missing required argument 'b' "
-                   "(a number).\n</tool_response>")
+    assert obs == (
+        "<tool_response>\n[Calculator] Invalid request format: missing required argument 'b' "
+        "(a number).\n</tool_response>"
+    )
     assert info["error"] == "invalid_arguments"
 
     obs, _, terminated, _, info = env.step(call("calculator", a=1, op="div", b=0))
-    assert obs == "<tool_response>\n[Calculator] Error: ZeroDivisionError: division by zero\n</tool_response>"
+    assert (
+        obs
+        == "<tool_response>\n[Calculator] Error: ZeroDivisionError: division by zero\n</tool_response>"
+    )
     assert (info["error"], terminated) == ("tool_error", False)
 
-    obs, _, _, _, info = env.step(call("visit", url="https://en.wikipedia.org/wiki/Publix", goal="x"))
-    assert obs == "<tool_response>\nError: Tool visit not found. Available tools: search, calculator.\n</tool_response>"
+    obs, _, _, _, info = env.step(
+        call("visit", url="https://en.wikipedia.org/wiki/Publix", goal="x")
+    )
+    assert (
+        obs
+        == "<tool_response>\nError: Tool visit not found. Available tools: search, calculator.\n</tool_response>"
+    )
 
 
 def test_module_path_tool_needs_no_registration(calculator, tiny_world, tasks):
     assert "calculator" not in tool_names()
     env = lite_world.make_env(world=str(tiny_world), tasks=tasks, tools=(SPEC,), max_turns=2)
     env.reset(seed=0)
-    assert env.step(call("calculator", a=6, op="mul", b=7))[0] == "<tool_response>\n6 mul 7 = 42\n</tool_response>"
+    assert (
+        env.step(call("calculator", a=6, op="mul", b=7))[0]
+        == "<tool_response>\n6 mul 7 = 42\n</tool_response>"
+    )
 
 
 class CalculatorAgent:
@@ -116,7 +139,9 @@ def test_rollout_runner_uses_the_tool(calculator, tiny_world, tmp_path):
 
     task = {"id": "sum", "question": "What is 40 plus 2?", "answers": ["42"]}
     env = LiteSearchConfig(world=str(tiny_world), tasks=[task], tools=("search", SPEC), max_turns=3)
-    summary = run_rollouts(CalculatorAgent, RolloutConfig(env=env, show_progress=False), out_dir=tmp_path)
+    summary = run_rollouts(
+        CalculatorAgent, RolloutConfig(env=env, show_progress=False), out_dir=tmp_path
+    )
     assert summary["accuracy"] == 1.0
     episode = json.loads((tmp_path / "trajectories.jsonl").read_text().splitlines()[0])
     assert episode["steps"][0]["tool"] == "calculator" and episode["steps"][0]["error"] is None

@@ -219,12 +219,30 @@ def test_reset_with_a_malformed_task_raises(make_env):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"action_format": "xml"}, r"Expects LiteSearchConfig.action_format in \('tool_call', 'tags'\), actual: 'xml'"),
-        ({"reward": "bleu"}, r"Expects LiteSearchConfig.reward in \('em', 'f1', 'judge'\), actual: 'bleu'"),
-        ({"max_turns": 3}, r"Expects the turn limit as Gymnasium's max_episode_steps, actual: max_turns=3"),
-        ({"search_k": 0}, r"Expects LiteSearchConfig.search_k to be an int in \[1, 100\], actual: 0"),
-        ({"max_observation_chars": 99}, r"Expects LiteSearchConfig.max_observation_chars to be an int >= 100, actual: 99"),
-        ({"search_style": "bing"}, r"Expects LiteSearchConfig.search_style in \('web', 'train'\), actual: 'bing'"),
+        (
+            {"action_format": "xml"},
+            r"Expects LiteSearchConfig.action_format in \('tool_call', 'tags'\), actual: 'xml'",
+        ),
+        (
+            {"reward": "bleu"},
+            r"Expects LiteSearchConfig.reward in \('em', 'f1', 'judge'\), actual: 'bleu'",
+        ),
+        (
+            {"max_turns": 3},
+            r"Expects the turn limit as Gymnasium's max_episode_steps, actual: max_turns=3",
+        ),
+        (
+            {"search_k": 0},
+            r"Expects LiteSearchConfig.search_k to be an int in \[1, 100\], actual: 0",
+        ),
+        (
+            {"max_observation_chars": 99},
+            r"Expects LiteSearchConfig.max_observation_chars to be an int >= 100, actual: 99",
+        ),
+        (
+            {"search_style": "bing"},
+            r"Expects LiteSearchConfig.search_style in \('web', 'train'\), actual: 'bing'",
+        ),
         (
             {"reward": "judge"},
             r"Expects LiteSearchConfig.judge_url .* with reward='judge', actual: judge_url=None, judge_model=None",

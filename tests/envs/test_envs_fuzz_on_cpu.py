@@ -22,13 +22,20 @@ MAX_STEP_S = 5.0  # generous: the machine is shared; bench_fuzz.py reports the r
 
 @pytest.fixture(scope="module")
 def fuzz_env(tiny_world, tasks):
-    env = gym.make("LiteSearch-v0", world=str(tiny_world), tasks=tasks, search_mode="sparse", search_k=2)
+    env = gym.make(
+        "LiteSearch-v0", world=str(tiny_world), tasks=tasks, search_mode="sparse", search_k=2
+    )
     yield env
     env.close()
 
 
-@settings(max_examples=1500, deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=1500,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(action=actions())
 def test_any_action_is_an_observation(fuzz_env, action):
     fuzz_env.reset(seed=0)

@@ -9,14 +9,12 @@ import sys
 import warnings
 
 import gymnasium as gym
-
-import lite_world
 import pytest
 from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
 from gymnasium.wrappers import TimeLimit
 
-import lite_world  # noqa: F401
+import lite_world
 from lite_world.envs import AnyText, LiteSearchEnv
 from lite_world.tools.prompts import system_prompt, tools_block
 
@@ -78,12 +76,15 @@ def test_registration_carries_the_turn_limit():
     assert spec.max_episode_steps == LiteSearchConfig().max_turns == 32
 
 
-@pytest.mark.parametrize(("make", "limits"), [
-    (lambda: gym.make("LiteSearch-v0"), [32]),
-    (lambda: gym.make("LiteSearch-v0", max_episode_steps=7), [7]),
-    (lambda: lite_world.make_env(lite_world.LiteSearchConfig(max_turns=5)), [5]),
-    (lambda: lite_world.make_env(max_turns=6, search_k=3), [6]),
-])
+@pytest.mark.parametrize(
+    ("make", "limits"),
+    [
+        (lambda: gym.make("LiteSearch-v0"), [32]),
+        (lambda: gym.make("LiteSearch-v0", max_episode_steps=7), [7]),
+        (lambda: lite_world.make_env(lite_world.LiteSearchConfig(max_turns=5)), [5]),
+        (lambda: lite_world.make_env(max_turns=6, search_k=3), [6]),
+    ],
+)
 def test_exactly_one_time_limit(make, limits):
     env = make()
     assert _time_limits(env) == limits

@@ -133,8 +133,14 @@ def test_correct_verdict_request_shape(server):
     assert '"What is the capital of France?"' in user
     assert "untrusted" in body["messages"][0]["content"]
     assert judge.stats() == {
-        "calls": 1, "cache_hits": 0, "requests": 1, "judged": 1,
-        "fallbacks": 0, "guarded": 0, "failures": 0, "cache_size": 1,
+        "calls": 1,
+        "cache_hits": 0,
+        "requests": 1,
+        "judged": 1,
+        "fallbacks": 0,
+        "guarded": 0,
+        "failures": 0,
+        "cache_size": 1,
     }
 
 
@@ -315,7 +321,7 @@ def test_build_messages_layout():
         ('{"judgment": "Incorrect"} on second thought {"judgment": "Correct"}', True),
         ('{"result": {"judgment": "Correct"}}', True),
         ('{"reasoning": "bad "quotes"", "judgment": "Incorrect"}', False),
-        ("<think>it is Correct? {\"judgment\": \"Correct\"}</think>Incorrect", False),
+        ('<think>it is Correct? {"judgment": "Correct"}</think>Incorrect', False),
         ("Correct", True),
         ("**Incorrect**", False),
         ("Correct. Incorrect.", None),

@@ -38,8 +38,12 @@ def judge():
     srv.count = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    cfg = JudgeConfig(base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1", model="m",
-                      timeout_s=2.0, max_retries=0)
+    cfg = JudgeConfig(
+        base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1",
+        model="m",
+        timeout_s=2.0,
+        max_retries=0,
+    )
     try:
         yield LLMJudge(cfg)
     finally:
@@ -96,7 +100,11 @@ def test_judge_reward_and_agreement(judge):
     assert (r5.reward, r5.judged, r5.source, r5.reason) == (0.0, None, "guard", "hedge")
     assert judge.stats()["requests"] == 3
     assert agreement([r1, r2, r3, r4, r5]) == {
-        "n": 4, "agree": 3, "agreement": 0.75, "judge_only": 1, "em_only": 0
+        "n": 4,
+        "agree": 3,
+        "agreement": 0.75,
+        "judge_only": 1,
+        "em_only": 0,
     }
 
 

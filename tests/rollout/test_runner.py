@@ -17,8 +17,17 @@ def tasks(musique):
     """Tasks whose evidence is in the session's tiny world."""
     from lite_world.tasks import Task
 
-    return [Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"], *q["answer_aliases"]],
-                            "difficulty": len(q["question_decomposition"])}) for q in musique]
+    return [
+        Task.from_dict(
+            {
+                "id": q["id"],
+                "question": q["question"],
+                "answers": [q["answer"], *q["answer_aliases"]],
+                "difficulty": len(q["question_decomposition"]),
+            }
+        )
+        for q in musique
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +38,9 @@ def tasks_file(tmp_path_factory, tasks):
 
 
 def test_scripted_rollout_writes_trajectories_and_summary(tmp_path, tasks, tiny_world):
-    cfg = RolloutConfig.from_flat(world=str(tiny_world), samples=2, concurrency=3, show_progress=False)
+    cfg = RolloutConfig.from_flat(
+        world=str(tiny_world), samples=2, concurrency=3, show_progress=False
+    )
     summary = run_rollouts(ScriptedAgent, cfg, out_dir=tmp_path, tasks=tasks)
     lines = (tmp_path / "trajectories.jsonl").read_text().splitlines()
     episodes = [json.loads(line) for line in lines]
@@ -56,14 +67,46 @@ def test_scripted_rollout_writes_trajectories_and_summary(tmp_path, tasks, tiny_
 
 def test_summary_pass_at_k_and_agreement():
     eps = [
-        {"task_id": "a", "reward": 1.0, "answered": True, "truncated": False, "turns": 2, "totals": {"tool_calls": 1},
-         "steps": [{"tool": "search", "tool_latency_s": 0.002, "error": None}], "reward_info": {"em": 1.0, "f1": 1.0, "judged": True}},
-        {"task_id": "a", "reward": 0.0, "answered": False, "truncated": True, "turns": 3, "totals": {"tool_calls": 3},
-         "steps": [], "reward_info": None},
-        {"task_id": "b", "reward": 0.0, "answered": True, "truncated": False, "turns": 1, "totals": {},
-         "steps": [], "reward_info": {"em": 1.0, "f1": 1.0, "judged": False}},
-        {"task_id": "b", "reward": 0.0, "answered": True, "truncated": False, "turns": 1, "totals": {},
-         "steps": [], "reward_info": {"em": 0.0, "f1": 0.0, "judged": None}},
+        {
+            "task_id": "a",
+            "reward": 1.0,
+            "answered": True,
+            "truncated": False,
+            "turns": 2,
+            "totals": {"tool_calls": 1},
+            "steps": [{"tool": "search", "tool_latency_s": 0.002, "error": None}],
+            "reward_info": {"em": 1.0, "f1": 1.0, "judged": True},
+        },
+        {
+            "task_id": "a",
+            "reward": 0.0,
+            "answered": False,
+            "truncated": True,
+            "turns": 3,
+            "totals": {"tool_calls": 3},
+            "steps": [],
+            "reward_info": None,
+        },
+        {
+            "task_id": "b",
+            "reward": 0.0,
+            "answered": True,
+            "truncated": False,
+            "turns": 1,
+            "totals": {},
+            "steps": [],
+            "reward_info": {"em": 1.0, "f1": 1.0, "judged": False},
+        },
+        {
+            "task_id": "b",
+            "reward": 0.0,
+            "answered": True,
+            "truncated": False,
+            "turns": 1,
+            "totals": {},
+            "steps": [],
+            "reward_info": {"em": 0.0, "f1": 0.0, "judged": None},
+        },
     ]
     s = summarize(eps, wall_s=2.0)
     assert s["accuracy"] == 0.25 and s["pass@1"] == 0.25 and s["pass@2"] == 0.5
@@ -78,12 +121,22 @@ def test_rollout_config_validation():
 
     with pytest.raises(ConfigError, match="RolloutConfig.samples to be an int >= 1, actual: 0"):
         RolloutConfig(samples=0)
-    with pytest.raises(ConfigError, match="RolloutConfig.limit to be None or an int >= 1, actual: 0"):
+    with pytest.raises(
+        ConfigError, match="RolloutConfig.limit to be None or an int >= 1, actual: 0"
+    ):
         RolloutConfig(limit=0)
 
 
 def test_cli_rollout_scripted(tmp_path, capsys, tiny_world, tasks_file):
-    args = ["rollout", "--agent", "scripted", "--world", str(tiny_world), "--tasks", str(tasks_file)]
+    args = [
+        "rollout",
+        "--agent",
+        "scripted",
+        "--world",
+        str(tiny_world),
+        "--tasks",
+        str(tasks_file),
+    ]
     assert main([*args, "--limit", "3", "--concurrency", "2", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -106,7 +159,9 @@ def test_smollm2_short_episode(tmp_path, tasks, tiny_world):
     s = run_rollouts(lambda: agent, cfg, tasks=tasks[:1], out_dir=tmp_path)
     ep = json.loads((tmp_path / "trajectories.jsonl").read_text())
     assert s["episodes"] == 1 and 1 <= ep["turns"] <= 2
-    assert ep["messages"][2]["role"] == "assistant" and isinstance(ep["messages"][2]["content"], str)
+    assert ep["messages"][2]["role"] == "assistant" and isinstance(
+        ep["messages"][2]["content"], str
+    )
     assert ep["reward"] in (0.0, 1.0)
     # whatever it wrote, the env answered with a tool response or ended the episode
     assert ep["answered"] or ep["messages"][3]["content"].startswith("<tool_response>")
@@ -118,7 +173,11 @@ def test_demo_world_main_job(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--scripted-tasks", "10", "--llm-tasks", "0"]) == 0
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "scripted" / "summary.json").read_text())
-    assert summary["episodes"] == 10 and summary["answer_rate"] == 1.0 and summary["action_errors"] == 0
+    assert (
+        summary["episodes"] == 10
+        and summary["answer_rate"] == 1.0
+        and summary["action_errors"] == 0
+    )
     assert "pages=7807" in out and "A Google search for" in out
     # the default env is the demo world with its 100 MuSiQue tasks
     import gymnasium as gym

@@ -13,8 +13,12 @@ from hypothesis import HealthCheck, given, settings
 import lite_world  # noqa: F401
 from lite_world.testing import actions, check_step
 
-TASK = {"id": "t", "question": "Where is the Bubye River?", "answers": ["Zimbabwe"],
-        "mask_urls": ["https://en.wikipedia.org/wiki/Bubye_River"]}
+TASK = {
+    "id": "t",
+    "question": "Where is the Bubye River?",
+    "answers": ["Zimbabwe"],
+    "mask_urls": ["https://en.wikipedia.org/wiki/Bubye_River"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +28,13 @@ def served_env(remote):
     env.close()
 
 
-@settings(max_examples=400, deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(action=actions())
 def test_any_action_through_the_service_is_an_observation(served_env, action):
     served_env.reset(seed=0)
@@ -36,11 +45,13 @@ def test_lone_surrogate_url_and_query_cross_the_wire(served_env):
     served_env.reset(seed=0)
     obs, _, _, _, info = served_env.step(
         '<tool_call>{"name": "visit", "arguments": {"url": "https://en.wikipedia.org/wiki/\\ud800", "goal": "x"}}'
-        "</tool_call>")
+        "</tool_call>"
+    )
     check_step((obs, 0.0, False, False, info))
     assert "could not be accessed" in obs and info["error"] is None
     obs, _, _, _, info = served_env.step(
-        '<tool_call>{"name": "search", "arguments": {"query": ["Bubye\\ud800 River\\u0000"]}}</tool_call>')
+        '<tool_call>{"name": "search", "arguments": {"query": ["Bubye\\ud800 River\\u0000"]}}</tool_call>'
+    )
     check_step((obs, 0.0, False, False, info))
     assert obs.startswith("<tool_response>\nA Google search for 'Bubye? River' found 2 results:")
     assert "wiki/Bubye_River)" not in obs  # the mask holds through the service

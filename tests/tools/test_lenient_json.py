@@ -9,16 +9,21 @@ import pytest
 from lite_world.lenient_json import LENIENT_MAX_CHARS, loads_lenient
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ('{"a": [1, 2]}', {"a": [1, 2]}),
-    ("{'a': [1, 2,],}", {"a": [1, 2]}),
-    ("{a: 'x', b: true, c: null, d: false}", {"a": "x", "b": True, "c": None, "d": False}),
-    ("{'a': True, 'b': None}", {"a": True, "b": None}),
-    ("{name: 'search', arguments: {query: ['true: false', \"null\"]}}",
-     {"name": "search", "arguments": {"query": ["true: false", "null"]}}),  # strings are never rewritten
-    ('Sure! {"a": 1} hope this helps', {"a": 1}),
-    ("{\n  // no comments in JSON5 mode, but newlines are fine\n  a: 1\n}", None),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('{"a": [1, 2]}', {"a": [1, 2]}),
+        ("{'a': [1, 2,],}", {"a": [1, 2]}),
+        ("{a: 'x', b: true, c: null, d: false}", {"a": "x", "b": True, "c": None, "d": False}),
+        ("{'a': True, 'b': None}", {"a": True, "b": None}),
+        (
+            "{name: 'search', arguments: {query: ['true: false', \"null\"]}}",
+            {"name": "search", "arguments": {"query": ["true: false", "null"]}},
+        ),  # strings are never rewritten
+        ('Sure! {"a": 1} hope this helps', {"a": 1}),
+        ("{\n  // no comments in JSON5 mode, but newlines are fine\n  a: 1\n}", None),
+    ],
+)
 def test_readings(text, value):
     got, error = loads_lenient(text)
     if value is None:
@@ -27,7 +32,9 @@ def test_readings(text, value):
         assert (got, error) == (value, None)
 
 
-@pytest.mark.parametrize("text", ["", "{", "{'a': [1, 2", "[" * 5000, "{a:" * 3000, "\x00\ud800", "1e999999"])
+@pytest.mark.parametrize(
+    "text", ["", "{", "{'a': [1, 2", "[" * 5000, "{a:" * 3000, "\x00\ud800", "1e999999"]
+)
 def test_malformed_never_raises(text):
     value, error = loads_lenient(text)
     assert value is None or error is None
@@ -36,7 +43,10 @@ def test_malformed_never_raises(text):
 def test_lenient_steps_only_see_bounded_texts():
     bare = "{name: 'search', arguments: {query: [" + "1," * (LENIENT_MAX_CHARS // 2) + "]}}"
     assert len(bare) > LENIENT_MAX_CHARS
-    assert loads_lenient(bare) == (None, "Expecting property name enclosed in double quotes at line 1 column 2")
+    assert loads_lenient(bare) == (
+        None,
+        "Expecting property name enclosed in double quotes at line 1 column 2",
+    )
     small = "{name: 'search', arguments: {query: [1, 2]}}"
     assert loads_lenient(small)[0] == {"name": "search", "arguments": {"query": [1, 2]}}
 

@@ -144,9 +144,7 @@ def test_prompts_are_deterministic():
 
 def test_render_prompt_text():
     messages = episode_messages("Who wrote Dune?", date=None)
-    assert render_prompt_text(messages) == (
-        f"system:\n{system_prompt()}\n\nuser:\nWho wrote Dune?"
-    )
+    assert render_prompt_text(messages) == (f"system:\n{system_prompt()}\n\nuser:\nWho wrote Dune?")
     assert render_prompt_text([]) == ""
 
 

@@ -85,9 +85,9 @@ def test_think_opened_by_the_chat_template():
 
 def test_call_inside_think_is_not_run():
     text = '<think>maybe <tool_call>{"name": "search"}</tool_call></think>no idea'
-    assert parse_action(text) == ParsedAction("none", error=NONE_ERROR, think=(
-        'maybe <tool_call>{"name": "search"}</tool_call>'
-    ))
+    assert parse_action(text) == ParsedAction(
+        "none", error=NONE_ERROR, think=('maybe <tool_call>{"name": "search"}</tool_call>')
+    )
 
 
 # ------------------------------------------------------------------ lenient JSON
@@ -109,9 +109,7 @@ def test_python_literal_with_none():
 
 
 def test_arguments_as_json_string():
-    text = (
-        '<tool_call>{"name": "search", "arguments": "{\\"query\\": [\\"x\\"]}"}</tool_call>'
-    )
+    text = '<tool_call>{"name": "search", "arguments": "{\\"query\\": [\\"x\\"]}"}</tool_call>'
     assert parse_action(text) == ParsedAction("tool", call=search("x"), n_calls=1)
 
 
@@ -122,8 +120,7 @@ def test_parameters_variant():
 
 def test_fenced_json():
     text = (
-        '<tool_call>\n```json\n{"name": "search", "arguments": {"query": ["x"]}}\n```\n'
-        "</tool_call>"
+        '<tool_call>\n```json\n{"name": "search", "arguments": {"query": ["x"]}}\n```\n</tool_call>'
     )
     assert parse_action(text) == ParsedAction("tool", call=search("x"), n_calls=1)
 
@@ -454,7 +451,10 @@ def test_format_tool_response():
 
 def test_stop_sequences_are_fresh_lists():
     stops = stop_sequences()
-    assert stops == ["\n<tool_response>", "<tool_response>"]  # the policy ends its turn itself (EOT)
+    assert stops == [
+        "\n<tool_response>",
+        "<tool_response>",
+    ]  # the policy ends its turn itself (EOT)
     stops.append("x")
     assert stop_sequences() == ["\n<tool_response>", "<tool_response>"]
     assert stop_sequences("tags") == ["\n<information>", "<information>"]
@@ -473,10 +473,34 @@ def test_complete_stop_round_trip():
 # ------------------------------------------------------------------ property tests
 
 TOKENS = [
-    "<think>", "</think>", "<tool_call>", "</tool_call>", "<answer>", "</answer>",
-    "<tool_response>", "<search>", "</search>", "<information>", "```json\n", "```",
-    '{"name": "search", "arguments": {"query": ["x"]}}', '{"name": ', '"arguments": ',
-    "{", "}", "[", "]", '"', "'", ",", ":", "\\", "\x00", "\ud800", "null", "\n",
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "</tool_call>",
+    "<answer>",
+    "</answer>",
+    "<tool_response>",
+    "<search>",
+    "</search>",
+    "<information>",
+    "```json\n",
+    "```",
+    '{"name": "search", "arguments": {"query": ["x"]}}',
+    '{"name": ',
+    '"arguments": ',
+    "{",
+    "}",
+    "[",
+    "]",
+    '"',
+    "'",
+    ",",
+    ":",
+    "\\",
+    "\x00",
+    "\ud800",
+    "null",
+    "\n",
 ]
 PROPERTY_SETTINGS = settings(
     max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]

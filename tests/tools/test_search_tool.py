@@ -10,15 +10,23 @@ from lite_world.errors import ConfigError
 from lite_world.tools.search import SearchTool, render_search
 
 BUBYE = "https://en.wikipedia.org/wiki/Bubye_River"
-BUBYE_SNIPPET = ("The Bubye River, also known as Bubi River, is a tributary of the Limpopo River in Beitbridge District "
-                 "and Gwanda District, Zimbabwe.")
-FALLS_SNIPPET = ("Victoria Falls (Tokaleya Tonga: Mosi - oa - Tunya, ``The Smoke that Thunders '') is a waterfall in "
-                 "southern Africa on the Zambezi River at the border between Zambia and Zimbabwe.")
-JPI_SNIPPET = ("The Journal of Psychotherapy Integration is a peer-reviewed academic journal published by the American "
-               "Psychological Association on behalf of the Society for the Exploration of Psychotherapy Integration.")
-HALL_SNIPPET = ("The formal study of adolescent psychology began with the publication of G. Stanley Hall's \"Adolescence "
-                "in 1904.\" Hall, who was the first president of the American Psychological Association, viewed "
-                "adolescence primarily as a time of")
+BUBYE_SNIPPET = (
+    "The Bubye River, also known as Bubi River, is a tributary of the Limpopo River in Beitbridge District "
+    "and Gwanda District, Zimbabwe."
+)
+FALLS_SNIPPET = (
+    "Victoria Falls (Tokaleya Tonga: Mosi - oa - Tunya, ``The Smoke that Thunders '') is a waterfall in "
+    "southern Africa on the Zambezi River at the border between Zambia and Zimbabwe."
+)
+JPI_SNIPPET = (
+    "The Journal of Psychotherapy Integration is a peer-reviewed academic journal published by the American "
+    "Psychological Association on behalf of the Society for the Exploration of Psychotherapy Integration."
+)
+HALL_SNIPPET = (
+    "The formal study of adolescent psychology began with the publication of G. Stanley Hall's \"Adolescence "
+    'in 1904." Hall, who was the first president of the American Psychological Association, viewed '
+    "adolescence primarily as a time of"
+)
 
 WEB_TWO_QUERIES = (
     "A Google search for 'Bubye River Zimbabwe' found 2 results:\n\n## Web Results\n"
@@ -34,12 +42,17 @@ WEB_TWO_QUERIES = (
 
 
 def test_web_rendering_of_two_queries_is_exact(sparse_world):
-    res = SearchTool(sparse_world, k=2).search(["Bubye River Zimbabwe", "first president of the American Psychological Association"])
+    res = SearchTool(sparse_world, k=2).search(
+        ["Bubye River Zimbabwe", "first president of the American Psychological Association"]
+    )
     assert res.text == WEB_TWO_QUERIES
     assert res.error is None
     [q1, q2] = res.data["queries"]
     assert q1["query"] == "Bubye River Zimbabwe"
-    assert [h["url"] for h in q1["results"]] == [BUBYE, "https://en.wikipedia.org/wiki/Victoria_Falls"]
+    assert [h["url"] for h in q1["results"]] == [
+        BUBYE,
+        "https://en.wikipedia.org/wiki/Victoria_Falls",
+    ]
     assert [h["rank"] for h in q2["results"]] == [1, 2]
     assert set(q2["results"][0]) == {"rank", "url", "title", "snippet", "date", "score"}
 
@@ -47,7 +60,10 @@ def test_web_rendering_of_two_queries_is_exact(sparse_world):
 def test_string_and_list_queries_render_the_same(sparse_world):
     tool = SearchTool(sparse_world, k=3)
     assert tool.search("Bubye River Zimbabwe").text == tool.search(["Bubye River Zimbabwe"]).text
-    assert tool.search("  Bubye River Zimbabwe\x00 ").text == tool.search(["Bubye River Zimbabwe"]).text
+    assert (
+        tool.search("  Bubye River Zimbabwe\x00 ").text
+        == tool.search(["Bubye River Zimbabwe"]).text
+    )
 
 
 def test_default_k_is_ten_with_hybrid_search(world, musique):
@@ -61,15 +77,21 @@ def test_default_k_is_ten_with_hybrid_search(world, musique):
 
 def test_masking_hides_pages_and_keeps_k(sparse_world):
     tool = SearchTool(sparse_world, k=2)
-    res = tool.search("Bubye River Zimbabwe", exclude=["HTTPS://en.wikipedia.org/wiki/Bubye_River/"])
+    res = tool.search(
+        "Bubye River Zimbabwe", exclude=["HTTPS://en.wikipedia.org/wiki/Bubye_River/"]
+    )
     assert "Bubye_River" not in res.text
-    assert res.text.startswith("A Google search for 'Bubye River Zimbabwe' found 2 results:\n\n## Web Results\n"
-                               "1. [Victoria Falls](https://en.wikipedia.org/wiki/Victoria_Falls)")
+    assert res.text.startswith(
+        "A Google search for 'Bubye River Zimbabwe' found 2 results:\n\n## Web Results\n"
+        "1. [Victoria Falls](https://en.wikipedia.org/wiki/Victoria_Falls)"
+    )
     assert [h["rank"] for h in res.data["queries"][0]["results"]] == [1, 2]
 
 
 def test_train_style_exact_and_dedups_links_across_queries(sparse_world):
-    res = SearchTool(sparse_world, k=2, style="train").search(["Bubye River Zimbabwe", "Victoria Falls Zambezi"])
+    res = SearchTool(sparse_world, k=2, style="train").search(
+        ["Bubye River Zimbabwe", "Victoria Falls Zambezi"]
+    )
     assert res.text == (
         "A Google search for 'Bubye River Zimbabwe' found 2 results:\n\n## Web Results\n"
         f"1. [Bubye River]({BUBYE})\n{BUBYE_SNIPPET}\n\n"
@@ -89,12 +111,17 @@ def test_no_results(sparse_world):
     res = SearchTool(sparse_world).search("zzzqqq xxyyzz")
     assert res.text == "No results found for 'zzzqqq xxyyzz'. Try with a more general query."
     assert res.data == {"queries": [{"query": "zzzqqq xxyyzz", "results": []}]}
-    assert SearchTool(sparse_world, style="train").search("zzzqqq").text == "A Google search for 'zzzqqq' found 0 results:\n\n## Web Results"
+    assert (
+        SearchTool(sparse_world, style="train").search("zzzqqq").text
+        == "A Google search for 'zzzqqq' found 0 results:\n\n## Web Results"
+    )
 
 
 def test_render_search_with_dates():
-    hits = [{"title": "T", "url": "https://a.org", "snippet": "S", "date": "2020-05-17"},
-            {"title": "U", "url": "https://b.org", "snippet": "", "date": None}]
+    hits = [
+        {"title": "T", "url": "https://a.org", "snippet": "S", "date": "2020-05-17"},
+        {"title": "U", "url": "https://b.org", "snippet": "", "date": None},
+    ]
     assert render_search("q", hits) == (
         "A Google search for 'q' found 2 results:\n\n## Web Results\n"
         "1. [T](https://a.org)\nDate published: 2020-05-17\n\nS\n\n"
@@ -120,23 +147,39 @@ def test_too_many_queries(sparse_world):
     assert len(res.data["queries"]) == 3
 
 
-@pytest.mark.parametrize(("query", "actual"), [(None, "null"), (3, "an integer"), ([], "an empty list"),
-                                               (["ok", 3], "a list holding an integer"), ({"q": "x"}, "an object"),
-                                               ("", "an empty string")])
+@pytest.mark.parametrize(
+    ("query", "actual"),
+    [
+        (None, "null"),
+        (3, "an integer"),
+        ([], "an empty list"),
+        (["ok", 3], "a list holding an integer"),
+        ({"q": "x"}, "an object"),
+        ("", "an empty string"),
+    ],
+)
 def test_invalid_arguments(sparse_world, query, actual):
     res = SearchTool(sparse_world).search(query)
-    assert res.text == f"[Search] Invalid request format: 'query' must be a non-empty list of strings, actual: {actual}."
+    assert (
+        res.text
+        == f"[Search] Invalid request format: 'query' must be a non-empty list of strings, actual: {actual}."
+    )
     assert res.error == "invalid_arguments"
 
 
 @pytest.mark.parametrize("query", [("Publix",), b"Publix"])
 def test_python_literal_arguments_are_cleaned_not_rejected(sparse_world, query):
     """Tuples and bytes only come from Python-literal tool calls; they are read as a list and a string."""
-    assert SearchTool(sparse_world, k=1).search(query).text == SearchTool(sparse_world, k=1).search(["Publix"]).text
+    assert (
+        SearchTool(sparse_world, k=1).search(query).text
+        == SearchTool(sparse_world, k=1).search(["Publix"]).text
+    )
 
 
 def test_constructor_validation(sparse_world):
-    with pytest.raises(ConfigError, match=r"Expects search style in \('web', 'train'\), actual: 'html'"):
+    with pytest.raises(
+        ConfigError, match=r"Expects search style in \('web', 'train'\), actual: 'html'"
+    ):
         SearchTool(sparse_world, style="html")
     with pytest.raises(ConfigError, match="Expects search k to be an int >= 1, actual: 0"):
         SearchTool(sparse_world, k=0)
@@ -184,17 +227,43 @@ def test_hostile_queries_through_hybrid_search(world, query):
 
 # Hostile characters drawn often: lone surrogates, NUL and control characters, separators, emoji.
 # (st.text() never yields surrogates, so strings are joined from single characters.)
-_CHARS = st.sampled_from(["\udcff", "\ud800", "\x00", "\x01", "\x7f", "\n", " ", "=", "'", "#", "é", "東", "🙂", "Bubye",
-                          " River"]) | st.characters()
+_CHARS = (
+    st.sampled_from(
+        [
+            "\udcff",
+            "\ud800",
+            "\x00",
+            "\x01",
+            "\x7f",
+            "\n",
+            " ",
+            "=",
+            "'",
+            "#",
+            "é",
+            "東",
+            "🙂",
+            "Bubye",
+            " River",
+        ]
+    )
+    | st.characters()
+)
 _HOSTILE_TEXT = st.lists(_CHARS, max_size=40).map("".join)
 
 
-@given(st.one_of(
-    _HOSTILE_TEXT,
-    st.text(max_size=200),
-    st.lists(_HOSTILE_TEXT, max_size=12),
-    st.none(), st.integers(), st.binary(max_size=20),
-))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(
+        _HOSTILE_TEXT,
+        st.text(max_size=200),
+        st.lists(_HOSTILE_TEXT, max_size=12),
+        st.none(),
+        st.integers(),
+        st.binary(max_size=20),
+    )
+)
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_fuzz_search_tool(sparse_world, query):
     _check(SearchTool(sparse_world, k=2).search(query))

@@ -14,8 +14,10 @@ from lite_world.tools.summarize import FAIL_SUMMARY, ExtractiveSummarizer
 from lite_world.tools.visit import FAIL_EVIDENCE, VisitTool, render_visit
 
 FALLS = "https://en.wikipedia.org/wiki/Victoria_Falls"
-FALLS_TEXT = ("Victoria Falls (Tokaleya Tonga: Mosi - oa - Tunya, ``The Smoke that Thunders '') is a waterfall in "
-              "southern Africa on the Zambezi River at the border between Zambia and Zimbabwe.")
+FALLS_TEXT = (
+    "Victoria Falls (Tokaleya Tonga: Mosi - oa - Tunya, ``The Smoke that Thunders '') is a waterfall in "
+    "southern Africa on the Zambezi River at the border between Zambia and Zimbabwe."
+)
 
 
 def _fail(url: str, goal: str) -> str:
@@ -57,23 +59,31 @@ def test_evidence_holds_the_answer_of_the_goal(sparse_world, musique, qi):
 
 
 def test_summary_keeps_initials(sparse_world):
-    res = VisitTool(sparse_world).visit("https://en.wikipedia.org/wiki/Adolescence",
-                                  "Who was the first president of the American Psychological Association?")
+    res = VisitTool(sparse_world).visit(
+        "https://en.wikipedia.org/wiki/Adolescence",
+        "Who was the first president of the American Psychological Association?",
+    )
     summary = res.text.split("Summary: \n", 1)[1]
-    assert summary.startswith("Adolescence: The formal study of adolescent psychology began with the publication of "
-                              "G. Stanley Hall's")
+    assert summary.startswith(
+        "Adolescence: The formal study of adolescent psychology began with the publication of "
+        "G. Stanley Hall's"
+    )
 
 
 def test_url_is_normalised_but_shown_as_given(sparse_world):
     raw = "HTTPS://EN.Wikipedia.org:443/wiki/Victoria_Falls/?utm_source=x#top"
     res = VisitTool(sparse_world).visit(raw, "waterfall")
-    assert res.text.startswith(f"The useful information in {raw} for user goal waterfall as follows: ")
+    assert res.text.startswith(
+        f"The useful information in {raw} for user goal waterfall as follows: "
+    )
     assert res.data["pages"][0] == {"url": FALLS, "found": True, "title": "Victoria Falls"}
 
 
 def test_masked_page_returns_the_standard_failure(sparse_world):
     goal = "waterfall"
-    res = VisitTool(sparse_world).visit(FALLS, goal, exclude=["en.wikipedia.org/wiki/Victoria_Falls/"])
+    res = VisitTool(sparse_world).visit(
+        FALLS, goal, exclude=["en.wikipedia.org/wiki/Victoria_Falls/"]
+    )
     assert res.text == _fail(FALLS, goal)
     assert res.error == "not_found"
     assert res.data == {"pages": [{"url": FALLS, "found": False, "reason": "not_found"}]}
@@ -98,22 +108,36 @@ def test_unreachable_urls(sparse_world, url, reason):
     assert res.data["pages"][0]["reason"] == reason
 
 
-@pytest.mark.parametrize(("url", "actual"), [(None, "null"), (5, "an integer"), ([], "an empty list"),
-                                             ([FALLS, 3], "a list holding an integer"), ({"url": FALLS}, "an object"),
-                                             ("", "an empty string")])
+@pytest.mark.parametrize(
+    ("url", "actual"),
+    [
+        (None, "null"),
+        (5, "an integer"),
+        ([], "an empty list"),
+        ([FALLS, 3], "a list holding an integer"),
+        ({"url": FALLS}, "an object"),
+        ("", "an empty string"),
+    ],
+)
 def test_invalid_url_arguments(sparse_world, url, actual):
     res = VisitTool(sparse_world).visit(url, "goal")
-    assert res.text == f"[Visit] Invalid request format: 'url' must be a non-empty list of strings, actual: {actual}."
+    assert (
+        res.text
+        == f"[Visit] Invalid request format: 'url' must be a non-empty list of strings, actual: {actual}."
+    )
     assert res.error == "invalid_arguments"
 
 
-@pytest.mark.parametrize(("goal", "why"), [
-    ("", "'goal' must say what to look for in the page"),
-    ("   \n", "'goal' must say what to look for in the page"),
-    (None, "'goal' must be a string, actual: null"),
-    (3, "'goal' must be a string, actual: an integer"),
-    (["waterfall"], "'goal' must be a string, actual: a list"),
-])
+@pytest.mark.parametrize(
+    ("goal", "why"),
+    [
+        ("", "'goal' must say what to look for in the page"),
+        ("   \n", "'goal' must say what to look for in the page"),
+        (None, "'goal' must be a string, actual: null"),
+        (3, "'goal' must be a string, actual: an integer"),
+        (["waterfall"], "'goal' must be a string, actual: a list"),
+    ],
+)
 def test_invalid_goal(sparse_world, goal, why):
     res = VisitTool(sparse_world).visit(FALLS, goal)
     assert res.text == f"[Visit] Invalid request format: {why}."
@@ -145,7 +169,9 @@ def test_too_many_urls(sparse_world):
 
 
 def test_summarizer_validation():
-    with pytest.raises(ConfigError, match="Expects ExtractiveSummarizer.max_chars to be an int >= 100, actual: 99"):
+    with pytest.raises(
+        ConfigError, match="Expects ExtractiveSummarizer.max_chars to be an int >= 100, actual: 99"
+    ):
         ExtractiveSummarizer(max_chars=99)
 
 
@@ -161,7 +187,12 @@ HOSTILE_URLS = [
     "https://a.org:99999/x",
     "🙂" * 5000,
 ]
-HOSTILE_GOALS = ["\x00 waterfall", "\udcff", "g" * 1_000_000, bytes(range(1, 256)).decode("latin-1")]
+HOSTILE_GOALS = [
+    "\x00 waterfall",
+    "\udcff",
+    "g" * 1_000_000,
+    bytes(range(1, 256)).decode("latin-1"),
+]
 
 
 def _check(res):
@@ -186,16 +217,47 @@ def test_hostile_goals_never_raise(sparse_world, goal):
 
 
 # Hostile characters drawn often (st.text() never yields lone surrogates, so strings are joined).
-_CHARS = st.sampled_from(["\udcff", "\ud800", "\x00", "\x01", "\n", " ", "%", "/", ":", "#", "?", "é", "🙂",
-                          "https://", "en.wikipedia.org/wiki/", "Victoria_Falls", "javascript:", "file://"]) | st.characters()
+_CHARS = (
+    st.sampled_from(
+        [
+            "\udcff",
+            "\ud800",
+            "\x00",
+            "\x01",
+            "\n",
+            " ",
+            "%",
+            "/",
+            ":",
+            "#",
+            "?",
+            "é",
+            "🙂",
+            "https://",
+            "en.wikipedia.org/wiki/",
+            "Victoria_Falls",
+            "javascript:",
+            "file://",
+        ]
+    )
+    | st.characters()
+)
 _HOSTILE_TEXT = st.lists(_CHARS, max_size=30).map("".join)
 
 
 @given(
-    url=st.one_of(_HOSTILE_TEXT, st.text(max_size=120), st.lists(_HOSTILE_TEXT, max_size=7), st.none(), st.integers(),
-                  st.sampled_from([FALLS, "https://en.wikipedia.org/wiki/Adolescence"])),
+    url=st.one_of(
+        _HOSTILE_TEXT,
+        st.text(max_size=120),
+        st.lists(_HOSTILE_TEXT, max_size=7),
+        st.none(),
+        st.integers(),
+        st.sampled_from([FALLS, "https://en.wikipedia.org/wiki/Adolescence"]),
+    ),
     goal=st.one_of(_HOSTILE_TEXT, st.text(max_size=120), st.none()),
 )
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_fuzz_visit_tool(sparse_world, url, goal):
     _check(VisitTool(sparse_world).visit(url, goal))

@@ -40,10 +40,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lite_world.errors import ConfigError, LiteWorldError, TaskError
-from lite_world.tasks import Task, demo_tasks, load_tasks
 from lite_world.config import add_config_flags, config_values
 from lite_world.envs.config import LiteSearchConfig
+from lite_world.errors import ConfigError, LiteWorldError, TaskError
+from lite_world.tasks import Task, demo_tasks, load_tasks
 from lite_world.tools.prompts import episode_messages
 from lite_world.tools.registry import resolve_tool
 
@@ -82,8 +82,13 @@ def task_to_row(
     return {
         "data_source": data_source,
         "agent_name": agent_name,
-        "prompt": episode_messages(task.question, env.action_format, env.date,  # type: ignore[arg-type]
-                                   tools=env.tools, custom_prompt=env.prompt_text()),
+        "prompt": episode_messages(
+            task.question,
+            env.action_format,
+            env.date,  # type: ignore[arg-type]
+            tools=env.tools,
+            custom_prompt=env.prompt_text(),
+        ),
         "ability": "deep_research",
         "reward_model": {"style": "rule", "ground_truth": {"target": list(task.answers)}},
         "extra_info": {
@@ -95,7 +100,10 @@ def task_to_row(
             "mask_urls": masks,
             "task": json.dumps(task.to_dict(), ensure_ascii=False, sort_keys=True),
             "need_tools_kwargs": True,
-            "tools_kwargs": {resolve_tool(spec).name: {"create_kwargs": {"mask_urls": masks}} for spec in env.tools},
+            "tools_kwargs": {
+                resolve_tool(spec).name: {"create_kwargs": {"mask_urls": masks}}
+                for spec in env.tools
+            },
         },
     }
 
@@ -116,7 +124,9 @@ def task_from_extra_info(extra_info: Mapping[str, Any]) -> Task:
         try:
             raw = json.loads(raw)
         except ValueError as exc:
-            raise TaskError(f"Expects extra_info['task'] to be task JSON, actual: {raw[:200]!r}") from exc
+            raise TaskError(
+                f"Expects extra_info['task'] to be task JSON, actual: {raw[:200]!r}"
+            ) from exc
     return Task.from_dict(raw)
 
 
@@ -130,20 +140,41 @@ def _schema(tool_names: Sequence[str]) -> Any:
 
     strings = pa.list_(pa.string())
     tools_kwargs = pa.struct(
-        [(name, pa.struct([("create_kwargs", pa.struct([("mask_urls", strings)]))])) for name in tool_names]
+        [
+            (name, pa.struct([("create_kwargs", pa.struct([("mask_urls", strings)]))]))
+            for name in tool_names
+        ]
     )
-    return pa.schema([
-        ("data_source", pa.string()),
-        ("agent_name", pa.string()),
-        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("ability", pa.string()),
-        ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.struct([("target", strings)]))])),
-        ("extra_info", pa.struct([
-            ("index", pa.int64()), ("split", pa.string()), ("task_id", pa.string()), ("question", pa.string()),
-            ("answers", strings), ("mask_urls", strings), ("task", pa.string()),
-            ("need_tools_kwargs", pa.bool_()), ("tools_kwargs", tools_kwargs),
-        ])),
-    ])
+    return pa.schema(
+        [
+            ("data_source", pa.string()),
+            ("agent_name", pa.string()),
+            ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+            ("ability", pa.string()),
+            (
+                "reward_model",
+                pa.struct(
+                    [("style", pa.string()), ("ground_truth", pa.struct([("target", strings)]))]
+                ),
+            ),
+            (
+                "extra_info",
+                pa.struct(
+                    [
+                        ("index", pa.int64()),
+                        ("split", pa.string()),
+                        ("task_id", pa.string()),
+                        ("question", pa.string()),
+                        ("answers", strings),
+                        ("mask_urls", strings),
+                        ("task", pa.string()),
+                        ("need_tools_kwargs", pa.bool_()),
+                        ("tools_kwargs", tools_kwargs),
+                    ]
+                ),
+            ),
+        ]
+    )
 
 
 def write_parquet(rows: Sequence[Mapping[str, Any]], out: str | Path) -> Path:
@@ -164,16 +195,29 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m trainers.verl.data",
         description="Convert lite-world tasks into a verl RL Parquet file "
-                    "(prompt, reward_model, extra_info, agent_name).",
+        "(prompt, reward_model, extra_info, agent_name).",
     )
-    p.add_argument("tasks", help="task file (.jsonl, .parquet, MuSiQue .json) or 'demo' for the bundled tasks")
+    p.add_argument(
+        "tasks", help="task file (.jsonl, .parquet, MuSiQue .json) or 'demo' for the bundled tasks"
+    )
     p.add_argument("out", help="output .parquet path")
-    p.add_argument("--agent", default="lite_search_agent", choices=AGENT_NAMES,
-                   help="agent_name of every row (default: lite_search_agent)")
-    p.add_argument("--data-source", default=DATA_SOURCE, help=f"data_source column (default: {DATA_SOURCE})")
+    p.add_argument(
+        "--agent",
+        default="lite_search_agent",
+        choices=AGENT_NAMES,
+        help="agent_name of every row (default: lite_search_agent)",
+    )
+    p.add_argument(
+        "--data-source", default=DATA_SOURCE, help=f"data_source column (default: {DATA_SOURCE})"
+    )
     p.add_argument("--split", default="train", help="extra_info.split (default: train)")
     p.add_argument("--limit", type=int, default=None, help="keep the first N tasks")
-    p.add_argument("--offset", type=int, default=0, help="skip the first N tasks (e.g. to hold out a validation file)")
+    p.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="skip the first N tasks (e.g. to hold out a validation file)",
+    )
     env = p.add_argument_group("episode options the prompt must match (LiteSearchConfig)")
     add_config_flags(env, LiteSearchConfig, exclude=("world", "tasks"))
     return p
@@ -185,10 +229,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tasks = demo_tasks() if a.tasks == "demo" else load_tasks(a.tasks)
         if a.offset < 0 or (a.limit is not None and a.limit < 1):
-            raise ConfigError(f"Expects --offset >= 0 and --limit >= 1, actual: {a.offset}, {a.limit}")
+            raise ConfigError(
+                f"Expects --offset >= 0 and --limit >= 1, actual: {a.offset}, {a.limit}"
+            )
         tasks = tasks[a.offset : None if a.limit is None else a.offset + a.limit]
         env = LiteSearchConfig.from_dict(config_values(a))
-        rows = tasks_to_rows(tasks, agent_name=a.agent, data_source=a.data_source, split=a.split, env=env)
+        rows = tasks_to_rows(
+            tasks, agent_name=a.agent, data_source=a.data_source, split=a.split, env=env
+        )
         path = write_parquet(rows, a.out)
     except LiteWorldError as exc:
         print(f"trainers.verl.data: error: {exc}", file=sys.stderr)

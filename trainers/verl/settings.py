@@ -57,19 +57,27 @@ class LiteWorldSettings(ConfigMixin):
     """Env options of LiteSearch-v0 episodes run by verl, and the loop's own limits."""
 
     env: LiteSearchConfig = field(
-        default_factory=LiteSearchConfig, metadata={"help": "The episodes' env options (LiteSearchConfig)."}
+        default_factory=LiteSearchConfig,
+        metadata={"help": "The episodes' env options (LiteSearchConfig)."},
     )
     max_turn_tokens: int | None = field(
-        default=None, metadata={"help": "Tokens one assistant turn may generate; None: the remaining response budget."}
+        default=None,
+        metadata={
+            "help": "Tokens one assistant turn may generate; None: the remaining response budget."
+        },
     )
     turns_from_rollout: bool = field(
         default=False,
-        metadata={"help": "Take the turn limit from rollout.multi_turn.max_assistant_turns (lite_world.max_turns: null)."},
+        metadata={
+            "help": "Take the turn limit from rollout.multi_turn.max_assistant_turns (lite_world.max_turns: null)."
+        },
     )
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, LiteSearchConfig):
-            raise ConfigError(f"Expects LiteWorldSettings.env to be a LiteSearchConfig, actual: {self.env!r}")
+            raise ConfigError(
+                f"Expects LiteWorldSettings.env to be a LiteSearchConfig, actual: {self.env!r}"
+            )
         check_int("lite_world.max_turn_tokens", self.max_turn_tokens, low=1, optional=True)
 
     @classmethod
@@ -78,8 +86,14 @@ class LiteWorldSettings(ConfigMixin):
 
         Unknown keys raise, so a typo in ``lite_world.*`` fails at start-up, not mid-run.
         """
-        merged = resolve_reward({**dict(values or {}), **{k: v for k, v in overrides.items() if v is not None}})
+        merged = resolve_reward(
+            {**dict(values or {}), **{k: v for k, v in overrides.items() if v is not None}}
+        )
         own = {k: merged.pop(k) for k in _OWN_KEYS if k in merged}
         turns_from_rollout = merged.get("max_turns") is None
-        merged = {k: v for k, v in merged.items() if v is not None or k in ("judge_url", "judge_model")}
-        return cls(env=LiteSearchConfig.from_dict(merged), turns_from_rollout=turns_from_rollout, **own)
+        merged = {
+            k: v for k, v in merged.items() if v is not None or k in ("judge_url", "judge_model")
+        }
+        return cls(
+            env=LiteSearchConfig.from_dict(merged), turns_from_rollout=turns_from_rollout, **own
+        )

@@ -66,7 +66,9 @@ logger = logging.getLogger(__name__)
 _TRUNCATION_NOTE = "\n[... output truncated to {n} characters ...]"
 
 
-def tool_settings(config: Mapping[str, Any] | None, tool: str | None = None) -> tuple[str, LiteSearchConfig]:
+def tool_settings(
+    config: Mapping[str, Any] | None, tool: str | None = None
+) -> tuple[str, LiteSearchConfig]:
     """``(tool spec, env options)`` from one tool's ``config`` block in the tool YAML.
 
     Example:
@@ -83,9 +85,13 @@ def tool_settings(config: Mapping[str, Any] | None, tool: str | None = None) -> 
         raise ConfigError(f"Expects tool config type 'native', actual: {kind!r}")
     spec = values.pop("tool", tool)
     if tool is not None and spec != tool:
-        raise ConfigError(f"Expects tool {tool!r} for this class, actual: {spec!r} (use trainers.verl.tools.LiteTool)")
+        raise ConfigError(
+            f"Expects tool {tool!r} for this class, actual: {spec!r} (use trainers.verl.tools.LiteTool)"
+        )
     if not isinstance(spec, str):
-        raise ConfigError(f"Expects the tool config to name a tool ('tool: search'), actual: {spec!r}")
+        raise ConfigError(
+            f"Expects the tool config to name a tool ('tool: search'), actual: {spec!r}"
+        )
     resolve_tool(spec)
     return spec, LiteSearchConfig.from_dict(values)
 
@@ -122,11 +128,17 @@ class LiteTool(BaseTool):
         """The lite-world tool object (built on first use)."""
         if self._tool is None:
             c = self.env_config
-            self._tool = self.tool_class.create(lambda: open_world(c.world, search_mode=c.search_mode), c)
+            self._tool = self.tool_class.create(
+                lambda: open_world(c.world, search_mode=c.search_mode), c
+            )
         return self._tool
 
-    async def create(self, instance_id: str | None = None, create_kwargs: Mapping[str, Any] | None = None,
-                     **kwargs: Any) -> tuple[str, ToolResponse]:
+    async def create(
+        self,
+        instance_id: str | None = None,
+        create_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> tuple[str, ToolResponse]:
         instance_id = instance_id or uuid4().hex
         self._masks[instance_id] = frozenset(_mask_urls(create_kwargs or kwargs))
         return instance_id, ToolResponse()

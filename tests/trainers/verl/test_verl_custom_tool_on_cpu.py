@@ -37,9 +37,16 @@ def test_lite_tool_runs_a_users_tool_with_its_schema(calculator_spec):
     assert tool.name == "calculator"
     schema = tool.get_openai_tool_schema().model_dump()
     assert schema["function"]["parameters"]["required"] == ["a", "op", "b"]
-    assert _run(tool, {"a": 2, "op": "add", "b": 3}) == ("2 add 3 = 5", 0.0, {"error": "", "masked": 0})
+    assert _run(tool, {"a": 2, "op": "add", "b": 3}) == (
+        "2 add 3 = 5",
+        0.0,
+        {"error": "", "masked": 0},
+    )
     text, _, metrics = _run(tool, {"a": 1, "op": "div", "b": 0})
-    assert text == "[Calculator] Error: ZeroDivisionError: division by zero" and metrics["error"] == "tool_error"
+    assert (
+        text == "[Calculator] Error: ZeroDivisionError: division by zero"
+        and metrics["error"] == "tool_error"
+    )
     text, _, metrics = _run(tool, {"a": 1})
     assert text.startswith("[Calculator] Invalid request format: missing required argument 'op'")
     assert metrics["error"] == "invalid_arguments"

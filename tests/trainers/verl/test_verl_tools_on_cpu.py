@@ -10,7 +10,9 @@ import pytest
 
 pytest.importorskip("verl")
 
-TOOL_CONFIG = Path(__file__).resolve().parents[3] / "trainers" / "verl" / "config" / "tool_config.yaml"
+TOOL_CONFIG = (
+    Path(__file__).resolve().parents[3] / "trainers" / "verl" / "config" / "tool_config.yaml"
+)
 MASKED_URL = "https://en.wikipedia.org/wiki/Journal_of_Psychotherapy_Integration"
 QUERY = ["Journal of Psychotherapy Integration publisher"]
 
@@ -54,7 +56,7 @@ def _env_body(tiny_world, call, mask_urls=()):
     obs, *_ = env.step(f"<tool_call>{json.dumps(call)}</tool_call>")
     env.close()
     assert obs.startswith("<tool_response>\n") and obs.endswith("\n</tool_response>")
-    return obs[len("<tool_response>\n"): -len("\n</tool_response>")]
+    return obs[len("<tool_response>\n") : -len("\n</tool_response>")]
 
 
 def test_yaml_builds_both_tools_with_the_env_schemas(tools):
@@ -75,11 +77,16 @@ def test_search_matches_the_env_and_masks_per_sample(tools, tiny_world):
     text, reward, metrics = _call(tools["search"], {"query": QUERY})
     assert reward == 0.0 and metrics == {"error": "", "masked": 0}
     assert text == _env_body(tiny_world, {"name": "search", "arguments": {"query": QUERY}})
-    assert text.startswith(f"A Google search for '{QUERY[0]}' found 10 results:") and MASKED_URL in text
+    assert (
+        text.startswith(f"A Google search for '{QUERY[0]}' found 10 results:")
+        and MASKED_URL in text
+    )
 
     masked, _, metrics = _call(tools["search"], {"query": QUERY[0]}, {"mask_urls": [MASKED_URL]})
     assert metrics == {"error": "", "masked": 1} and MASKED_URL not in masked
-    assert masked == _env_body(tiny_world, {"name": "search", "arguments": {"query": QUERY}}, [MASKED_URL])
+    assert masked == _env_body(
+        tiny_world, {"name": "search", "arguments": {"query": QUERY}}, [MASKED_URL]
+    )
 
 
 def test_visit_matches_the_env_and_masks_per_sample(tools, tiny_world):
@@ -87,10 +94,14 @@ def test_visit_matches_the_env_and_masks_per_sample(tools, tiny_world):
     text, _, metrics = _call(tools["visit"], args)
     assert metrics["error"] == ""
     assert text == _env_body(tiny_world, {"name": "visit", "arguments": args})
-    assert text.startswith(f"The useful information in {MASKED_URL} for user goal who publishes the journal")
+    assert text.startswith(
+        f"The useful information in {MASKED_URL} for user goal who publishes the journal"
+    )
     assert "American Psychological Association" in text
 
-    hidden, _, metrics = _call(tools["visit"], args, {"url": MASKED_URL})  # LiteResearcher's key works too
+    hidden, _, metrics = _call(
+        tools["visit"], args, {"url": MASKED_URL}
+    )  # LiteResearcher's key works too
     assert metrics == {"error": "not_found", "masked": 1}
     assert "The provided webpage content could not be accessed." in hidden
 
@@ -99,15 +110,20 @@ def test_bad_arguments_explain_the_format(tools):
     text, _, metrics = _call(tools["search"], {"q": "x"})
     assert (text, metrics["error"]) == (
         "[Search] Invalid request format: missing required argument 'query' (a non-empty list of strings).",
-        "invalid_arguments")
+        "invalid_arguments",
+    )
     text, _, metrics = _call(tools["visit"], {"url": MASKED_URL})
-    assert (text, metrics["error"]) == ("[Visit] Invalid request format: missing required argument 'goal' (a string).",
-                                        "invalid_arguments")
+    assert (text, metrics["error"]) == (
+        "[Visit] Invalid request format: missing required argument 'goal' (a string).",
+        "invalid_arguments",
+    )
 
 
 def test_unknown_config_key_is_refused():
     from lite_world.errors import ConfigError
     from trainers.verl.tools import LiteSearchTool
 
-    with pytest.raises(ConfigError, match=r"Expects LiteSearchConfig fields, actual: unknown \['wrold'\]"):
+    with pytest.raises(
+        ConfigError, match=r"Expects LiteSearchConfig fields, actual: unknown \['wrold'\]"
+    ):
         LiteSearchTool({"type": "native", "wrold": "demo"}, None)
