@@ -31,8 +31,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["SFTConfig", "SFTTrainer", "encode_chat", "load_records", "lr_at"]
 
-_LAZY = {"SFTTrainer": "trainers.sft.trainer", "lr_at": "trainers.sft.trainer",
-         "encode_chat": "trainers.sft.data", "load_records": "trainers.sft.data"}
+_LAZY = {
+    "SFTTrainer": "trainers.sft.trainer",
+    "lr_at": "trainers.sft.trainer",
+    "encode_chat": "trainers.sft.data",
+    "load_records": "trainers.sft.data",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -37,7 +37,11 @@ __all__ = ["build_parser", "config_from_args", "main", "summary"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one flag per config field (unset flags stay out of the namespace)."""
-    return config_parser(SFTConfig, "python -m trainers.sft", "Cold-start SFT of a search agent on conversation records.")
+    return config_parser(
+        SFTConfig,
+        "python -m trainers.sft",
+        "Cold-start SFT of a search agent on conversation records.",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[SFTConfig, dict[str, Any]]:

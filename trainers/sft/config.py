@@ -26,8 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lite_world.config import check_int
-from lite_world.config import ConfigMixin
+from lite_world.config import ConfigMixin, check_int
 from lite_world.errors import ConfigError
 
 __all__ = ["LR_SCHEDULERS", "SFTConfig", "TRUNCATIONS"]
@@ -50,64 +49,90 @@ class SFTConfig(ConfigMixin):
     # -- data --------------------------------------------------------------------------------
     data: str | None = field(
         default=None,
-        metadata={"help": "Training conversations: a JSONL or Parquet file of records with 'messages', or a "
-                          "directory holding sft.jsonl (or sft.parquet)."},
+        metadata={
+            "help": "Training conversations: a JSONL or Parquet file of records with 'messages', or a "
+            "directory holding sft.jsonl (or sft.parquet)."
+        },
     )
     max_length: int | None = field(
-        default=4096, metadata={"help": "Tokens per conversation (None: no limit); longer ones follow 'truncation'."}
+        default=4096,
+        metadata={
+            "help": "Tokens per conversation (None: no limit); longer ones follow 'truncation'."
+        },
     )
     truncation: str = field(
         default="right",
-        metadata={"help": "A conversation longer than max_length: 'right' (keep its first max_length tokens), "
-                          "'drop' (skip it) or 'error'."},
+        metadata={
+            "help": "A conversation longer than max_length: 'right' (keep its first max_length tokens), "
+            "'drop' (skip it) or 'error'."
+        },
     )
-    shuffle: bool = field(default=True, metadata={"help": "Shuffle the conversations at every epoch (seeded)."})
+    shuffle: bool = field(
+        default=True, metadata={"help": "Shuffle the conversations at every epoch (seeded)."}
+    )
 
     # -- model -------------------------------------------------------------------------------
     model: str = field(
         default="smollm2",
-        metadata={"help": "Model to fine-tune: 'smollm2' (the embedded SmolLM2-135M-Instruct), a local model "
-                          "directory or a model id already in the Hugging Face cache (loaded offline)."},
+        metadata={
+            "help": "Model to fine-tune: 'smollm2' (the embedded SmolLM2-135M-Instruct), a local model "
+            "directory or a model id already in the Hugging Face cache (loaded offline)."
+        },
     )
     dtype: str = field(
         default="float32",
-        metadata={"help": "dtype of the trained weights: 'float32' (default; Adam on bf16 weights loses small "
-                          "updates), 'bfloat16' or 'float16'."},
+        metadata={
+            "help": "dtype of the trained weights: 'float32' (default; Adam on bf16 weights loses small "
+            "updates), 'bfloat16' or 'float16'."
+        },
     )
     mixed_precision: str = field(
         default="no", metadata={"help": "'bf16': run forward passes under bfloat16 autocast."}
     )
     device: str = field(
-        default="auto", metadata={"help": "'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'."}
+        default="auto",
+        metadata={"help": "'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'."},
     )
     gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "Recompute activations in the backward pass (less memory, ~30% slower)."}
+        default=False,
+        metadata={"help": "Recompute activations in the backward pass (less memory, ~30% slower)."},
     )
 
     # -- LoRA --------------------------------------------------------------------------------
     lora: bool = field(
         default=False,
-        metadata={"help": "Train a LoRA adapter instead of every weight (needs peft); the saved model has the "
-                          "adapter merged in, the adapter alone goes to adapter/."},
+        metadata={
+            "help": "Train a LoRA adapter instead of every weight (needs peft); the saved model has the "
+            "adapter merged in, the adapter alone goes to adapter/."
+        },
     )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: float = field(
-        default=32.0, metadata={"help": "LoRA scaling numerator (the update is scaled by alpha / r)."}
+        default=32.0,
+        metadata={"help": "LoRA scaling numerator (the update is scaled by alpha / r)."},
     )
-    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input, in [0, 1)."})
+    lora_dropout: float = field(
+        default=0.05, metadata={"help": "Dropout on the LoRA input, in [0, 1)."}
+    )
     lora_target_modules: tuple[str, ...] = field(
         default=LINEAR_PROJECTIONS,
-        metadata={"help": "Module names LoRA wraps, comma-separated (default: every linear projection of a "
-                          "Llama/Qwen block)."},
+        metadata={
+            "help": "Module names LoRA wraps, comma-separated (default: every linear projection of a "
+            "Llama/Qwen block)."
+        },
     )
 
     # -- optimiser ---------------------------------------------------------------------------
-    learning_rate: float = field(default=2e-5, metadata={"help": "Peak AdamW learning rate (the paper's 2e-5)."})
+    learning_rate: float = field(
+        default=2e-5, metadata={"help": "Peak AdamW learning rate (the paper's 2e-5)."}
+    )
     lr_scheduler: str = field(
-        default="cosine", metadata={"help": "After the warm-up: 'cosine' (to 0), 'linear' (to 0) or 'constant'."}
+        default="cosine",
+        metadata={"help": "After the warm-up: 'cosine' (to 0), 'linear' (to 0) or 'constant'."},
     )
     warmup_ratio: float = field(
-        default=0.1, metadata={"help": "Share of the steps with a linear learning-rate warm-up, in [0, 1)."}
+        default=0.1,
+        metadata={"help": "Share of the steps with a linear learning-rate warm-up, in [0, 1)."},
     )
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1."})
@@ -119,38 +144,61 @@ class SFTConfig(ConfigMixin):
 
     # -- schedule ----------------------------------------------------------------------------
     epochs: float = field(
-        default=1.0, metadata={"help": "Passes over the data (fractions allowed); ignored with max_steps."}
+        default=1.0,
+        metadata={"help": "Passes over the data (fractions allowed); ignored with max_steps."},
     )
     max_steps: int | None = field(
-        default=None, metadata={"help": "Optimizer steps (None: as many as 'epochs' passes over the data take)."}
+        default=None,
+        metadata={"help": "Optimizer steps (None: as many as 'epochs' passes over the data take)."},
     )
-    batch_size: int = field(default=1, metadata={"help": "Conversations per forward/backward (right-padded)."})
+    batch_size: int = field(
+        default=1, metadata={"help": "Conversations per forward/backward (right-padded)."}
+    )
     gradient_accumulation_steps: int = field(
         default=1,
-        metadata={"help": "Forward/backward passes per optimizer step; the loss is the mean over every assistant "
-                          "token of the accumulated batch."},
+        metadata={
+            "help": "Forward/backward passes per optimizer step; the loss is the mean over every assistant "
+            "token of the accumulated batch."
+        },
     )
 
     # -- run ---------------------------------------------------------------------------------
-    seed: int = field(default=0, metadata={"help": "Seed of the data order, LoRA initialisation and dropout."})
+    seed: int = field(
+        default=0, metadata={"help": "Seed of the data order, LoRA initialisation and dropout."}
+    )
     output_dir: str = field(
         default="runs/sft",
-        metadata={"help": "Run directory: config.json, metrics.jsonl, loss.png, model/ (and adapter/), checkpoints."},
+        metadata={
+            "help": "Run directory: config.json, metrics.jsonl, loss.png, model/ (and adapter/), checkpoints."
+        },
     )
-    log_every: int = field(default=1, metadata={"help": "Log a line every N steps (metrics.jsonl gets every step)."})
+    log_every: int = field(
+        default=1, metadata={"help": "Log a line every N steps (metrics.jsonl gets every step)."}
+    )
     save_every: int = field(
-        default=0, metadata={"help": "Also write checkpoint-NNNNNN/ every N steps (0: only the final model/)."}
+        default=0,
+        metadata={
+            "help": "Also write checkpoint-NNNNNN/ every N steps (0: only the final model/)."
+        },
     )
     save_total_limit: int = field(
-        default=2, metadata={"help": "Intermediate checkpoints kept (oldest removed first); 0 keeps all."}
+        default=2,
+        metadata={"help": "Intermediate checkpoints kept (oldest removed first); 0 keeps all."},
     )
     show_progress: bool = field(default=True, metadata={"help": "Show a tqdm progress bar."})
-    plot: bool = field(default=True, metadata={"help": "Write loss.png (needs matplotlib) at the end."})
+    plot: bool = field(
+        default=True, metadata={"help": "Write loss.png (needs matplotlib) at the end."}
+    )
 
     def __post_init__(self) -> None:
         ints = {
-            "lora_r": 1, "batch_size": 1, "gradient_accumulation_steps": 1, "seed": 0, "log_every": 1,
-            "save_every": 0, "save_total_limit": 0,
+            "lora_r": 1,
+            "batch_size": 1,
+            "gradient_accumulation_steps": 1,
+            "seed": 0,
+            "log_every": 1,
+            "save_every": 0,
+            "save_total_limit": 0,
         }
         for name, low in ints.items():
             _check_int(name, getattr(self, name), low)
@@ -165,21 +213,31 @@ class SFTConfig(ConfigMixin):
                 raise ConfigError(f"Expects SFTConfig.{name} >= 0, actual: {getattr(self, name)!r}")
         for name in ("warmup_ratio", "lora_dropout", "adam_beta1", "adam_beta2"):
             if not _is_number(getattr(self, name)) or not 0 <= getattr(self, name) < 1:
-                raise ConfigError(f"Expects SFTConfig.{name} in [0, 1), actual: {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"Expects SFTConfig.{name} in [0, 1), actual: {getattr(self, name)!r}"
+                )
         choices = {
-            "dtype": ("float32", "bfloat16", "float16"), "mixed_precision": ("no", "bf16"),
-            "lr_scheduler": LR_SCHEDULERS, "truncation": TRUNCATIONS,
+            "dtype": ("float32", "bfloat16", "float16"),
+            "mixed_precision": ("no", "bf16"),
+            "lr_scheduler": LR_SCHEDULERS,
+            "truncation": TRUNCATIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"Expects SFTConfig.{name} in {allowed}, actual: {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"Expects SFTConfig.{name} in {allowed}, actual: {getattr(self, name)!r}"
+                )
         if not isinstance(self.device, str) or not (
             self.device in ("auto", "cpu") or self.device.startswith("cuda")
         ):
-            raise ConfigError(f"Expects SFTConfig.device 'auto', 'cpu' or 'cuda[:N]', actual: {self.device!r}")
+            raise ConfigError(
+                f"Expects SFTConfig.device 'auto', 'cpu' or 'cuda[:N]', actual: {self.device!r}"
+            )
         for name in ("model", "output_dir"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ConfigError(f"Expects SFTConfig.{name} to be a non-empty string, actual: {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"Expects SFTConfig.{name} to be a non-empty string, actual: {getattr(self, name)!r}"
+                )
         if self.data is not None and (not isinstance(self.data, str) or not self.data):
             raise ConfigError(f"Expects SFTConfig.data to be a path or None, actual: {self.data!r}")
         object.__setattr__(self, "lora_target_modules", _modules(self.lora_target_modules))
@@ -216,9 +274,13 @@ def _modules(value: Any) -> tuple[str, ...]:
     """LoRA target modules from a comma-separated string or a sequence of names."""
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"Expects SFTConfig.lora_target_modules to be module names, actual: {value!r}")
+        raise ConfigError(
+            f"Expects SFTConfig.lora_target_modules to be module names, actual: {value!r}"
+        )
     # each item may itself be comma-separated (the CLI's one-value flag gives ("q_proj,o_proj",))
     out = tuple(p.strip() for n in names for p in n.split(",") if p.strip())
     if not out:
-        raise ConfigError(f"Expects at least one SFTConfig.lora_target_modules name, actual: {value!r}")
+        raise ConfigError(
+            f"Expects at least one SFTConfig.lora_target_modules name, actual: {value!r}"
+        )
     return out

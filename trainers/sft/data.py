@@ -35,17 +35,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lite_world.config import check_int
 from lite_world._lazy import require
+from lite_world.config import check_int
 from lite_world.errors import ConfigError, TaskError
 from lite_world.sft.records import DATA_FILES, ROLES, validate_record
 from lite_world.sft.records import read_records as load_records
-
 from trainers.sft.config import TRUNCATIONS
 
 __all__ = [
-    "DATA_FILES", "IGNORE_INDEX", "ROLES", "EncodedChat", "SFTDataset", "collate", "encode_chat",
-    "encode_records", "load_records", "pad_token_id", "validate_record",
+    "DATA_FILES",
+    "IGNORE_INDEX",
+    "ROLES",
+    "EncodedChat",
+    "SFTDataset",
+    "collate",
+    "encode_chat",
+    "encode_records",
+    "load_records",
+    "pad_token_id",
+    "validate_record",
 ]
 
 logger = logging.getLogger(__name__)
@@ -115,7 +123,9 @@ def encode_chat(
         raise ConfigError(f"Expects truncation in {TRUNCATIONS}, actual: {truncation!r}")
     check_int("max_length", max_length, low=1, optional=True)
     if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError("Expects a tokenizer with a chat template, actual: none. Set tokenizer.chat_template")
+        raise ConfigError(
+            "Expects a tokenizer with a chat template, actual: none. Set tokenizer.chat_template"
+        )
     validate_record({"messages": messages}, where="messages")
     messages = [{"role": m["role"], "content": m["content"]} for m in messages]
     last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
@@ -134,18 +144,22 @@ def encode_chat(
     for i, message in enumerate(messages[: last + 1]):
         if message["role"] != "assistant":
             continue
-        prefix = _render(tokenizer, messages[:i], generation_prompt=True) if i else _generation_prompt(tokenizer)
+        prefix = (
+            _render(tokenizer, messages[:i], generation_prompt=True)
+            if i
+            else _generation_prompt(tokenizer)
+        )
         full = _render(tokenizer, messages[: i + 1], generation_prompt=False)
         for outer, inner in ((prefix, done), (full, prefix)):
             if not outer.startswith(inner):
-                before = outer[max(0, len(inner) - 60):len(inner)]
+                before = outer[max(0, len(inner) - 60) : len(inner)]
                 raise ConfigError(
                     "Expects a prefix-stable chat template (rendering more messages only appends text), "
                     f"actual: message {i} changes the text before it: {inner[-60:]!r} became {before!r}"
                 )
-        turn = full[len(prefix):]
+        turn = full[len(prefix) :]
         end = turn.rfind(eos) + len(eos) if eos and eos in turn else len(turn)
-        add(prefix[len(done):], train=False)
+        add(prefix[len(done) :], train=False)
         add(turn[:end], train=True)
         add(turn[end:], train=False)  # template glue after the end-of-turn token (ChatML: "\n")
         done = full
@@ -187,8 +201,13 @@ def encode_records(
         else:
             out.append(chat)
     if dropped or empty:
-        logger.warning("skipped %d conversations longer than max_length=%s and %d with no assistant token left "
-                       "after truncation", dropped, max_length, empty)
+        logger.warning(
+            "skipped %d conversations longer than max_length=%s and %d with no assistant token left "
+            "after truncation",
+            dropped,
+            max_length,
+            empty,
+        )
     if not out:
         raise TaskError(
             f"Expects at least one conversation with assistant tokens within max_length={max_length}, "
@@ -196,12 +215,16 @@ def encode_records(
         )
     truncated = sum(c.truncated for c in out)
     if truncated:
-        logger.info("%d of %d conversations truncated to max_length=%s", truncated, len(out), max_length)
+        logger.info(
+            "%d of %d conversations truncated to max_length=%s", truncated, len(out), max_length
+        )
     return out
 
 
 def _render(tokenizer: Any, messages: Sequence[Mapping[str, Any]], generation_prompt: bool) -> str:
-    return tokenizer.apply_chat_template(list(messages), add_generation_prompt=generation_prompt, tokenize=False)
+    return tokenizer.apply_chat_template(
+        list(messages), add_generation_prompt=generation_prompt, tokenize=False
+    )
 
 
 def _generation_prompt(tokenizer: Any) -> str:
@@ -233,11 +256,16 @@ class SFTDataset:
 
     @classmethod
     def from_records(
-        cls, records: Iterable[Mapping[str, Any]], tokenizer: Any, max_length: int | None = None,
+        cls,
+        records: Iterable[Mapping[str, Any]],
+        tokenizer: Any,
+        max_length: int | None = None,
         truncation: str = "right",
     ) -> SFTDataset:
         """Encode ``records`` (see :func:`encode_records`); pads with the tokenizer's pad token, else its eos."""
-        return cls(encode_records(records, tokenizer, max_length, truncation), pad_token_id(tokenizer))
+        return cls(
+            encode_records(records, tokenizer, max_length, truncation), pad_token_id(tokenizer)
+        )
 
     def __len__(self) -> int:
         return len(self.chats)
@@ -279,4 +307,8 @@ def collate(chats: Sequence[EncodedChat], pad_token_id: int, device: Any = "cpu"
         ids[row, :n] = torch.tensor(c.input_ids, dtype=torch.long)
         attention[row, :n] = 1
         labels[row, :n] = torch.tensor(c.labels, dtype=torch.long)
-    return {"input_ids": ids.to(device), "attention_mask": attention.to(device), "labels": labels.to(device)}
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": attention.to(device),
+        "labels": labels.to(device),
+    }

@@ -64,33 +64,64 @@ def evaluate_policy(
     env = env or LiteSearchConfig(max_turns=6)
     envs = [make_env(env, tasks=(t.to_dict(),)) for t in tasks]
     state: list[dict[str, Any]] = []
-    for i, (env, task) in enumerate(zip(envs, tasks)):
+    for i, (env, task) in enumerate(zip(envs, tasks, strict=True)):
         _, info = env.reset(seed=seed + i, options={"task": task.to_dict()})
-        state.append({"task": task, "info": info, "steps": [], "reward": 0.0, "done": False,
-                      "answered": False, "truncated": False, "seed": seed + i, "t0": time.perf_counter()})
+        state.append(
+            {
+                "task": task,
+                "info": info,
+                "steps": [],
+                "reward": 0.0,
+                "done": False,
+                "answered": False,
+                "truncated": False,
+                "seed": seed + i,
+                "t0": time.perf_counter(),
+            }
+        )
     stop = tuple(state[0]["info"]["stop"]) if state else ()
     config = GenerationConfig(max_new_tokens=max_new_tokens, stop=stop)
     bar = tqdm(total=len(tasks), desc="evaluate", unit="ep", disable=not show_progress)
     active = list(range(len(tasks)))
     while active:
         for start in range(0, len(active), batch_size):
-            chunk = active[start:start + batch_size]
-            completions = agent.complete_batch([state[i]["info"]["messages"] for i in chunk], config)
-            for i, completion in zip(chunk, completions):
+            chunk = active[start : start + batch_size]
+            completions = agent.complete_batch(
+                [state[i]["info"]["messages"] for i in chunk], config
+            )
+            for i, completion in zip(chunk, completions, strict=True):
                 s = state[i]
                 _, reward, terminated, truncated, info = envs[i].step(completion.text)
-                s["steps"].append({k: info.get(k) for k in STEP_KEYS}
-                                  | {"finish_reason": completion.finish_reason, "tokens": completion.completion_tokens})
+                s["steps"].append(
+                    {k: info.get(k) for k in STEP_KEYS}
+                    | {
+                        "finish_reason": completion.finish_reason,
+                        "tokens": completion.completion_tokens,
+                    }
+                )
                 s["info"] = info
                 if terminated or truncated:
-                    s.update(done=True, reward=float(reward), answered=bool(terminated), truncated=bool(truncated),
-                             wall_s=time.perf_counter() - s["t0"])
+                    s.update(
+                        done=True,
+                        reward=float(reward),
+                        answered=bool(terminated),
+                        truncated=bool(truncated),
+                        wall_s=time.perf_counter() - s["t0"],
+                    )
                     bar.update(1)
         active = [i for i in active if not state[i]["done"]]
     bar.close()
     return [
-        episode_record(s["task"], seed=s["seed"], steps=s["steps"], reward=s["reward"], terminated=s["answered"],
-                       truncated=s["truncated"], last=s["info"], wall_s=s["wall_s"])
+        episode_record(
+            s["task"],
+            seed=s["seed"],
+            steps=s["steps"],
+            reward=s["reward"],
+            terminated=s["answered"],
+            truncated=s["truncated"],
+            last=s["info"],
+            wall_s=s["wall_s"],
+        )
         for s in state
     ]
 
@@ -118,6 +149,8 @@ def protocol_metrics(episodes: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         "call_turn_rate": round(len(valid) / max(1, len(steps)), 4),
         "answer_rate": round(sum(bool(e["answered"]) for e in episodes) / n, 4),
         "accuracy": round(sum(float(e["reward"]) for e in episodes) / n, 4),
-        "format_error_rate": round(sum(s["action_kind"] in ("none", "error") for s in steps) / max(1, len(steps)), 4),
+        "format_error_rate": round(
+            sum(s["action_kind"] in ("none", "error") for s in steps) / max(1, len(steps)), 4
+        ),
         "mean_turns": round(len(steps) / n, 2),
     }

@@ -44,7 +44,6 @@ import numpy as np
 
 from lite_world._lazy import require
 from lite_world.errors import ConfigError
-
 from trainers._runs import CHECKPOINT_PREFIX, bf16_autocast, prune_checkpoints, write_dir
 from trainers.grpo.trainer import load_policy
 from trainers.sft.config import LR_SCHEDULERS, SFTConfig
@@ -57,8 +56,9 @@ __all__ = ["CHECKPOINT_PREFIX", "SFTTrainer", "lr_at", "plot_loss"]
 logger = logging.getLogger(__name__)
 
 
-
-def lr_at(step: int, total: int, base_lr: float, warmup_ratio: float = 0.0, kind: str = "cosine") -> float:
+def lr_at(
+    step: int, total: int, base_lr: float, warmup_ratio: float = 0.0, kind: str = "cosine"
+) -> float:
     """The learning rate of optimizer step ``step`` (0-based) of ``total``.
 
     The first ``ceil(warmup_ratio * total)`` steps warm up linearly, ``base_lr * (step + 1) /
@@ -119,7 +119,9 @@ class SFTTrainer:
         self.config = config
         self.output_dir = Path(config.output_dir)
         self.device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if config.device == "auto"
+            else config.device
         )
         records = list(records) if records is not None else load_records(config.data)
         if model is None:
@@ -127,26 +129,36 @@ class SFTTrainer:
         elif tokenizer is None:
             raise ConfigError("Expects a tokenizer with a model, actual: None")
         self.tokenizer = tokenizer
-        self.dataset = SFTDataset.from_records(records, tokenizer, config.max_length, config.truncation)
+        self.dataset = SFTDataset.from_records(
+            records, tokenizer, config.max_length, config.truncation
+        )
         self.total_steps = config.total_steps(len(self.dataset))
 
         model = model.to(self.device)
         self._logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
         if config.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
             model.config.use_cache = False
         if config.lora:
             peft = require("peft", extra="sft")
             lora = peft.LoraConfig(
-                r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                target_modules=list(config.lora_target_modules), task_type="CAUSAL_LM",
+                r=config.lora_r,
+                lora_alpha=config.lora_alpha,
+                lora_dropout=config.lora_dropout,
+                target_modules=list(config.lora_target_modules),
+                task_type="CAUSAL_LM",
             )
             with self._seeded(config.seed):  # LoRA's A matrices are drawn from torch's RNG
                 model = peft.get_peft_model(model, lora)
         self.model = model
         self.optimizer = torch.optim.AdamW(
-            self.trainable_parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2),
-            eps=config.adam_epsilon, weight_decay=config.weight_decay,
+            self.trainable_parameters(),
+            lr=config.learning_rate,
+            betas=(config.adam_beta1, config.adam_beta2),
+            eps=config.adam_epsilon,
+            weight_decay=config.weight_decay,
         )
         self.step = 0
         self.examples_seen = 0
@@ -156,8 +168,11 @@ class SFTTrainer:
         trainable = sum(p.numel() for p in self.trainable_parameters())
         logger.info(
             "%d conversations (%d tokens, %d assistant tokens), %d steps of %d, %s trainable parameters",
-            len(self.dataset), sum(c.num_tokens for c in self.dataset.chats),
-            sum(c.num_assistant_tokens for c in self.dataset.chats), self.total_steps, config.examples_per_step,
+            len(self.dataset),
+            sum(c.num_tokens for c in self.dataset.chats),
+            sum(c.num_assistant_tokens for c in self.dataset.chats),
+            self.total_steps,
+            config.examples_per_step,
             f"{trainable:,}",
         )
 
@@ -186,8 +201,13 @@ class SFTTrainer:
             metrics_path.unlink(missing_ok=True)
         history: list[dict[str, Any]] = []
         tqdm = require("tqdm.auto").tqdm
-        with tqdm(total=self.total_steps, initial=self.step, desc="sft", unit="step",
-                  disable=not self.config.show_progress) as bar:
+        with tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            desc="sft",
+            unit="step",
+            disable=not self.config.show_progress,
+        ) as bar:
             while self.step < self.total_steps:
                 metrics = self.train_step()
                 history.append(metrics)
@@ -196,20 +216,42 @@ class SFTTrainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.2e}")
                 if self.step % self.config.log_every == 0 or self.step == self.total_steps:
-                    logger.info("step %d/%d loss %.4f lr %.3g grad-norm %.3f tokens %d (%.1f s)", self.step,
-                                self.total_steps, metrics["loss"], metrics["lr"], metrics["grad_norm"],
-                                metrics["tokens"], metrics["seconds"])
-                out_of_time = time_limit_s is not None and time.perf_counter() - start >= time_limit_s
-                if self.config.save_every and self.step % self.config.save_every == 0 and self.step < self.total_steps \
-                        and not out_of_time:
+                    logger.info(
+                        "step %d/%d loss %.4f lr %.3g grad-norm %.3f tokens %d (%.1f s)",
+                        self.step,
+                        self.total_steps,
+                        metrics["loss"],
+                        metrics["lr"],
+                        metrics["grad_norm"],
+                        metrics["tokens"],
+                        metrics["seconds"],
+                    )
+                out_of_time = (
+                    time_limit_s is not None and time.perf_counter() - start >= time_limit_s
+                )
+                if (
+                    self.config.save_every
+                    and self.step % self.config.save_every == 0
+                    and self.step < self.total_steps
+                    and not out_of_time
+                ):
                     self.save_checkpoint()
                 if out_of_time:
-                    logger.info("time limit of %.0f s reached after step %d of %d", time_limit_s, self.step,
-                                self.total_steps)
+                    logger.info(
+                        "time limit of %.0f s reached after step %d of %d",
+                        time_limit_s,
+                        self.step,
+                        self.total_steps,
+                    )
                     break
         self.save_model(self.output_dir, final=True)
-        state = {"step": self.step, "total_steps": self.total_steps, "examples_seen": self.examples_seen,
-                 "conversations": len(self.dataset), "config": self.config.to_dict()}
+        state = {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "examples_seen": self.examples_seen,
+            "conversations": len(self.dataset),
+            "config": self.config.to_dict(),
+        }
         (self.output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2))
         if self.config.plot and metrics_path.is_file():
             self.plot()
@@ -225,8 +267,10 @@ class SFTTrainer:
         c = self.config
         t0 = time.perf_counter()
         chats = [self.dataset[i] for i in self._next_indices(c.examples_per_step)]
-        batches = [collate(chats[i:i + c.batch_size], self.dataset.pad_token_id, self.device)
-                   for i in range(0, len(chats), c.batch_size)]
+        batches = [
+            collate(chats[i : i + c.batch_size], self.dataset.pad_token_id, self.device)
+            for i in range(0, len(chats), c.batch_size)
+        ]
         assistant_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches)
         normalizer = max(assistant_tokens, 1)
         lr = lr_at(self.step, self.total_steps, c.learning_rate, c.warmup_ratio, c.lr_scheduler)
@@ -234,22 +278,30 @@ class SFTTrainer:
             group["lr"] = lr
         self.model.train()
         total = 0.0
-        with self._seeded(_mix(c.seed, self.step)):  # dropout (LoRA's, the model's) replays per step
+        with self._seeded(
+            _mix(c.seed, self.step)
+        ):  # dropout (LoRA's, the model's) replays per step
             for batch in batches:
                 with self._autocast():
                     loss_sum = self._loss_sum(self.model, batch)
                 (loss_sum / normalizer).backward()
                 total += float(loss_sum.detach())
         params = self.trainable_parameters()
-        norm = torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm if c.max_grad_norm > 0 else float("inf"))
+        norm = torch.nn.utils.clip_grad_norm_(
+            params, c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
+        )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.model.eval()
         self.step += 1
         return {
-            "step": self.step, "loss": total / normalizer, "lr": lr,
-            "tokens": sum(int(b["attention_mask"].sum()) for b in batches), "assistant_tokens": assistant_tokens,
-            "grad_norm": float(norm), "seconds": time.perf_counter() - t0,
+            "step": self.step,
+            "loss": total / normalizer,
+            "lr": lr,
+            "tokens": sum(int(b["attention_mask"].sum()) for b in batches),
+            "assistant_tokens": assistant_tokens,
+            "grad_norm": float(norm),
+            "seconds": time.perf_counter() - t0,
             "epoch": self.examples_seen / len(self.dataset),
         }
 
@@ -261,7 +313,9 @@ class SFTTrainer:
         self.model.eval()
         with torch.no_grad():
             for i in range(0, len(chats), self.config.batch_size):
-                batch = collate(chats[i:i + self.config.batch_size], self.dataset.pad_token_id, self.device)
+                batch = collate(
+                    chats[i : i + self.config.batch_size], self.dataset.pad_token_id, self.device
+                )
                 with self._autocast():
                     total += float(self._loss_sum(self.model, batch))
                 count += int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
@@ -270,8 +324,11 @@ class SFTTrainer:
     def _loss_sum(self, model: Any, batch: Mapping[str, Any]) -> Any:
         """Summed cross-entropy of the assistant tokens of a micro-batch (float32)."""
         targets = batch["labels"][:, 1:]
-        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
-                                  "use_cache": False}
+        kwargs: dict[str, Any] = {
+            "input_ids": batch["input_ids"],
+            "attention_mask": batch["attention_mask"],
+            "use_cache": False,
+        }
         if self._logits_to_keep:
             keep = (targets != IGNORE_INDEX).any(0).nonzero().squeeze(1)
             if keep.numel() == 0:  # nothing to train in this micro-batch
@@ -281,7 +338,10 @@ class SFTTrainer:
         else:
             logits = model(**kwargs).logits[:, :-1]
         return torch.nn.functional.cross_entropy(
-            logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
+            logits.float().flatten(0, 1),
+            targets.flatten(),
+            ignore_index=IGNORE_INDEX,
+            reduction="sum",
         )
 
     def _next_indices(self, n: int) -> list[int]:
@@ -317,7 +377,10 @@ class SFTTrainer:
         directory.mkdir(parents=True, exist_ok=True)
         model = self.model
         if self.config.lora:
-            write_dir(directory / "adapter", lambda tmp: self._save(model, tmp, save_embedding_layers=False))
+            write_dir(
+                directory / "adapter",
+                lambda tmp: self._save(model, tmp, save_embedding_layers=False),
+            )
             model = (model if final else copy.deepcopy(model)).merge_and_unload()
             if final:
                 self.model, self._merged = model, True
@@ -339,8 +402,12 @@ class SFTTrainer:
         ``trainer_state.json``) and keep the last ``save_total_limit`` of them."""
         path = self.output_dir / f"{CHECKPOINT_PREFIX}{self.step:06d}"
         self.save_model(path)
-        state = {"step": self.step, "total_steps": self.total_steps, "examples_seen": self.examples_seen,
-                 "config": self.config.to_dict()}
+        state = {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "examples_seen": self.examples_seen,
+            "config": self.config.to_dict(),
+        }
         (path / "trainer_state.json").write_text(json.dumps(state, indent=2))
         prune_checkpoints(self.output_dir, self.config.save_total_limit)
         return path

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from lite_world.envs.config import LiteSearchConfig
-
 import pytest
 
+from lite_world.envs.config import LiteSearchConfig
 from lite_world.rollout.summary import summarize
 from lite_world.tasks import Task
 from trainers.sft.evaluate import evaluate_policy, protocol_metrics
@@ -16,10 +15,14 @@ def episodes(tiny_world, musique):
     from trainers.grpo.trainer import load_policy
 
     model, tokenizer = load_policy("smollm2")
-    tasks = [Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"]]}) for q in musique[:2]]
+    tasks = [
+        Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"]]})
+        for q in musique[:2]
+    ]
     env = LiteSearchConfig(world=str(tiny_world), max_turns=2, search_mode="sparse")
-    return evaluate_policy(model, tokenizer, tasks, env=env, max_new_tokens=16, batch_size=2,
-                           show_progress=False)
+    return evaluate_policy(
+        model, tokenizer, tasks, env=env, max_new_tokens=16, batch_size=2, show_progress=False
+    )
 
 
 def test_episodes_are_rollout_records(episodes, musique):
@@ -29,7 +32,9 @@ def test_episodes_are_rollout_records(episodes, musique):
         assert e["answered"] or e["truncated"]  # every episode ended
         assert e["messages"][0]["role"] == "system"
         assert sum(m["role"] == "assistant" for m in e["messages"]) == e["turns"]
-        assert all(s["tokens"] <= 16 and s["finish_reason"] in ("stop", "length") for s in e["steps"])
+        assert all(
+            s["tokens"] <= 16 and s["finish_reason"] in ("stop", "length") for s in e["steps"]
+        )
     summary = summarize(episodes, wall_s=1.0)  # the runner's summary reads them unchanged
     assert summary["episodes"] == 2
 
