@@ -67,12 +67,12 @@ def _layout(seq_len: int) -> list[tuple[int, int]]:
 def _trajectories(n: int, seq_len: int, vocab: int, seed: int) -> list[Any]:
     import numpy as np
 
-    from trainers.grpo.rollout import Trajectory
+    from trainers.grpo.rollout import TokenTrajectory
 
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
-        traj = Trajectory(
+        traj = TokenTrajectory(
             task_id="bench", group=i // 2, input_ids=[], loss_mask=[], sampler_logprobs=[]
         )
         for mask, length in _layout(seq_len):

@@ -19,7 +19,7 @@ Example:
     ...         text = conversations[0][-1]["content"].upper()
     ...         return [Completion(text, "stop", None, prompt_tokens=3, completion_tokens=2)]
     >>> from lite_world.agents.openai import OpenAIAgent
-    >>> with serve_in_thread(create_app(Upper(GenerationConfig()), "upper")) as server:
+    >>> with serve_in_thread(create_openai_app(Upper(GenerationConfig()), "upper")) as server:
     ...     agent = OpenAIAgent(server.base_url, "upper")
     ...     agent.act("hello", {}), agent.usage.completion_tokens
     ('HELLO', 2)
@@ -45,14 +45,14 @@ starlette_concurrency = require("starlette.concurrency", extra="serve")
 starlette_responses = require("starlette.responses", extra="serve")
 starlette_routing = require("starlette.routing", extra="serve")
 
-__all__ = ["RunningServer", "create_app", "main", "serve_in_thread"]
+__all__ = ["RunningServer", "create_openai_app", "main", "serve_in_thread"]
 
 logger = logging.getLogger(__name__)
 
 JSONResponse = starlette_responses.JSONResponse
 
 
-def create_app(
+def create_openai_app(
     generator: Generator, model_name: str = "smollm2", report_stop_reason: bool = True
 ) -> Any:
     """A Starlette app serving ``generator`` under the OpenAI chat-completions API.
@@ -65,7 +65,7 @@ def create_app(
 
     Example:
         >>> from lite_world.agents.base import ChatAgent, GenerationConfig
-        >>> app = create_app(ChatAgent(GenerationConfig()), "demo")
+        >>> app = create_openai_app(ChatAgent(GenerationConfig()), "demo")
         >>> sorted(route.path for route in app.routes)
         ['/v1/chat/completions', '/v1/models']
     """
@@ -203,7 +203,7 @@ def serve_in_thread(
 
     Example:
         >>> from lite_world.agents.base import ChatAgent, GenerationConfig
-        >>> base_url, stop = serve_in_thread(create_app(ChatAgent(GenerationConfig())))
+        >>> base_url, stop = serve_in_thread(create_openai_app(ChatAgent(GenerationConfig())))
         >>> base_url.startswith("http://127.0.0.1:"), base_url.endswith("/v1")
         (True, True)
         >>> stop()
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     agent = TransformersAgent(
         args.model, config=GenerationConfig(max_new_tokens=args.max_new_tokens)
     )
-    app = create_app(agent, args.served_model_name or args.model)
+    app = create_openai_app(agent, args.served_model_name or args.model)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

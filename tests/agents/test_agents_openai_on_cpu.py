@@ -184,13 +184,13 @@ def test_restore_stop(content, finish, choice, expected):
 
 @pytest.fixture
 def served(make_agent):
-    from lite_world.agents.openai_server import create_app, serve_in_thread
+    from lite_world.agents.openai_server import create_openai_app, serve_in_thread
 
     generator = make_agent(max_new_tokens=12)
     servers = []
 
     def serve(report_stop_reason=True):
-        server = serve_in_thread(create_app(generator, "smollm2", report_stop_reason))
+        server = serve_in_thread(create_openai_app(generator, "smollm2", report_stop_reason))
         servers.append(server)
         return server.base_url
 

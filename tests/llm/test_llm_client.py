@@ -36,10 +36,10 @@ class _Count(ChatAgent):
 @pytest.fixture()
 def server():
     pytest.importorskip("starlette")
-    from lite_world.agents.openai_server import create_app, serve_in_thread
+    from lite_world.agents.openai_server import create_openai_app, serve_in_thread
 
     model = _Count()
-    with serve_in_thread(create_app(model, "count")) as s:
+    with serve_in_thread(create_openai_app(model, "count")) as s:
         yield s.base_url, model
 
 

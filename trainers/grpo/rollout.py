@@ -57,7 +57,7 @@ transformers = require("transformers", extra="llm")
 __all__ = [
     "ChatTokens",
     "SamplingRNG",
-    "Trajectory",
+    "TokenTrajectory",
     "Turn",
     "eos_token_ids",
     "generate_turns",
@@ -146,7 +146,7 @@ class ChatTokens:
 
 
 @dataclass
-class Trajectory:
+class TokenTrajectory:
     """One episode as one token sequence, with what the trainer and the metrics need.
 
     ``loss_mask[i]`` is 1 when token ``i`` was sampled by the policy; ``sampler_logprobs[i]`` is
@@ -203,7 +203,7 @@ def trajectory_from_messages(
     reward: float = 0.0,
     task_id: str = "",
     group: int = 0,
-) -> Trajectory:
+) -> TokenTrajectory:
     """A trajectory from a finished conversation, its assistant texts tokenised as policy tokens.
 
     ``messages`` is the env's ``info["messages"]``: the prompt messages (up to the first
@@ -226,7 +226,7 @@ def trajectory_from_messages(
     """
     first = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), len(messages))
     prompt = chat.prompt_ids(messages[:first])
-    traj = Trajectory(
+    traj = TokenTrajectory(
         task_id=task_id, group=group, input_ids=[], loss_mask=[], sampler_logprobs=[], reward=reward
     )
     traj.add_context(prompt)
@@ -484,7 +484,7 @@ def rollout(
     seed: int,
     eos_ids: Sequence[int] | None = None,
     autocast: Any = None,
-) -> list[Trajectory]:
+) -> list[TokenTrajectory]:
     """Play ``group_size`` episodes of each task with the current policy; one trajectory each.
 
     Episode ``i`` (``i = task_index * group_size + k``) runs in ``envs[i]``, reset with seed
@@ -500,7 +500,7 @@ def rollout(
     chat = ChatTokens(tokenizer)
     eos_ids = tuple(eos_ids) if eos_ids else eos_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
-    trajs: list[Trajectory] = []
+    trajs: list[TokenTrajectory] = []
     stop: Sequence[str] = ()
     for g, task in enumerate(tasks):
         for k in range(group_size):
@@ -514,7 +514,7 @@ def rollout(
                     f"{len(prompt) + config.max_new_tokens} "
                     f"(task {task.id!r}), actual: {config.max_seq_len}"
                 )
-            traj = Trajectory(
+            traj = TokenTrajectory(
                 task_id=task.id, group=g, input_ids=[], loss_mask=[], sampler_logprobs=[]
             )
             traj.add_context(prompt)
@@ -545,7 +545,7 @@ def rollout(
 
 
 def _advance(
-    traj: Trajectory,
+    traj: TokenTrajectory,
     env: Any,
     turn: Turn,
     chat: ChatTokens,

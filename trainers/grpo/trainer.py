@@ -67,7 +67,7 @@ from trainers._runs import (
 )
 from trainers.grpo.algorithm import aggregate, group_advantages, kl_k3, policy_loss, token_logprobs
 from trainers.grpo.config import GRPOConfig
-from trainers.grpo.rollout import SamplingRNG, Trajectory, eos_token_ids, make_envs, rollout
+from trainers.grpo.rollout import SamplingRNG, TokenTrajectory, eos_token_ids, make_envs, rollout
 
 torch = require("torch")
 transformers = require("transformers", extra="llm")
@@ -138,13 +138,13 @@ class Batch:
 
     @classmethod
     def collate(
-        cls, trajectories: Sequence[Trajectory], pad_token_id: int, device: Any = "cpu"
+        cls, trajectories: Sequence[TokenTrajectory], pad_token_id: int, device: Any = "cpu"
     ) -> Batch:
         """Pad ``trajectories`` to their longest one.
 
         Example:
-            >>> t = Trajectory("q", 0, [5, 6, 7], [0, 1, 1], [0.0, -1.0, -2.0])
-            >>> b = Batch.collate([t, Trajectory("q", 0, [5], [0], [0.0])], pad_token_id=0)
+            >>> t = TokenTrajectory("q", 0, [5, 6, 7], [0, 1, 1], [0.0, -1.0, -2.0])
+            >>> b = Batch.collate([t, TokenTrajectory("q", 0, [5], [0], [0.0])], pad_token_id=0)
             >>> b.input_ids.tolist(), b.loss_mask.tolist()
             ([[5, 6, 7], [5, 0, 0]], [[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
         """
@@ -278,7 +278,7 @@ class GRPOTrainer:
                 break
         return history
 
-    def train_step(self) -> tuple[dict[str, Any], list[Trajectory]]:
+    def train_step(self) -> tuple[dict[str, Any], list[TokenTrajectory]]:
         """One step: sample tasks, roll out groups, update once; ``(metrics, trajectories)``."""
         c = self.config
         t0 = time.perf_counter()
@@ -316,7 +316,7 @@ class GRPOTrainer:
         return metrics, trajectories
 
     # -- the update ----------------------------------------------------------------------------
-    def update(self, trajectories: Sequence[Trajectory], advantages: Any) -> dict[str, float]:
+    def update(self, trajectories: Sequence[TokenTrajectory], advantages: Any) -> dict[str, float]:
         """The optimisation of one step on ``trajectories`` with their ``advantages`` ``(N,)``.
 
         Returns loss and clipping statistics (sums turned into means over the trained tokens).
@@ -428,7 +428,7 @@ class GRPOTrainer:
         }
 
     def behaviour_logprobs(
-        self, trajectories: Sequence[Trajectory], model: Any = None
+        self, trajectories: Sequence[TokenTrajectory], model: Any = None
     ) -> list[Any]:
         """Log-probs of each trajectory's tokens under ``model`` (default: the policy), no grad.
 
@@ -450,7 +450,7 @@ class GRPOTrainer:
         return out
 
     def surrogate_loss(
-        self, trajectories: Sequence[Trajectory], advantages: Any, old_logprobs: Sequence[Any]
+        self, trajectories: Sequence[TokenTrajectory], advantages: Any, old_logprobs: Sequence[Any]
     ) -> float:
         """The clipped surrogate loss of a batch under the current weights (no grad, no update)."""
         c = self.config
@@ -503,7 +503,7 @@ class GRPOTrainer:
             ).masked_scatter(labels_mask, flat_entropy)
         return logp, entropy
 
-    def _normalizer(self, trajectories: Sequence[Trajectory]) -> float:
+    def _normalizer(self, trajectories: Sequence[TokenTrajectory]) -> float:
         """The loss denominator of a mini-batch: its policy tokens, or its trajectories with any."""
         if self.config.loss_aggregation == "token-mean":
             return float(max(sum(t.response_tokens for t in trajectories), 1))
@@ -525,7 +525,7 @@ class GRPOTrainer:
         return [self.tasks[i] for i in picked]
 
     # -- outputs -----------------------------------------------------------------------------
-    def _log(self, metrics: dict[str, Any], trajectories: Sequence[Trajectory]) -> None:
+    def _log(self, metrics: dict[str, Any], trajectories: Sequence[TokenTrajectory]) -> None:
         with open(self.output_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
         if self.config.log_trajectories:
@@ -641,7 +641,7 @@ class GRPOTrainer:
 
 
 def step_metrics(
-    trajectories: Sequence[Trajectory], advantages: Any, stats: dict[str, float], *, group_size: int
+    trajectories: Sequence[TokenTrajectory], advantages: Any, stats: dict[str, float], *, group_size: int
 ) -> dict[str, Any]:
     """The per-step metrics: rollout statistics (the paper's training dynamics) and ``stats``.
 
@@ -650,9 +650,9 @@ def step_metrics(
     groups whose episodes all got the same reward (no learning signal).
 
     Example:
-        >>> t1 = Trajectory("a", 0, [1, 2, 3], [0, 1, 1], [0.0, -0.5, -0.5], reward=1.0, turns=2,
+        >>> t1 = TokenTrajectory("a", 0, [1, 2, 3], [0, 1, 1], [0.0, -0.5, -0.5], reward=1.0, turns=2,
         ...                 tool_calls=1, length_clipped_turns=1, answered=True, entropy_sum=2.0)
-        >>> t2 = Trajectory("a", 0, [1, 2], [0, 1], [0.0, -1.0], turns=1, truncated=True)
+        >>> t2 = TokenTrajectory("a", 0, [1, 2], [0, 1], [0.0, -1.0], turns=1, truncated=True)
         >>> m = step_metrics([t1, t2], [0.7, -0.7], {"loss": 0.0}, group_size=2)
         >>> keys = ("reward_mean", "response_length_mean", "length_clip_ratio", "groups_zero_std")
         >>> tuple(m[k] for k in keys)
@@ -749,7 +749,7 @@ def checkpointing_layers(model: Any) -> Iterator[None]:
             layer.training = False
 
 
-def _sampler_diff(trajectories: Sequence[Trajectory], behaviour: Sequence[Any]) -> float:
+def _sampler_diff(trajectories: Sequence[TokenTrajectory], behaviour: Sequence[Any]) -> float:
     """Mean |sampler - behaviour log-prob| over policy tokens (sampling vs training numerics)."""
     total, count = 0.0, 0
     for t, old in zip(trajectories, behaviour, strict=True):

@@ -19,7 +19,7 @@ from trainers.grpo.config import GRPOConfig
 from trainers.grpo.rollout import (
     ChatTokens,
     SamplingRNG,
-    Trajectory,
+    TokenTrajectory,
     Turn,
     _advance,
     make_envs,
@@ -105,7 +105,7 @@ def test_a_hallucinated_result_is_cut_and_the_harness_closes_the_turn(smollm2, t
     written = chat.encode("<search>capital of France</search>\n<information>Paris is made up")
     end = end_turn(tokenizer, written, [tokenizer.eos_token_id], info["stop"])
     assert (end.finish, end.text) == ("stop", "<search>capital of France</search>")
-    traj = Trajectory("france", 0, [], [], [])
+    traj = TokenTrajectory("france", 0, [], [], [])
     turn = Turn(
         token_ids=end.token_ids,
         logprobs=(-0.1,) * len(end.token_ids),
