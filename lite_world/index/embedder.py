@@ -176,13 +176,16 @@ def get_embedder(
 
     ``config``: a world's recorded encoder configuration (``manifest.embedder_config``): the
     query encoder then follows it (prefixes, pooling, backend, see
-    :mod:`lite_world.index.encoders`).
+    :mod:`lite_world.index.encoders`). ``$LITE_WORLD_ENCODER_BACKEND`` (e.g.
+    ``openvino/bfloat16``) routes the bundled default model through those backends too.
     """
+    name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
+    if not config and name == DEFAULT_EMBEDDER and os.environ.get("LITE_WORLD_ENCODER_BACKEND"):
+        config = {"model": name}  # the bundled MiniLM's own pipeline: mean pooling, normalised
     if config:
         from lite_world.index.encoders import from_manifest, get_encoder
 
         return get_encoder(from_manifest(config, name_or_path), device, num_threads)
-    name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
     return _cached_embedder(name, device, num_threads)
 
 

@@ -241,12 +241,13 @@ class Encoder:
     def __init__(
         self, config: EncoderConfig, *, device: str | None = None, num_threads: int | None = 1
     ):
-        from lite_world.index.embedder import get_embedder
+        from lite_world.index.embedder import _BUNDLED, DEFAULT_EMBEDDER, _cached_embedder
 
         torch = require("torch")
         self.config = config
         self.num_threads = num_threads
-        base = get_embedder(config.model, device, None)  # shares the loaded weights
+        name = DEFAULT_EMBEDDER if config.model in _BUNDLED else config.model
+        base = _cached_embedder(name, device, None)  # the sentence-transformers model, shared
         self.name, self.dim, self.device = base.name, base.dim, base.device
         self.tokenizer = base.model.tokenizer
         model = base.model[0].auto_model.eval()

@@ -49,6 +49,7 @@ from lite_world.store.ingest.searchr1 import join_contents, passage_id
 __all__ = ["DEFAULT_TOPK", "RetrieveRequest", "parse_retrieve", "to_row", "retrieve_endpoint"]
 
 DEFAULT_TOPK = 3  # Search-R1's retrieval_server.py --topk default
+MAX_QUERIES = 4096  # a trainer step's queries in one request; split into /search-sized chunks
 MSGPACK = "application/msgpack"
 
 
@@ -84,10 +85,8 @@ def parse_retrieve(body: Any, cfg: ServeConfig) -> RetrieveRequest:
             "Expects queries to be a list of strings, actual: "
             + ("missing" if "queries" not in body else type(queries).__name__),
         )
-    if len(queries) > cfg.max_queries:
-        raise _invalid(
-            "queries", f"Expects at most {cfg.max_queries} queries, actual: {len(queries)}"
-        )
+    if len(queries) > MAX_QUERIES:
+        raise _invalid("queries", f"Expects at most {MAX_QUERIES} queries, actual: {len(queries)}")
     for i, q in enumerate(queries):
         if not isinstance(q, str):
             raise _invalid(
@@ -194,6 +193,23 @@ def _decode(raw: bytes, packed: bool) -> Any:
         ) from None
 
 
+async def _search(service: Any, queries: tuple[str, ...], k: int) -> tuple[int, bytes]:
+    """One chunk through the /search path: cached at once, else via the micro-batcher."""
+    sreq = SearchRequest(queries, k, (), True)
+    if service.config.caches:
+        loop = asyncio.get_running_loop()
+        service.fast_inflight += 1
+        try:
+            done = await service._timed(
+                loop.run_in_executor(service.fast_executor, service._search_cached, sreq)
+            )
+        finally:
+            service.fast_inflight -= 1
+        if done is not None:
+            return done  # type: ignore[no-any-return]
+    return await service._timed(service.batcher.submit(sreq))  # type: ignore[no-any-return]
+
+
 def retrieve_endpoint(service: Any) -> Callable[[Any], Awaitable[Any]]:
     """The ``POST /retrieve`` handler of a :class:`~lite_world.serve.app.WorldService`."""
 
@@ -209,21 +225,14 @@ def retrieve_endpoint(service: Any) -> Callable[[Any], Awaitable[Any]]:
             if not req.queries:
                 return 200, encode({"results": []} if req.single else {"result": []})
             service._admit()
-            sreq = SearchRequest(req.queries, req.topk, (), True)
-            loop = asyncio.get_running_loop()
-            done = None
-            if service.config.caches:
-                service.fast_inflight += 1
-                try:
-                    done = await service._timed(
-                        loop.run_in_executor(service.fast_executor, service._search_cached, sreq)
-                    )
-                finally:
-                    service.fast_inflight -= 1
-            status, body = done or await service._timed(service.batcher.submit(sreq))
-            if status != 200:
-                return status, body
-            results = json.loads(body)["results"]
+            size = service.config.max_queries  # a trainer step's queries: /search-sized chunks
+            chunks = [req.queries[i : i + size] for i in range(0, len(req.queries), size)]
+            answers = await asyncio.gather(*(_search(service, c, req.topk) for c in chunks))
+            results = []
+            for status, body in answers:
+                if status != 200:
+                    return status, body
+                results.extend(json.loads(body)["results"])
             return 200, encode(_answer(results, req, service.backend.world))
 
         response = await service._run("/retrieve", request, go)

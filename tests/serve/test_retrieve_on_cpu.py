@@ -122,8 +122,16 @@ def test_topk_bound_follows_the_server_limit():
     assert parse_retrieve({"queries": ["a"], "topk": 5}, cfg).topk == 5
     with pytest.raises(RequestError, match=r"topk to be null or an int in \[1, 5\], actual: 6"):
         parse_retrieve({"queries": ["a"], "topk": 6}, cfg)
-    with pytest.raises(RequestError, match="at most 2 queries"):
-        parse_retrieve({"queries": ["a", "b", "c"]}, ServeConfig(max_queries=2))
+    with pytest.raises(RequestError, match="at most 4096 queries"):
+        parse_retrieve({"queries": ["a"] * 4097}, cfg)
+
+
+def test_a_step_of_many_queries_in_one_request(client, corpus):
+    """Search-R1 sends all of a step's queries at once: more than /search takes per request."""
+    rows = corpus[1]
+    queries = [split_contents(r["contents"])[1] for r in rows]  # 60 > max_queries (32)
+    result = client.retrieve(queries, topk=1)
+    assert [hits[0]["document"]["id"] for hits in result] == [r["id"] for r in rows]
 
 
 def test_gem_style_msgpack_body_gets_a_msgpack_answer(client, corpus):
