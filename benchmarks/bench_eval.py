@@ -426,11 +426,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             runs["smollm2"] = (s, eps)
         if a.judge_items:
             print("== 5. judge / EM agreement with a local SmolLM2 judge ==", flush=True)
-            from lite_world.agents.openai_server import create_app, serve_in_thread
+            from lite_world.agents.openai_server import create_openai_app, serve_in_thread
             from lite_world.eval.judging import judge_episodes, make_judge
             from lite_world.eval.metrics import summarize_eval
 
-            base_url, stop = serve_in_thread(create_app(model, "smollm2"))
+            base_url, stop = serve_in_thread(create_openai_app(model, "smollm2"))
             try:
                 eps = [
                     {k: v for k, v in e.items() if k != "judge"}

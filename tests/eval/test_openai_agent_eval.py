@@ -8,7 +8,7 @@ import json
 
 from lite_world.agents.base import ChatAgent, Completion, GenerationConfig
 from lite_world.agents.openai import OpenAIAgent
-from lite_world.agents.openai_server import create_app, serve_in_thread
+from lite_world.agents.openai_server import create_openai_app, serve_in_thread
 from lite_world.eval.context import count_messages
 from lite_world.eval.runner import EvalConfig, read_results, run_eval
 
@@ -47,7 +47,7 @@ class SearchingChat(ChatAgent):
 
 def test_openai_agent_sees_the_managed_context(tiny_world, generic_file, tmp_path):
     model = SearchingChat()
-    with serve_in_thread(create_app(model, "searching-chat")) as (base_url, _stop):
+    with serve_in_thread(create_openai_app(model, "searching-chat")) as (base_url, _stop):
         cfg = EvalConfig(
             bench="generic",
             data=str(generic_file),

@@ -1,7 +1,7 @@
 """A local OpenAI-compatible server that answers like a bad model, and real pages to work on.
 
 ``junk_llm`` serves ``POST /v1/chat/completions`` through the project's own server
-(:func:`lite_world.agents.openai_server.create_app`); the reply for a request is chosen by
+(:func:`lite_world.agents.openai_server.create_openai_app`); the reply for a request is chosen by
 ``junk_llm.rule(prompt_text) -> reply text`` which a test sets, so every test decides exactly
 which malformed or adversarial output each request gets. ``junk_llm.fail`` lists substrings of
 prompts whose request fails with HTTP 500.
@@ -53,10 +53,10 @@ class JunkServer:
 @pytest.fixture()
 def junk_llm() -> Iterator[JunkServer]:
     pytest.importorskip("starlette")
-    from lite_world.agents.openai_server import create_app, serve_in_thread
+    from lite_world.agents.openai_server import create_openai_app, serve_in_thread
 
     model = _JunkModel()
-    with serve_in_thread(create_app(model, "junk")) as server:
+    with serve_in_thread(create_openai_app(model, "junk")) as server:
         yield JunkServer(model, server.base_url)
 
 
