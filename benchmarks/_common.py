@@ -84,7 +84,9 @@ def summarize(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
-def time_each(fn: Callable[[Any], Any], items: Iterable[Any], *, max_seconds: float | None = None) -> list[float]:
+def time_each(
+    fn: Callable[[Any], Any], items: Iterable[Any], *, max_seconds: float | None = None
+) -> list[float]:
     """Call ``fn(item)`` for each item; returns per-call seconds (stops early when the budget runs out)."""
     out: list[float] = []
     deadline = Deadline(max_seconds) if max_seconds else None
@@ -118,7 +120,12 @@ def time_calls(
     return wall, cpu
 
 
-_STATUS_KEYS = {"VmRSS": "rss_mb", "VmHWM": "peak_rss_mb", "RssAnon": "anon_mb", "RssFile": "file_mb"}
+_STATUS_KEYS = {
+    "VmRSS": "rss_mb",
+    "VmHWM": "peak_rss_mb",
+    "RssAnon": "anon_mb",
+    "RssFile": "file_mb",
+}
 
 
 def rss_mb() -> dict[str, float]:
@@ -144,7 +151,16 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     vers = {"python": platform.python_version()}
-    for dist in ("numpy", "faiss-cpu", "lmdb", "bm25s", "numba", "zstandard", "torch", "sentence-transformers"):
+    for dist in (
+        "numpy",
+        "faiss-cpu",
+        "lmdb",
+        "bm25s",
+        "numba",
+        "zstandard",
+        "torch",
+        "sentence-transformers",
+    ):
         try:
             vers[dist] = version(dist)
         except PackageNotFoundError:
@@ -162,7 +178,11 @@ def machine_info() -> dict[str, Any]:
         pass
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         rev = ""
@@ -195,7 +215,9 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A plain-text table (``|``-separated) of ``rows`` restricted to ``columns``."""
     cells = [[str(c) for c in columns]] + [[fmt(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines = [
+        " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in cells
+    ]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -233,7 +255,9 @@ def pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_latency(name: str, panels: dict[str, dict[str, Sequence[float]]], *, title: str = "", log: bool = True) -> Path:
+def plot_latency(
+    name: str, panels: dict[str, dict[str, Sequence[float]]], *, title: str = "", log: bool = True
+) -> Path:
     """One PNG with a panel per group: box plots of latency samples (seconds in, milliseconds shown).
 
     Args:
@@ -247,16 +271,28 @@ def plot_latency(name: str, panels: dict[str, dict[str, Sequence[float]]], *, ti
     n = max(1, len(panels))
     heights = [0.9 + 0.24 * max(1, len(s)) for s in panels.values()] or [1.0]
     fig, axes = plt.subplots(
-        n, 1, figsize=(10, 0.8 + sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
+        n,
+        1,
+        figsize=(10, 0.8 + sum(heights)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
     )
-    for ax, (ptitle, series) in zip(axes[:, 0], panels.items()):
+    for ax, (ptitle, series) in zip(axes[:, 0], panels.items(), strict=False):
         labels = [k for k, v in series.items() if len(v)]
         data = [np.asarray(series[k], dtype=np.float64) * 1e3 for k in labels]
         if data:
-            ax.boxplot(data, vert=False, whis=(1, 99), showfliers=True, flierprops={"markersize": 2, "alpha": 0.4})
+            ax.boxplot(
+                data,
+                vert=False,
+                whis=(1, 99),
+                showfliers=True,
+                flierprops={"markersize": 2, "alpha": 0.4},
+            )
             ax.set_yticks(range(1, len(labels) + 1), labels, fontsize=8)
             for i, d in enumerate(data, 1):
-                ax.annotate(f"p50 {np.median(d):.3g} ms", (np.median(d), i + 0.3), fontsize=7, ha="center")
+                ax.annotate(
+                    f"p50 {np.median(d):.3g} ms", (np.median(d), i + 0.3), fontsize=7, ha="center"
+                )
         if log:
             ax.set_xscale("log")
         ax.set_xlabel("latency (ms), whiskers p1–p99")
@@ -277,10 +313,17 @@ def _save(fig, name: str, title: str) -> Path:  # type: ignore[no-untyped-def]
 
 
 def plot_bars(
-    name: str, groups: dict[str, dict[str, float]], *, title: str = "", ylabel: str = "", ylim: tuple[float, float] | None = None
+    name: str,
+    groups: dict[str, dict[str, float]],
+    *,
+    title: str = "",
+    ylabel: str = "",
+    ylim: tuple[float, float] | None = None,
 ) -> Path:
     """Grouped bar chart: ``groups = {group label: {series label: value}}`` (series share colours across groups)."""
-    return plot_bar_panels(name, {title: groups}, ylabels={title: ylabel}, ylims={title: ylim} if ylim else None)
+    return plot_bar_panels(
+        name, {title: groups}, ylabels={title: ylabel}, ylims={title: ylim} if ylim else None
+    )
 
 
 def plot_bar_panels(
@@ -298,7 +341,7 @@ def plot_bar_panels(
     n = max(1, len(panels))
     width = max(6.0, max((1.6 * len(g) + 2 for g in panels.values()), default=6.0))
     fig, axes = plt.subplots(1, n, figsize=(min(18.0, width * n * 0.75 + 1), 4.2), squeeze=False)
-    for ax, (ptitle, groups) in zip(axes[0], panels.items()):
+    for ax, (ptitle, groups) in zip(axes[0], panels.items(), strict=False):
         glabels = list(groups)
         slabels = list(dict.fromkeys(s for g in groups.values() for s in g))
         x = np.arange(len(glabels))

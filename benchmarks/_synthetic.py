@@ -67,7 +67,9 @@ class PageGenerator:
         seed: fixes the topics; ``rows(..., seed=...)`` picks the page stream.
     """
 
-    def __init__(self, topics: int = 2000, topic_words: int = 12, topic_rate: float = 0.15, seed: int = 0):
+    def __init__(
+        self, topics: int = 2000, topic_words: int = 12, topic_rate: float = 0.15, seed: int = 0
+    ):
         words, counts = vocabulary()
         self.words = np.array(words, dtype=object)
         self.p = counts / counts.sum()
@@ -76,7 +78,9 @@ class PageGenerator:
         self.topic_rate = topic_rate
         rng = np.random.default_rng(seed)
         # topic words: mid-frequency content words (not the 300 most common, not stopwords)
-        pool = np.array([i for i in range(300, min(len(words), 20_000)) if words[i] not in STOPWORDS])
+        pool = np.array(
+            [i for i in range(300, min(len(words), 20_000)) if words[i] not in STOPWORDS]
+        )
         self.topics = rng.choice(pool, size=(topics, topic_words), replace=True)
 
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -113,7 +117,13 @@ class PageGenerator:
         return "\n\n".join(paras)
 
     def rows(
-        self, n: int, *, min_chars: int = 1000, max_chars: int = 3000, seed: int = 1, host: str = "synthetic.lite-world"
+        self,
+        n: int,
+        *,
+        min_chars: int = 1000,
+        max_chars: int = 3000,
+        seed: int = 1,
+        host: str = "synthetic.lite-world",
     ) -> Iterator[dict[str, Any]]:
         """``n`` pages ``{url, title, text, topic}``; titles (and URLs) are unique within one stream."""
         rng = np.random.default_rng(seed)
@@ -134,7 +144,12 @@ class PageGenerator:
                     break
             body = self.page(rng, topic, int(rng.integers(min_chars, max_chars + 1)))
             slug = title.replace(" ", "_").replace("(", "").replace(")", "")
-            yield {"url": f"https://{host}/{seed}/{slug}", "title": title, "text": f"# {title}\n\n{body}", "topic": topic}
+            yield {
+                "url": f"https://{host}/{seed}/{slug}",
+                "title": title,
+                "text": f"# {title}\n\n{body}",
+                "topic": topic,
+            }
 
     def queries(self, n: int, *, seed: int = 7) -> list[str]:
         """``n`` unique search-like queries: 2–3 topic words plus 1–3 corpus words."""
@@ -172,20 +187,24 @@ class HashEmbedder:
         seed: seeds the random vectors.
     """
 
-    def __init__(self, name: str = DEFAULT_EMBEDDER, dim: int = 384, buckets: int = 1 << 15, seed: int = 0):
+    def __init__(
+        self, name: str = DEFAULT_EMBEDDER, dim: int = 384, buckets: int = 1 << 15, seed: int = 0
+    ):
         self.name, self.dim, self.buckets = name, dim, buckets
         rng = np.random.default_rng(seed)
         self.table = rng.standard_normal((buckets, dim), dtype=np.float32)
         words, counts = vocabulary()
         total = float(counts.sum())
         self.idf = np.full(buckets, math.log(total), dtype=np.float32)  # unseen words: rare
-        for w, c in zip(words, counts):
+        for w, c in zip(words, counts, strict=False):
             self.idf[zlib.crc32(w.encode()) % buckets] = math.log(total / c)
         for w in STOPWORDS:
             self.idf[zlib.crc32(w.encode()) % buckets] = 0.0
         self._bucket: dict[str, int] = {}
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             ids = np.fromiter((self._id(w) for w in _WORD.findall(t.lower())), dtype=np.int64)

@@ -51,11 +51,16 @@ def pg_bindir(install: bool) -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found and install:
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "postgresql"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        raise SystemExit("PostgreSQL is not installed: apt-get install -y postgresql (or pass --install)")
+        raise SystemExit(
+            "PostgreSQL is not installed: apt-get install -y postgresql (or pass --install)"
+        )
     return Path(found[-1]).parent
 
 
@@ -79,10 +84,30 @@ class PrivatePostgres:
         if self.as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
         os.chmod(self.dir, 0o700)
-        self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c shared_buffers=512MB",
-                  "start")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c shared_buffers=512MB",
+            "start",
+        )
 
     @property
     def dsn(self) -> str:
@@ -110,9 +135,14 @@ def load_postgres(dsn: str, pages: list[Any]) -> float:
     t = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS pages")
-        conn.execute("CREATE TABLE pages (url text PRIMARY KEY, title text, markdown text, summary text, "
-                     "domain text, source text, date text, hash text)")
-        with conn.cursor() as cur, cur.copy(f"COPY pages ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        conn.execute(
+            "CREATE TABLE pages (url text PRIMARY KEY, title text, markdown text, summary text, "
+            "domain text, source text, date text, hash text)"
+        )
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"COPY pages ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+        ):
             for p in pages:
                 copy.write_row([getattr(p, c) for c in COLUMNS])
         conn.execute("VACUUM ANALYZE pages")
@@ -192,7 +222,9 @@ class LmdbRaw:
 
         from lite_world.store.lmdb_store import STORE_DIRNAME
 
-        self.env = lmdb.open(str(world_dir / STORE_DIRNAME), readonly=True, lock=False, max_dbs=4, readahead=False)
+        self.env = lmdb.open(
+            str(world_dir / STORE_DIRNAME), readonly=True, lock=False, max_dbs=4, readahead=False
+        )
         self.db = self.env.open_db(b"pages", create=False)
 
     def get(self, url: str) -> bytes | None:
@@ -209,20 +241,26 @@ class PgRaw(PgFetcher):
         return self.cur.fetchone()
 
 
-def bench_dataset(tag: str, pages: list[Any], dsn: str, reads: int, seconds: float) -> list[dict[str, Any]]:
+def bench_dataset(
+    tag: str, pages: list[Any], dsn: str, reads: int, seconds: float
+) -> list[dict[str, Any]]:
     from lite_world.store.lmdb_store import PageStore
 
     lmdb_dir = build_lmdb(pages, tag)
     load_s = load_postgres(dsn, pages)
     rng = np.random.default_rng(0)
-    urls = [pages[i].url for i in rng.choice(len(pages), size=min(reads, len(pages)), replace=False)]
+    urls = [
+        pages[i].url for i in rng.choice(len(pages), size=min(reads, len(pages)), replace=False)
+    ]
     avg_kb = round(sum(len(p.markdown) for p in pages) / len(pages) / 1024, 2)
     check, store = PgFetcher(dsn), PageStore(lmdb_dir)
     for u in urls[:500]:  # same records on both sides
         assert store.get(u) == check.get(u)
     check.close()
     store.close()
-    opened: dict[str, Any] = {}  # py-lmdb opens one environment once per process: one level at a time
+    opened: dict[
+        str, Any
+    ] = {}  # py-lmdb opens one environment once per process: one level at a time
 
     def lmdb_page() -> Any:
         if "store" not in opened:
@@ -243,18 +281,27 @@ def bench_dataset(tag: str, pages: list[Any], dsn: str, reads: int, seconds: flo
         return f.get, f.close
 
     rows = []
-    for level, pair in (("raw record", (("LMDB (lite-world)", lmdb_raw), ("PostgreSQL (paper)", pg_raw))),
-                        ("Page object", (("LMDB (lite-world)", lmdb_page), ("PostgreSQL (paper)", pg_page)))):
+    for level, pair in (
+        ("raw record", (("LMDB (lite-world)", lmdb_raw), ("PostgreSQL (paper)", pg_raw))),
+        ("Page object", (("LMDB (lite-world)", lmdb_page), ("PostgreSQL (paper)", pg_page))),
+    ):
         pair_rows = []
         for backend, maker in pair:
             get, close = maker()
             time_each(get, urls[:500])
             s = summarize(time_each(get, urls))
             close()
-            row = {"dataset": tag, "pages": len(pages), "avg_page_kb": avg_kb, "fetch": level, "backend": backend,
-                   "p50_us": round(s["p50_ms"] * 1e3, 1), "p99_us": round(s["p99_ms"] * 1e3, 1),
-                   "fetch_per_s_1_thread": round(throughput(maker, urls, 1, seconds)),
-                   "fetch_per_s_16_threads": round(throughput(maker, urls, 16, seconds))}
+            row = {
+                "dataset": tag,
+                "pages": len(pages),
+                "avg_page_kb": avg_kb,
+                "fetch": level,
+                "backend": backend,
+                "p50_us": round(s["p50_ms"] * 1e3, 1),
+                "p99_us": round(s["p99_ms"] * 1e3, 1),
+                "fetch_per_s_1_thread": round(throughput(maker, urls, 1, seconds)),
+                "fetch_per_s_16_threads": round(throughput(maker, urls, 16, seconds)),
+            }
             if backend.startswith("PostgreSQL"):
                 row["load_s"] = round(load_s, 2)
             print(row, flush=True)
@@ -284,13 +331,17 @@ def synthetic_pages(n: int) -> list[Any]:
     from benchmarks._synthetic import PageGenerator
     from lite_world.store.page import Page
 
-    return [Page.create(r["url"], r["title"], r["text"], source="synthetic")
-            for r in PageGenerator(seed=0).rows(n, min_chars=3500, max_chars=4500, seed=5)]
+    return [
+        Page.create(r["url"], r["title"], r["text"], source="synthetic")
+        for r in PageGenerator(seed=0).rows(n, min_chars=3500, max_chars=4500, seed=5)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--synthetic-pages", type=int, default=20_000, help="~4 KB synthetic pages (0: skip)")
+    p.add_argument(
+        "--synthetic-pages", type=int, default=20_000, help="~4 KB synthetic pages (0: skip)"
+    )
     p.add_argument("--reads", type=int, default=5000, help="random URLs timed one by one")
     p.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
     p.add_argument("--install", action="store_true", help="apt-get install postgresql when missing")
@@ -302,16 +353,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows += bench_dataset("demo", demo_world_pages(), pg.dsn, a.reads, a.seconds)
         if a.synthetic_pages:
-            rows += bench_dataset("synthetic-4KB", synthetic_pages(a.synthetic_pages), pg.dsn, a.reads, a.seconds)
+            rows += bench_dataset(
+                "synthetic-4KB", synthetic_pages(a.synthetic_pages), pg.dsn, a.reads, a.seconds
+            )
     finally:
         pg.stop()
     import psycopg
 
-    cols = ["dataset", "pages", "avg_page_kb", "fetch", "backend", "p50_us", "p99_us", "fetch_per_s_1_thread",
-            "fetch_per_s_16_threads", "x_p50_latency", "x_fetch_per_s_1_thread", "x_fetch_per_s_16_threads", "load_s"]
+    cols = [
+        "dataset",
+        "pages",
+        "avg_page_kb",
+        "fetch",
+        "backend",
+        "p50_us",
+        "p99_us",
+        "fetch_per_s_1_thread",
+        "fetch_per_s_16_threads",
+        "x_p50_latency",
+        "x_fetch_per_s_1_thread",
+        "x_fetch_per_s_16_threads",
+        "load_s",
+    ]
     print(table(rows, cols))
-    out = {"rows": rows, "postgres": str(pg.bindir), "psycopg": psycopg.__version__,
-           "note": "2-core machine shared with other work: noisy. x_* = LMDB / PostgreSQL (higher is better for LMDB)."}
+    out = {
+        "rows": rows,
+        "postgres": str(pg.bindir),
+        "psycopg": psycopg.__version__,
+        "note": "2-core machine shared with other work: noisy. x_* = LMDB / PostgreSQL (higher is better for LMDB).",
+    }
     print(f"wrote {write_result(NAME, out)}")
     return 0
 

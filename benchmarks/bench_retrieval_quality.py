@@ -53,21 +53,39 @@ def evaluate(world: Any, tasks: list[Any], k_max: int = max(KS)) -> dict[str, An
         n = [q["n_supporting"] for q in rows]
         return {
             "any": round(float(np.mean([g > 0 for g in got])), 4),
-            "all": round(float(np.mean([g == m for g, m in zip(got, n)])), 4),
-            "recall": round(float(np.mean([g / m for g, m in zip(got, n)])), 4),
+            "all": round(float(np.mean([g == m for g, m in zip(got, n, strict=False)])), 4),
+            "recall": round(float(np.mean([g / m for g, m in zip(got, n, strict=False)])), 4),
         }
 
-    out: dict[str, Any] = {"at10": agg(per_q, 10), "recall_at": {k: agg(per_q, k)["recall"] for k in KS}}
-    out["mrr@10"] = round(float(np.mean([1 / q["ranks"][0] if q["ranks"] and q["ranks"][0] <= 10 else 0.0 for q in per_q])), 4)
+    out: dict[str, Any] = {
+        "at10": agg(per_q, 10),
+        "recall_at": {k: agg(per_q, k)["recall"] for k in KS},
+    }
+    out["mrr@10"] = round(
+        float(
+            np.mean(
+                [1 / q["ranks"][0] if q["ranks"] and q["ranks"][0] <= 10 else 0.0 for q in per_q]
+            )
+        ),
+        4,
+    )
     hops = sorted({q["hops"] for q in per_q if q["hops"]})
-    out["by_hops_at10"] = {f"{h}-hop": {"n": sum(q["hops"] == h for q in per_q), **agg([q for q in per_q if q["hops"] == h], 10)} for h in hops}
+    out["by_hops_at10"] = {
+        f"{h}-hop": {
+            "n": sum(q["hops"] == h for q in per_q),
+            **agg([q for q in per_q if q["hops"] == h], 10),
+        }
+        for h in hops
+    }
     out["latency"] = summarize(secs)
     out["per_question"] = per_q
     return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_retrieval_quality", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_retrieval_quality", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--tasks", type=int, default=100, help="number of MuSiQue questions (of 100)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for query encoding")
     ap.add_argument("--quick", action="store_true", help="first 30 questions")
@@ -92,7 +110,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     probe = World(path, search=SearchConfig(mode="sparse"))
     sup = [normalize_url(u) for t in tasks for u in t.meta["supporting_urls"]]
     present = sum(probe.store.get_dict(u) is not None for u in sup)
-    res["supporting_pages"] = {"total": len(sup), "in_world": present, "per_question_mean": round(len(sup) / len(tasks), 2)}
+    res["supporting_pages"] = {
+        "total": len(sup),
+        "in_world": present,
+        "per_question_mean": round(len(sup) / len(tasks), 2),
+    }
     res["pages"] = len(probe)
     probe.close()
 
@@ -103,13 +125,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         r = evaluate(w, tasks)
         w.close()
         res["modes"][label] = r
-        rows.append({"mode": label, "any@10": r["at10"]["any"], "all@10": r["at10"]["all"], "recall@10": r["at10"]["recall"],
-                     "MRR@10": r["mrr@10"], **{f"R@{k}": r["recall_at"][k] for k in KS if k != 10},
-                     "p50 ms": r["latency"]["p50_ms"]})
-    print(f"demo world {res['pages']} pages; {len(tasks)} MuSiQue questions; supporting pages {res['supporting_pages']}")
-    print(table(rows, ["mode", "any@10", "all@10", "recall@10", "MRR@10", "R@1", "R@5", "R@20", "R@50", "p50 ms"]))
-    hop_rows = [{"mode": m, "hops": h, "n": v["n"], "any@10": v["any"], "all@10": v["all"], "recall@10": v["recall"]}
-                for m, r in res["modes"].items() for h, v in r["by_hops_at10"].items()]
+        rows.append(
+            {
+                "mode": label,
+                "any@10": r["at10"]["any"],
+                "all@10": r["at10"]["all"],
+                "recall@10": r["at10"]["recall"],
+                "MRR@10": r["mrr@10"],
+                **{f"R@{k}": r["recall_at"][k] for k in KS if k != 10},
+                "p50 ms": r["latency"]["p50_ms"],
+            }
+        )
+    print(
+        f"demo world {res['pages']} pages; {len(tasks)} MuSiQue questions; supporting pages {res['supporting_pages']}"
+    )
+    print(
+        table(
+            rows,
+            [
+                "mode",
+                "any@10",
+                "all@10",
+                "recall@10",
+                "MRR@10",
+                "R@1",
+                "R@5",
+                "R@20",
+                "R@50",
+                "p50 ms",
+            ],
+        )
+    )
+    hop_rows = [
+        {
+            "mode": m,
+            "hops": h,
+            "n": v["n"],
+            "any@10": v["any"],
+            "all@10": v["all"],
+            "recall@10": v["recall"],
+        }
+        for m, r in res["modes"].items()
+        for h, v in r["by_hops_at10"].items()
+    ]
     print(table(hop_rows, ["mode", "hops", "n", "any@10", "all@10", "recall@10"]))
     path_json = write_result(name, res)
     png = _plot(res, name)
@@ -132,7 +190,9 @@ def _plot(res: dict[str, Any], name: str = NAME) -> Any:
         ax2.plot(ks, [res["modes"][m]["recall_at"][k] for k in ks], marker="o", label=m)
     ax1.set_xticks(x, [lbl for _, lbl in metrics])
     ax1.set_ylim(0, 1.05)
-    ax1.set_title(f"Supporting pages in the top 10 ({res['config']['tasks']} MuSiQue questions)", fontsize=10)
+    ax1.set_title(
+        f"Supporting pages in the top 10 ({res['config']['tasks']} MuSiQue questions)", fontsize=10
+    )
     ax1.legend(fontsize=7)
     ax1.grid(axis="y", alpha=0.3)
     ax2.set_xscale("log")

@@ -36,13 +36,24 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import CACHE_DIR, Deadline, plot_bar_panels, rss_mb, summarize, table, time_calls, write_result
+from benchmarks._common import (
+    CACHE_DIR,
+    Deadline,
+    plot_bar_panels,
+    rss_mb,
+    summarize,
+    table,
+    time_calls,
+    write_result,
+)
 
 DIM = 384
 K = 10
 
 
-def clustered_vectors(n: int, *, centres: int = 4096, seed: int = 0, chunk: int = 100_000) -> np.ndarray:
+def clustered_vectors(
+    n: int, *, centres: int = 4096, seed: int = 0, chunk: int = 100_000
+) -> np.ndarray:
     """``n`` unit vectors: Zipf-sized clusters around anisotropic centres plus anisotropic noise.
 
     The per-dimension scale decays like real embedding spectra, so the intrinsic dimension is
@@ -83,7 +94,14 @@ def exact_topk(queries: np.ndarray, x: np.ndarray, k: int = K) -> np.ndarray:
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f[f >= 0].tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
+    return float(
+        np.mean(
+            [
+                len(set(f[f >= 0].tolist()) & set(t.tolist())) / len(t)
+                for f, t in zip(found, truth, strict=False)
+            ]
+        )
+    )
 
 
 def dir_bytes(p: Path) -> int:
@@ -144,9 +162,20 @@ def bench_index(
     row["recall@10"] = round(recall_at_k(ids, truth), 4)
     # single-query latency
     n_lat = min(lat_queries, len(queries))
-    wall, cpu = time_calls(lambda i: idx.search(queries[i : i + 1], K), range(n_lat), max_seconds=max(5.0, min(60.0, deadline.left() / 4)))
+    wall, cpu = time_calls(
+        lambda i: idx.search(queries[i : i + 1], K),
+        range(n_lat),
+        max_seconds=max(5.0, min(60.0, deadline.left() / 4)),
+    )
     s = summarize(wall)
-    row.update({"p50_ms": s.get("p50_ms"), "p99_ms": s.get("p99_ms"), "cpu_p50_ms": summarize(cpu).get("p50_ms"), "lat_n": s["n"]})
+    row.update(
+        {
+            "p50_ms": s.get("p50_ms"),
+            "p99_ms": s.get("p99_ms"),
+            "cpu_p50_ms": summarize(cpu).get("p50_ms"),
+            "lat_n": s["n"],
+        }
+    )
     # batch-64 throughput
     nb, t = 0, time.perf_counter()
     for b in range(0, len(queries) - 63, 64):
@@ -169,9 +198,16 @@ def bench_index(
                 break
             ps.set_index_parameter(idx.index, key, v)
             ids, _ = idx.search(queries, K)
-            w, cp = time_calls(lambda i: idx.search(queries[i : i + 1], K), range(min(50, len(queries))))
+            w, cp = time_calls(
+                lambda i: idx.search(queries[i : i + 1], K), range(min(50, len(queries)))
+            )
             sweeps.append(
-                {key: v, "recall@10": round(recall_at_k(ids, truth), 4), "p50_ms": summarize(w)["p50_ms"], "cpu_p50_ms": summarize(cp)["p50_ms"]}
+                {
+                    key: v,
+                    "recall@10": round(recall_at_k(ids, truth), 4),
+                    "p50_ms": summarize(w)["p50_ms"],
+                    "cpu_p50_ms": summarize(cp)["p50_ms"],
+                }
             )
             samples[f"{name} {key}={v}"] = w
         if key in idx.params:
@@ -244,16 +280,39 @@ def bench_pages(n: int, work: Path, deadline: Deadline, reads: int = 3000) -> di
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000, help="vectors (pages)")
-    ap.add_argument("--quick", action="store_true", help="100k vectors, writes bench_scale_1m_quick.*")
+    ap.add_argument(
+        "--quick", action="store_true", help="100k vectors, writes bench_scale_1m_quick.*"
+    )
     ap.add_argument("--budget", type=float, default=1200, help="wall-clock budget in seconds")
-    ap.add_argument("--queries", type=int, default=200, help="held-out queries (ground truth with exact search)")
-    ap.add_argument("--nlist", type=int, default=0, help="IVF lists (default 4096 at 1M, scaled as 4*sqrt(n))")
-    ap.add_argument("--train-size", type=int, default=0, help="IVF training sample (default min(n, 64k): k-means is single-threaded here)")
-    ap.add_argument("--hnsw-n", type=int, default=0, help="build HNSW32 on the first N vectors (default all)")
-    ap.add_argument("--indexes", default="flat,ivfpqr,hnsw,ivfpq", help="comma list of flat,ivfpq,ivfpqr,hnsw")
-    ap.add_argument("--pages", type=int, default=0, help="also write N synthetic pages to LMDB (0 = skip)")
-    ap.add_argument("--name", default="", help="result file stem (default bench_scale_1m, or bench_scale_1m_quick)")
-    ap.add_argument("--keep", action="store_true", help="keep scratch data under benchmarks/.cache/scale")
+    ap.add_argument(
+        "--queries", type=int, default=200, help="held-out queries (ground truth with exact search)"
+    )
+    ap.add_argument(
+        "--nlist", type=int, default=0, help="IVF lists (default 4096 at 1M, scaled as 4*sqrt(n))"
+    )
+    ap.add_argument(
+        "--train-size",
+        type=int,
+        default=0,
+        help="IVF training sample (default min(n, 64k): k-means is single-threaded here)",
+    )
+    ap.add_argument(
+        "--hnsw-n", type=int, default=0, help="build HNSW32 on the first N vectors (default all)"
+    )
+    ap.add_argument(
+        "--indexes", default="flat,ivfpqr,hnsw,ivfpq", help="comma list of flat,ivfpq,ivfpqr,hnsw"
+    )
+    ap.add_argument(
+        "--pages", type=int, default=0, help="also write N synthetic pages to LMDB (0 = skip)"
+    )
+    ap.add_argument(
+        "--name",
+        default="",
+        help="result file stem (default bench_scale_1m, or bench_scale_1m_quick)",
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep scratch data under benchmarks/.cache/scale"
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.n = 100_000
@@ -273,7 +332,10 @@ def main(argv: list[str] | None = None) -> None:
     t = time.perf_counter()
     truth = exact_topk(queries, x)
     gt_s = time.perf_counter() - t
-    print(f"n={n:,} vectors in {gen_s:.1f} s, ground truth for {len(queries)} queries in {gt_s:.1f} s; nlist={nlist} train={train_size}", flush=True)
+    print(
+        f"n={n:,} vectors in {gen_s:.1f} s, ground truth for {len(queries)} queries in {gt_s:.1f} s; nlist={nlist} train={train_size}",
+        flush=True,
+    )
 
     rows: list[dict[str, Any]] = []
     samples: dict[str, list[float]] = {}
@@ -281,7 +343,12 @@ def main(argv: list[str] | None = None) -> None:
     plan = {
         "flat": ("Flat", "Flat", None, 40),
         "ivfpq": (f"IVF{nlist},PQ48", f"IVF{nlist},PQ48", {"nprobe": [16, 32, 64]}, 200),
-        "ivfpqr": (f"IVF{nlist},PQ48,Refine(SQ8)", f"IVF{nlist},PQ48,Refine(SQ8)", {"nprobe": [16, 32, 64], "k_factor_rf": [1, 4, 8]}, 200),
+        "ivfpqr": (
+            f"IVF{nlist},PQ48,Refine(SQ8)",
+            f"IVF{nlist},PQ48,Refine(SQ8)",
+            {"nprobe": [16, 32, 64], "k_factor_rf": [1, 4, 8]},
+            200,
+        ),
         "hnsw": ("HNSW32", "HNSW32", {"efSearch": [64, 256]}, 200),
     }
     for key in wanted:
@@ -295,11 +362,38 @@ def main(argv: list[str] | None = None) -> None:
             xs = x[: args.hnsw_n]
             tr = exact_topk(queries, xs)
         row, samp = bench_index(
-            name, factory, xs, queries, tr, work, train_size=train_size, lat_queries=lat_q, deadline=deadline, sweep=sweep
+            name,
+            factory,
+            xs,
+            queries,
+            tr,
+            work,
+            train_size=train_size,
+            lat_queries=lat_q,
+            deadline=deadline,
+            sweep=sweep,
         )
         rows.append(row)
         samples.update(samp)
-        print(table([row], ["index", "n", "build_s", "file_mb", "build_rss_delta_mb", "load_mmap_s", "p50_ms", "p99_ms", "cpu_p50_ms", "batch64_qps", "recall@10"]), flush=True)
+        print(
+            table(
+                [row],
+                [
+                    "index",
+                    "n",
+                    "build_s",
+                    "file_mb",
+                    "build_rss_delta_mb",
+                    "load_mmap_s",
+                    "p50_ms",
+                    "p99_ms",
+                    "cpu_p50_ms",
+                    "batch64_qps",
+                    "recall@10",
+                ],
+            ),
+            flush=True,
+        )
         for s in row.get("sweep", []):
             print("   ", s, flush=True)
         shutil.rmtree(work / name, ignore_errors=True)
@@ -343,8 +437,12 @@ def main(argv: list[str] | None = None) -> None:
                 {
                     "build s": {r["index"]: {f"n={r['n']:,}": r["build_s"]} for r in ok},
                     "index file MiB": {r["index"]: {f"n={r['n']:,}": r["file_mb"]} for r in ok},
-                    "p50 ms (1 query, 1 thread)": {r["index"]: {f"n={r['n']:,}": r["p50_ms"]} for r in ok},
-                    "recall@10 vs Flat": {r["index"]: {f"n={r['n']:,}": r["recall@10"]} for r in ok},
+                    "p50 ms (1 query, 1 thread)": {
+                        r["index"]: {f"n={r['n']:,}": r["p50_ms"]} for r in ok
+                    },
+                    "recall@10 vs Flat": {
+                        r["index"]: {f"n={r['n']:,}": r["recall@10"]} for r in ok
+                    },
                 },
                 title=f"{n:,} clustered 384-d vectors, 1 FAISS thread",
                 log={"p50 ms (1 query, 1 thread)": True},

@@ -89,9 +89,19 @@ def zipf_weights(n: int, s: float = 1.1) -> np.ndarray:
 class Workload:
     """Draws calls: ``("search", [queries])`` or ``("browse", url)``."""
 
-    def __init__(self, queries: list[str], urls: list[str], *, search_share: float, novel_share: float, seed: int):
+    def __init__(
+        self,
+        queries: list[str],
+        urls: list[str],
+        *,
+        search_share: float,
+        novel_share: float,
+        seed: int,
+    ):
         self.rng = np.random.default_rng(seed)
-        order = np.random.default_rng(1234).permutation(len(queries))  # same popularity order in every process
+        order = np.random.default_rng(1234).permutation(
+            len(queries)
+        )  # same popularity order in every process
         self.queries = [queries[i] for i in order]
         self.qw = zipf_weights(len(self.queries))
         self.urls, self.uw = urls, zipf_weights(len(urls))
@@ -109,7 +119,10 @@ class Workload:
             n = 1 + int(self.rng.choice(3, p=[0.6, 0.3, 0.1]))
             return "search", [self.query() for _ in range(n)]
         if self.rng.random() < 0.05:
-            return "browse", f"https://en.wikipedia.org/wiki/No_such_page_{int(self.rng.integers(1 << 30))}"
+            return (
+                "browse",
+                f"https://en.wikipedia.org/wiki/No_such_page_{int(self.rng.integers(1 << 30))}",
+            )
         return "browse", self.urls[self.rng.choice(len(self.urls), p=self.uw)]
 
 
@@ -118,8 +131,13 @@ def _client_proc(args: dict[str, Any], out: Any) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from lite_world.serve.client import RemoteWorld
 
-    remote = RemoteWorld(args["url"], token=args.get("token"), pool_size=args["threads"] + 4,
-                         retry_deadline_s=args["retry_deadline_s"], timeout_s=120.0)
+    remote = RemoteWorld(
+        args["url"],
+        token=args.get("token"),
+        pool_size=args["threads"] + 4,
+        retry_deadline_s=args["retry_deadline_s"],
+        timeout_s=120.0,
+    )
     t0 = args["t0"]
     while time.time() < t0:
         time.sleep(0.005)
@@ -129,8 +147,13 @@ def _client_proc(args: dict[str, Any], out: Any) -> None:
     errors: list[str] = []
 
     def run(i: int) -> None:
-        wl = Workload(args["queries"], args["urls"], search_share=args["search_share"],
-                      novel_share=args["novel_share"], seed=args["seed"] * 1000 + i)
+        wl = Workload(
+            args["queries"],
+            args["urls"],
+            search_share=args["search_share"],
+            novel_share=args["novel_share"],
+            seed=args["seed"] * 1000 + i,
+        )
         mine: list[tuple[float, str, float]] = []
         while True:
             now = time.time()
@@ -160,18 +183,43 @@ def _client_proc(args: dict[str, Any], out: Any) -> None:
     out.put({"samples": samples, "errors": errors, "retries": remote.retries})
 
 
-def run_clients(url: str, concurrency: int, duration: float, wl_args: dict[str, Any], *, warmup: float = 2.0,
-                token: str | None = None, retry_deadline_s: float = 120.0,
-                during: Any = None) -> dict[str, Any]:
+def run_clients(
+    url: str,
+    concurrency: int,
+    duration: float,
+    wl_args: dict[str, Any],
+    *,
+    warmup: float = 2.0,
+    token: str | None = None,
+    retry_deadline_s: float = 120.0,
+    during: Any = None,
+) -> dict[str, Any]:
     """Closed-loop load from ``concurrency`` threads in :data:`CLIENT_PROCS` processes; ``during(t0)`` runs alongside."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     procs = min(CLIENT_PROCS, concurrency)
     t0 = time.time() + 3.0  # spawned processes import first
     per = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
-    ps = [ctx.Process(target=_client_proc, args=({**wl_args, "url": url, "threads": n, "duration": duration + warmup,
-                                                   "warmup": warmup, "t0": t0, "seed": i + 1, "token": token,
-                                                   "retry_deadline_s": retry_deadline_s}, q)) for i, n in enumerate(per)]
+    ps = [
+        ctx.Process(
+            target=_client_proc,
+            args=(
+                {
+                    **wl_args,
+                    "url": url,
+                    "threads": n,
+                    "duration": duration + warmup,
+                    "warmup": warmup,
+                    "t0": t0,
+                    "seed": i + 1,
+                    "token": token,
+                    "retry_deadline_s": retry_deadline_s,
+                },
+                q,
+            ),
+        )
+        for i, n in enumerate(per)
+    ]
     for p in ps:
         p.start()
     side = None
@@ -185,14 +233,24 @@ def run_clients(url: str, concurrency: int, duration: float, wl_args: dict[str, 
         side.join(120)
     samples = [s for r in results for s in r["samples"]]
     errors = [e for r in results for e in r["errors"]]
-    return {"samples": samples, "errors": errors, "retries": sum(r["retries"] for r in results), "t0": t0,
-            "measured_s": duration, "warmup_s": warmup}
+    return {
+        "samples": samples,
+        "errors": errors,
+        "retries": sum(r["retries"] for r in results),
+        "t0": t0,
+        "measured_s": duration,
+        "warmup_s": warmup,
+    }
 
 
 def summarize_run(run: dict[str, Any]) -> dict[str, Any]:
     s = run["samples"]
     dur = run["measured_s"]
-    row: dict[str, Any] = {"calls_per_s": round(len(s) / dur, 1), "errors": len(run["errors"]), "client_retries": run["retries"]}
+    row: dict[str, Any] = {
+        "calls_per_s": round(len(s) / dur, 1),
+        "errors": len(run["errors"]),
+        "client_retries": run["retries"],
+    }
     for op in ("search", "browse"):
         lat = [x[2] for x in s if x[1] == op]
         st = summarize(lat)
@@ -228,7 +286,9 @@ def wait_healthy(url: str, timeout_s: float = 180.0, proc: subprocess.Popen | No
 class ServerProc:
     """``lite-world serve`` in a subprocess (``extra``: more CLI flags)."""
 
-    def __init__(self, world: str, port: int, extra: list[str] = (), env: dict[str, str] | None = None):
+    def __init__(
+        self, world: str, port: int, extra: list[str] = (), env: dict[str, str] | None = None
+    ):
         self.world, self.port, self.extra = world, port, list(extra)
         self.url = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
@@ -236,7 +296,16 @@ class ServerProc:
         self.log = tempfile.NamedTemporaryFile(prefix="lw-serve-", suffix=".log", delete=False)
 
     def start(self) -> float:
-        cmd = [sys.executable, "-m", "lite_world.cli", "serve", self.world, "--port", str(self.port), *self.extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "lite_world.cli",
+            "serve",
+            self.world,
+            "--port",
+            str(self.port),
+            *self.extra,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         return wait_healthy(self.url, proc=self.proc)
 
@@ -247,7 +316,9 @@ class ServerProc:
                 for line in f:
                     if line.startswith(("VmRSS:", "VmHWM:")):
                         k, v = line.split(":", 1)
-                        out["server_rss_mb" if k == "VmRSS" else "server_peak_rss_mb"] = round(int(v.split()[0]) / 1024, 1)
+                        out["server_rss_mb" if k == "VmRSS" else "server_peak_rss_mb"] = round(
+                            int(v.split()[0]) / 1024, 1
+                        )
         except (OSError, AttributeError):
             pass
         return out
@@ -264,7 +335,9 @@ class ServerProc:
 
 def scrape(url: str, token: str | None = None) -> dict[str, float]:
     """Counters from ``/metrics`` (batches, batched queries, cache outcomes, 503s)."""
-    req = urllib.request.Request(url + "/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
+    req = urllib.request.Request(
+        url + "/metrics", headers={"Authorization": f"Bearer {token}"} if token else {}
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         text = r.read().decode()
 
@@ -289,7 +362,9 @@ def server_stats(before: dict[str, float], after: dict[str, float]) -> dict[str,
     looked = d["hits"] + d["misses"]
     return {
         "batches": int(d["batches"]),
-        "mean_batch_queries": round(d["batched_queries"] / d["batches"], 2) if d["batches"] else None,
+        "mean_batch_queries": round(d["batched_queries"] / d["batches"], 2)
+        if d["batches"]
+        else None,
         "max_batch_queries": int(after["max_batch_queries"]),
         "requests_from_cache": int(d["cached_requests"]),
         "query_cache_hit_rate": round(d["hits"] / looked, 3) if looked else None,
@@ -311,7 +386,9 @@ def prime(url: str, queries: list[str]) -> float:
 
 
 # -- phases ----------------------------------------------------------------------------
-def phase_load(world: str, wl: dict[str, Any], concurrencies: list[int], duration: float, primed: bool) -> list[dict[str, Any]]:
+def phase_load(
+    world: str, wl: dict[str, Any], concurrencies: list[int], duration: float, primed: bool
+) -> list[dict[str, Any]]:
     rows = []
     for c in concurrencies:
         srv = ServerProc(world, free_port())
@@ -321,8 +398,15 @@ def phase_load(world: str, wl: dict[str, Any], concurrencies: list[int], duratio
                 prime(srv.url, wl["queries"])
             before = scrape(srv.url)
             run = run_clients(srv.url, c, duration, wl)
-            row = {"phase": "load", "server": "ours", "concurrency": c, **summarize_run(run), **srv.rss(),
-                   **server_stats(before, scrape(srv.url)), "server_start_s": round(start_s, 1)}
+            row = {
+                "phase": "load",
+                "server": "ours",
+                "concurrency": c,
+                **summarize_run(run),
+                **srv.rss(),
+                **server_stats(before, scrape(srv.url)),
+                "server_start_s": round(start_s, 1),
+            }
         finally:
             srv.stop()
         print(json.dumps(row), flush=True)
@@ -338,8 +422,9 @@ COMPARE = {
 }
 
 
-def phase_compare(world: str, wl: dict[str, Any], concurrency: int, duration: float, ablations: bool,
-                  primed: bool) -> list[dict[str, Any]]:
+def phase_compare(
+    world: str, wl: dict[str, Any], concurrency: int, duration: float, ablations: bool, primed: bool
+) -> list[dict[str, Any]]:
     rows = []
     search_only = {**wl, "search_share": 1.0}
     for label, flags in COMPARE.items():
@@ -352,8 +437,14 @@ def phase_compare(world: str, wl: dict[str, Any], concurrency: int, duration: fl
                 prime(srv.url, wl["queries"])
             before = scrape(srv.url)
             run = run_clients(srv.url, concurrency, duration, search_only)
-            row = {"phase": "compare", "server": label, "concurrency": concurrency, **summarize_run(run), **srv.rss(),
-                   **server_stats(before, scrape(srv.url))}
+            row = {
+                "phase": "compare",
+                "server": label,
+                "concurrency": concurrency,
+                **summarize_run(run),
+                **srv.rss(),
+                **server_stats(before, scrape(srv.url)),
+            }
         finally:
             srv.stop()
         print(json.dumps(row), flush=True)
@@ -374,7 +465,9 @@ def _gap_after(samples: list[tuple[float, str, float]], t_from: float) -> float:
     return gap
 
 
-def phase_fault(world: str, wl: dict[str, Any], concurrency: int, duration: float, kill_at: float) -> dict[str, Any]:
+def phase_fault(
+    world: str, wl: dict[str, Any], concurrency: int, duration: float, kill_at: float
+) -> dict[str, Any]:
     port = free_port()
     srv = ServerProc(world, port)
     srv.start()
@@ -393,20 +486,31 @@ def phase_fault(world: str, wl: dict[str, Any], concurrency: int, duration: floa
         run = run_clients(srv.url, concurrency, duration, wl, warmup=0.0, during=restart)
     finally:
         srv.stop()
-    row = {"phase": "fault", "server": "ours, SIGKILL + restart", "concurrency": concurrency, **summarize_run(run),
-           "downtime_s": round(info["up_t"] - info["kill_t"], 2),
-           "longest_gap_without_answers_s": round(_gap_after(run["samples"], info["kill_t"] - 1.0), 2),
-           "calls_after_restart": sum(1 for s in run["samples"] if s[0] > info["up_t"])}
+    row = {
+        "phase": "fault",
+        "server": "ours, SIGKILL + restart",
+        "concurrency": concurrency,
+        **summarize_run(run),
+        "downtime_s": round(info["up_t"] - info["kill_t"], 2),
+        "longest_gap_without_answers_s": round(_gap_after(run["samples"], info["kill_t"] - 1.0), 2),
+        "calls_after_restart": sum(1 for s in run["samples"] if s[0] > info["up_t"]),
+    }
     print(json.dumps(row), flush=True)
     return row
 
 
-def phase_ray_fault(world: str, wl: dict[str, Any], concurrency: int, duration: float, kill_at: float) -> dict[str, Any]:
+def phase_ray_fault(
+    world: str, wl: dict[str, Any], concurrency: int, duration: float, kill_at: float
+) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix="lwray", dir="/tmp")
     token = os.path.join(tmp, "auth_token")
     Path(token).write_text(secrets.token_hex(16))
-    env = {"RAY_AUTH_TOKEN_PATH": token, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-           "RAY_TMPDIR": tmp}
+    env = {
+        "RAY_AUTH_TOKEN_PATH": token,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_TMPDIR": tmp,
+    }
     port = free_port()
     srv = ServerProc(world, port, ["--ray", "--replicas", "2", "--replica-cpus", "0.5"], env)
     t_start = time.time()
@@ -423,7 +527,9 @@ def phase_ray_fault(world: str, wl: dict[str, Any], concurrency: int, duration: 
             time.sleep(0.01)
         victim = sorted(pids)[0]
         info["kill_t"] = time.time() - t0
-        os.kill(victim, signal.SIGKILL)  # one replica process of the deployment this benchmark started
+        os.kill(
+            victim, signal.SIGKILL
+        )  # one replica process of the deployment this benchmark started
         while time.time() - t0 < kill_at + 120:
             if {probe.health()["pid"] for _ in range(8)} - pids:
                 info["replaced_after_s"] = round(time.time() - t0 - info["kill_t"], 2)
@@ -435,9 +541,15 @@ def phase_ray_fault(world: str, wl: dict[str, Any], concurrency: int, duration: 
     finally:
         srv.stop(signal.SIGTERM)  # the CLI takes Serve and its Ray instance down
         shutil.rmtree(tmp, ignore_errors=True)
-    row = {"phase": "fault", "server": "Ray Serve 2 replicas (cold caches), SIGKILL one", "concurrency": concurrency,
-           **summarize_run(run), "deploy_s": round(deploy_s, 1), "replica_replaced_after_s": info.get("replaced_after_s"),
-           "longest_gap_without_answers_s": round(_gap_after(run["samples"], info["kill_t"] - 1.0), 2)}
+    row = {
+        "phase": "fault",
+        "server": "Ray Serve 2 replicas (cold caches), SIGKILL one",
+        "concurrency": concurrency,
+        **summarize_run(run),
+        "deploy_s": round(deploy_s, 1),
+        "replica_replaced_after_s": info.get("replaced_after_s"),
+        "longest_gap_without_answers_s": round(_gap_after(run["samples"], info["kill_t"] - 1.0), 2),
+    }
     print(json.dumps(row), flush=True)
     return row
 
@@ -445,15 +557,25 @@ def phase_ray_fault(world: str, wl: dict[str, Any], concurrency: int, duration: 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--world", default="demo", help="world directory or 'demo'")
-    p.add_argument("--phases", default="load,compare,fault", help="comma-separated: load, compare, fault, ray")
+    p.add_argument(
+        "--phases", default="load,compare,fault", help="comma-separated: load, compare, fault, ray"
+    )
     p.add_argument("--duration", type=float, default=20.0, help="measured seconds per run")
-    p.add_argument("--concurrency", type=int, nargs="+", default=[64, 256], help="load phase client counts")
+    p.add_argument(
+        "--concurrency", type=int, nargs="+", default=[64, 256], help="load phase client counts"
+    )
     p.add_argument("--compare-concurrency", type=int, default=64)
-    p.add_argument("--no-ablations", action="store_true", help="compare only ours vs unbatched/no caches")
+    p.add_argument(
+        "--no-ablations", action="store_true", help="compare only ours vs unbatched/no caches"
+    )
     p.add_argument("--fault-concurrency", type=int, default=64)
     p.add_argument("--fault-duration", type=float, default=40.0)
-    p.add_argument("--ray", action="store_true", help="also kill a replica of a 2-replica Ray Serve deployment")
-    p.add_argument("--novel-share", type=float, default=0.2, help="share of queries never seen before")
+    p.add_argument(
+        "--ray", action="store_true", help="also kill a replica of a 2-replica Ray Serve deployment"
+    )
+    p.add_argument(
+        "--novel-share", type=float, default=0.2, help="share of queries never seen before"
+    )
     p.add_argument("--no-prime", action="store_true", help="start measuring with cold caches")
     p.add_argument("--quick", action="store_true", help="5 s runs, 64 clients, no ablations")
     a = p.parse_args(argv)
@@ -463,29 +585,66 @@ def main(argv: list[str] | None = None) -> int:
     from lite_world.worlds import resolve_world_spec
 
     world = resolve_world_spec(a.world)
-    wl = {"queries": task_queries(), "urls": world_urls(world), "search_share": 0.6, "novel_share": a.novel_share}
+    wl = {
+        "queries": task_queries(),
+        "urls": world_urls(world),
+        "search_share": 0.6,
+        "novel_share": a.novel_share,
+    }
     phases = set(a.phases.split(","))
-    out: dict[str, Any] = {"world": world, "duration_s": a.duration, "workload": {
-        "distinct_task_queries": len(wl["queries"]), "browse_urls": len(wl["urls"]), "search_share": 0.6,
-        "novel_share": a.novel_share, "queries_per_call": "1/2/3 with p=0.6/0.3/0.1", "k": 10,
-        "client_processes": CLIENT_PROCS, "think_time_s": 0, "caches_primed_with_task_queries": not a.no_prime}}
+    out: dict[str, Any] = {
+        "world": world,
+        "duration_s": a.duration,
+        "workload": {
+            "distinct_task_queries": len(wl["queries"]),
+            "browse_urls": len(wl["urls"]),
+            "search_share": 0.6,
+            "novel_share": a.novel_share,
+            "queries_per_call": "1/2/3 with p=0.6/0.3/0.1",
+            "k": 10,
+            "client_processes": CLIENT_PROCS,
+            "think_time_s": 0,
+            "caches_primed_with_task_queries": not a.no_prime,
+        },
+    }
     rows: list[dict[str, Any]] = []
     if "load" in phases:
         rows += phase_load(world, wl, a.concurrency, a.duration, not a.no_prime)
     if "compare" in phases:
-        rows += phase_compare(world, wl, a.compare_concurrency, a.duration, not a.no_ablations, not a.no_prime)
+        rows += phase_compare(
+            world, wl, a.compare_concurrency, a.duration, not a.no_ablations, not a.no_prime
+        )
     if "fault" in phases:
         rows.append(phase_fault(world, wl, a.fault_concurrency, a.fault_duration, kill_at=8.0))
     if "ray" in phases or a.ray:
         rows.append(phase_ray_fault(world, wl, a.fault_concurrency, a.fault_duration, kill_at=8.0))
     out["rows"] = rows
-    cols = ["phase", "server", "concurrency", "calls_per_s", "search_per_s", "search_p50_ms", "search_p99_ms",
-            "browse_per_s", "browse_p50_ms", "browse_p99_ms", "errors", "client_retries", "mean_batch_queries",
-            "query_cache_hit_rate", "server_rss_mb", "x_vs_unbatched", "downtime_s", "longest_gap_without_answers_s",
-            "replica_replaced_after_s"]
+    cols = [
+        "phase",
+        "server",
+        "concurrency",
+        "calls_per_s",
+        "search_per_s",
+        "search_p50_ms",
+        "search_p99_ms",
+        "browse_per_s",
+        "browse_p50_ms",
+        "browse_p99_ms",
+        "errors",
+        "client_retries",
+        "mean_batch_queries",
+        "query_cache_hit_rate",
+        "server_rss_mb",
+        "x_vs_unbatched",
+        "downtime_s",
+        "longest_gap_without_answers_s",
+        "replica_replaced_after_s",
+    ]
     print(table(rows, [c for c in cols if any(c in r for r in rows)]))
     default = phases == {"load", "compare", "fault"} and not a.quick
-    print(f"wrote {write_result(NAME if default else NAME + '_' + '_'.join(sorted(phases)) + ('_quick' if a.quick else ''), out)}")
+    print(
+        f"wrote {write_result(NAME if default else NAME + '_' + '_'.join(sorted(phases)) + ('_quick' if a.quick else ''), out)}"
+    )
     return 0
 
 

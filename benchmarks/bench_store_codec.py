@@ -29,7 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import CACHE_DIR, Deadline, plot_bar_panels, summarize, table, time_each, write_result
+from benchmarks._common import (
+    CACHE_DIR,
+    Deadline,
+    plot_bar_panels,
+    summarize,
+    table,
+    time_each,
+    write_result,
+)
 
 NAME = "bench_store_codec"
 CODECS = ("none", "zstd", "zstd+dict")
@@ -60,7 +68,10 @@ def synthetic_pages(n: int, seed: int = 0) -> list[Any]:
     from lite_world.store.page import Page
 
     gen = PageGenerator(seed=seed)
-    return [Page.create(r["url"], r["title"], r["text"], source="synthetic") for r in gen.rows(n, min_chars=3500, max_chars=4500, seed=seed + 5)]
+    return [
+        Page.create(r["url"], r["title"], r["text"], source="synthetic")
+        for r in gen.rows(n, min_chars=3500, max_chars=4500, seed=seed + 5)
+    ]
 
 
 def _compacted(lmdb_dir: Any, n: int) -> dict[str, Any]:
@@ -83,7 +94,9 @@ def _compacted(lmdb_dir: Any, n: int) -> dict[str, Any]:
     return {"compact_bytes": size, "compact_bytes_per_page": round(size / n)}
 
 
-def bench_one(pages: list[Any], codec: str, reads: int, budget_s: float, tag: str) -> dict[str, Any]:
+def bench_one(
+    pages: list[Any], codec: str, reads: int, budget_s: float, tag: str
+) -> dict[str, Any]:
     """Write ``pages`` with ``codec`` into a fresh store, then time reads and the codec itself."""
     from lite_world.store.codec import train_dictionary
     from lite_world.store.lmdb_store import PageStore
@@ -113,7 +126,10 @@ def bench_one(pages: list[Any], codec: str, reads: int, budget_s: float, tag: st
     }
     out.update(_compacted(d / "pages.lmdb", len(pages)))
     if codec == "zstd+dict":
-        samples = [json.dumps(p.to_dict(), ensure_ascii=False, separators=(",", ":")).encode() for p in pages[:1000]]
+        samples = [
+            json.dumps(p.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+            for p in pages[:1000]
+        ]
         t = time.perf_counter()
         dct = train_dictionary(samples)
         out["dict_train_s"] = round(time.perf_counter() - t, 3)
@@ -128,7 +144,9 @@ def bench_one(pages: list[Any], codec: str, reads: int, budget_s: float, tag: st
             st.get(u)
         get = time_each(st.get, urls, max_seconds=deadline.left() / 3)
         get_dict = time_each(st.get_dict, urls, max_seconds=deadline.left() / 3)
-        groups = [rng.choice(st.next_id, size=10, replace=False).tolist() for _ in range(min(reads, 1000))]
+        groups = [
+            rng.choice(st.next_id, size=10, replace=False).tolist() for _ in range(min(reads, 1000))
+        ]
         many = time_each(st.get_many_by_id, groups, max_seconds=max(1.0, deadline.left() / 2))
         # the codec alone, on the stored values
         values = [st.codec.encode({**pages[i].to_dict(), "id": int(i)}) for i in sample[:2000]]
@@ -161,53 +179,108 @@ def bench_one(pages: list[Any], codec: str, reads: int, budget_s: float, tag: st
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_store_codec", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_store_codec", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--synthetic-pages", type=int, default=20_000, help="synthetic ~4 KB pages")
     ap.add_argument("--reads", type=int, default=5_000, help="random reads per series")
-    ap.add_argument("--budget", type=float, default=30.0, help="seconds of reading per (dataset, codec)")
+    ap.add_argument(
+        "--budget", type=float, default=30.0, help="seconds of reading per (dataset, codec)"
+    )
     ap.add_argument("--skip-demo", action="store_true")
-    ap.add_argument("--quick", action="store_true", help="5k synthetic pages, 2k reads, 10 s budget")
+    ap.add_argument(
+        "--quick", action="store_true", help="5k synthetic pages, 2k reads, 10 s budget"
+    )
     args = ap.parse_args(argv)
     name = NAME + ("_quick" if args.quick else "")  # quick runs never overwrite the full results
     if args.quick:
-        args.synthetic_pages, args.reads, args.budget = min(args.synthetic_pages, 5_000), 2_000, 10.0
+        args.synthetic_pages, args.reads, args.budget = (
+            min(args.synthetic_pages, 5_000),
+            2_000,
+            10.0,
+        )
 
     datasets: dict[str, list[Any]] = {}
     t = time.perf_counter()
     if not args.skip_demo:
         datasets["demo"] = demo_pages()
-    datasets[f"synthetic-4KB-{args.synthetic_pages // 1000}k"] = synthetic_pages(args.synthetic_pages)
+    datasets[f"synthetic-4KB-{args.synthetic_pages // 1000}k"] = synthetic_pages(
+        args.synthetic_pages
+    )
     prep_s = round(time.perf_counter() - t, 1)
 
     res: dict[str, Any] = {"config": vars(args), "prepare_s": prep_s, "results": {}}
     rows = []
     for ds, pages in datasets.items():
         md = np.array([len(p.markdown) for p in pages])
-        res["results"][ds] = {"pages": len(pages), "markdown_chars_mean": round(float(md.mean())), "markdown_chars_p50": int(np.median(md))}
+        res["results"][ds] = {
+            "pages": len(pages),
+            "markdown_chars_mean": round(float(md.mean())),
+            "markdown_chars_p50": int(np.median(md)),
+        }
         for codec in CODECS:
             r = bench_one(pages, codec, args.reads, args.budget, ds)
             res["results"][ds][codec] = r
-            rows.append({"dataset": ds, "codec": codec, "B/page disk": r["disk_bytes_per_page"],
-                         "B/page compact": r["compact_bytes_per_page"],
-                         "MB disk": r["disk_bytes"] / 2**20, "ratio": r["ratio"], "write p/s": r["write_pages_per_s"],
-                         "get p50 µs": r["get_p50_us"], "get10 p50 µs": r["get10_p50_us"],
-                         "enc µs": r["encode_p50_us"], "dec µs": r["decode_p50_us"], "json µs": r["json_p50_us"]})
+            rows.append(
+                {
+                    "dataset": ds,
+                    "codec": codec,
+                    "B/page disk": r["disk_bytes_per_page"],
+                    "B/page compact": r["compact_bytes_per_page"],
+                    "MB disk": r["disk_bytes"] / 2**20,
+                    "ratio": r["ratio"],
+                    "write p/s": r["write_pages_per_s"],
+                    "get p50 µs": r["get_p50_us"],
+                    "get10 p50 µs": r["get10_p50_us"],
+                    "enc µs": r["encode_p50_us"],
+                    "dec µs": r["decode_p50_us"],
+                    "json µs": r["json_p50_us"],
+                }
+            )
             print(f"{ds:>22} {codec:>9}: done", flush=True)
-    cols = ["dataset", "codec", "B/page disk", "B/page compact", "MB disk", "ratio", "write p/s", "get p50 µs", "get10 p50 µs", "enc µs", "dec µs", "json µs"]
+    cols = [
+        "dataset",
+        "codec",
+        "B/page disk",
+        "B/page compact",
+        "MB disk",
+        "ratio",
+        "write p/s",
+        "get p50 µs",
+        "get10 p50 µs",
+        "enc µs",
+        "dec µs",
+        "json µs",
+    ]
     print(table(rows, cols))
     for ds in datasets:
         r = res["results"][ds]
-        print(f"{ds}: {r['pages']} pages, markdown mean {r['markdown_chars_mean']} chars; "
-              f"dictionary {r['zstd+dict'].get('dict_bytes')} B trained in {r['zstd+dict'].get('dict_train_s')} s")
+        print(
+            f"{ds}: {r['pages']} pages, markdown mean {r['markdown_chars_mean']} chars; "
+            f"dictionary {r['zstd+dict'].get('dict_bytes')} B trained in {r['zstd+dict'].get('dict_train_s')} s"
+        )
     path = write_result(name, res)
     panels = {
-        "disk bytes per page (data.mdb)": {ds: {c: res["results"][ds][c]["disk_bytes_per_page"] for c in CODECS} for ds in datasets},
-        "bytes per page, compacted copy": {ds: {c: res["results"][ds][c]["compact_bytes_per_page"] for c in CODECS} for ds in datasets},
-        "PageStore.get(url) p50 (µs, hot)": {ds: {c: res["results"][ds][c]["get_p50_us"] for c in CODECS} for ds in datasets},
-        "codec decode p50 (µs)": {ds: {c: res["results"][ds][c]["decode_p50_us"] for c in CODECS} for ds in datasets},
-        "write rate (pages/s)": {ds: {c: res["results"][ds][c]["write_pages_per_s"] for c in CODECS} for ds in datasets},
+        "disk bytes per page (data.mdb)": {
+            ds: {c: res["results"][ds][c]["disk_bytes_per_page"] for c in CODECS} for ds in datasets
+        },
+        "bytes per page, compacted copy": {
+            ds: {c: res["results"][ds][c]["compact_bytes_per_page"] for c in CODECS}
+            for ds in datasets
+        },
+        "PageStore.get(url) p50 (µs, hot)": {
+            ds: {c: res["results"][ds][c]["get_p50_us"] for c in CODECS} for ds in datasets
+        },
+        "codec decode p50 (µs)": {
+            ds: {c: res["results"][ds][c]["decode_p50_us"] for c in CODECS} for ds in datasets
+        },
+        "write rate (pages/s)": {
+            ds: {c: res["results"][ds][c]["write_pages_per_s"] for c in CODECS} for ds in datasets
+        },
     }
-    png = plot_bar_panels(name, panels, title="Page store codecs (LMDB, 2 shared CPU cores; medians)")
+    png = plot_bar_panels(
+        name, panels, title="Page store codecs (LMDB, 2 shared CPU cores; medians)"
+    )
     print(f"\nwrote {path} and {png}")
     return res
 

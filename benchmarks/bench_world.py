@@ -38,7 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import CACHE_DIR, Deadline, plot_latency, rss_mb, summarize, table, time_calls, write_result
+from benchmarks._common import (
+    CACHE_DIR,
+    Deadline,
+    plot_latency,
+    rss_mb,
+    summarize,
+    table,
+    time_calls,
+    write_result,
+)
 
 NAME = "bench_world"
 TARGETS = {"search_miss_p50_ms": 15.0, "search_hit_p50_ms": 0.5, "browse_p50_ms": 3.0}
@@ -114,8 +123,15 @@ def _build_report(times: dict[str, float], n: int, total: float) -> dict[str, An
         "bm25": times.get("bm25_build", 0.0) + times.get("bm25_save", 0.0),
     }
     stages["other"] = max(0.0, total - sum(stages.values()) - times.get("load_embedder", 0.0))
-    out: dict[str, Any] = {"pages": n, "total_s": round(total, 2), "total_pages_per_s": round(n / total, 1)}
-    out["stages"] = {k: {"s": round(v, 2), "pages_per_s": round(n / v, 1) if v > 0 else None} for k, v in stages.items()}
+    out: dict[str, Any] = {
+        "pages": n,
+        "total_s": round(total, 2),
+        "total_pages_per_s": round(n / total, 1),
+    }
+    out["stages"] = {
+        k: {"s": round(v, 2), "pages_per_s": round(n / v, 1) if v > 0 else None}
+        for k, v in stages.items()
+    }
     out["raw_times_s"] = {k: round(v, 3) for k, v in times.items()}
     return out
 
@@ -140,8 +156,19 @@ def demo_queries() -> list[str]:
     rng = np.random.default_rng(3)
     titles: list[str] = []
     for name in DEMO_SOURCES:
-        titles += list(dict.fromkeys(str(p.get("title", "")).strip() for p in json.loads((DEMO_DATA / name).read_text())))
-    forms = ("{}", "what is {}", "{} history", "who founded {}", "{} location", "when was {} created")
+        titles += list(
+            dict.fromkeys(
+                str(p.get("title", "")).strip() for p in json.loads((DEMO_DATA / name).read_text())
+            )
+        )
+    forms = (
+        "{}",
+        "what is {}",
+        "{} history",
+        "who founded {}",
+        "{} location",
+        "when was {} created",
+    )
     for t in rng.permutation(np.array([t for t in titles if t], dtype=object)):
         out[forms[int(rng.integers(len(forms)))].format(t)] = None
     return list(out)
@@ -167,10 +194,15 @@ def phase_synthetic_build(n: int, seed: int, rebuild: bool) -> dict[str, Any]:
     gen_s = None
     if not jsonl.is_file():
         t = time.perf_counter()
-        write_jsonl(jsonl, (
-            {k: r[k] for k in ("url", "title", "text")}
-            for r in PageGenerator(seed=seed).rows(n, min_chars=1000, max_chars=3000, seed=seed + 1)
-        ))
+        write_jsonl(
+            jsonl,
+            (
+                {k: r[k] for k in ("url", "title", "text")}
+                for r in PageGenerator(seed=seed).rows(
+                    n, min_chars=1000, max_chars=3000, seed=seed + 1
+                )
+            ),
+        )
         gen_s = time.perf_counter() - t
     shutil.rmtree(world, ignore_errors=True)
     emb = HashEmbedder()
@@ -206,10 +238,18 @@ def phase_demo_build() -> dict[str, Any]:
     shutil.rmtree(world, ignore_errors=True)
     with stage_timer() as times:
         t = time.perf_counter()
-        m = build_world([DEMO_DATA / s for s in DEMO_SOURCES], world, BuildConfig(min_chars=DEMO_MIN_CHARS, show_progress=False))
+        m = build_world(
+            [DEMO_DATA / s for s in DEMO_SOURCES],
+            world,
+            BuildConfig(min_chars=DEMO_MIN_CHARS, show_progress=False),
+        )
         total = time.perf_counter() - t
     rep = _build_report(times, m.page_count, total)
-    rep.update(index_factory=m.index_factory, sizes=_sizes(world), build_peak_rss_mb=rss_mb().get("peak_rss_mb"))
+    rep.update(
+        index_factory=m.index_factory,
+        sizes=_sizes(world),
+        build_peak_rss_mb=rss_mb().get("peak_rss_mb"),
+    )
     shutil.rmtree(world, ignore_errors=True)
     return rep
 
@@ -229,17 +269,22 @@ def phase_queries(
 
     from lite_world.index.fusion import rrf
     from lite_world.index.searcher import SearchConfig
-    from lite_world.tools.visit import VisitTool
     from lite_world.tools.search import SearchTool
     from lite_world.tools.text import best_snippet
+    from lite_world.tools.visit import VisitTool
     from lite_world.world import World
 
-    out: dict[str, Any] = {"world": world_path, "rss": {"start": rss_mb()}, "latency": {}, "samples": {}}
+    out: dict[str, Any] = {
+        "world": world_path,
+        "rss": {"start": rss_mb()},
+        "latency": {},
+        "samples": {},
+    }
     out["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
     qiter = iter(queries)
 
     def take(m: int) -> list[str]:
-        got = [q for _, q in zip(range(m), qiter)]
+        got = [q for _, q in zip(range(m), qiter, strict=False)]
         if len(got) < m:
             raise SystemExit(f"not enough unique queries: need {m} more, have {len(got)}")
         return got
@@ -278,7 +323,9 @@ def phase_queries(
     for _ in range(max(1, n // B)):
         for i, nt in enumerate(threads):
             torch.set_num_threads(nt)
-            modes = ("hybrid", "dense", "sparse") if i == 0 else ("hybrid", "dense")  # sparse ignores torch threads
+            modes = (
+                ("hybrid", "dense", "sparse") if i == 0 else ("hybrid", "dense")
+            )  # sparse ignores torch threads
             for mode in modes:
                 w = worlds[mode]
                 qs = take(B)
@@ -292,7 +339,12 @@ def phase_queries(
             for q in qs:
                 timed(f"tool/hit/t{nt}", tool.search, q)
             # batched: 10 queries in one call (the tool's maximum), cost per query
-            timed(f"hybrid/miss-batch10-per-query/t{nt}", lambda b: worlds["hybrid"].search(b, k=10), take(B), per=B)
+            timed(
+                f"hybrid/miss-batch10-per-query/t{nt}",
+                lambda b: worlds["hybrid"].search(b, k=10),
+                take(B),
+                per=B,
+            )
         if not deadline:
             break
     for key in wall:
@@ -307,7 +359,9 @@ def phase_queries(
     torch.set_num_threads(threads[0])
     w = worlds["hybrid"]
     s = w.searcher
-    comp: dict[str, list[float]] = {k: [] for k in ("encode", "dense_ann", "bm25", "rrf", "lmdb_get10", "snippets10")}
+    comp: dict[str, list[float]] = {
+        k: [] for k in ("encode", "dense_ann", "bm25", "rrf", "lmdb_get10", "snippets10")
+    }
     deadline = Deadline(per_loop * 2)
     for q in take(min(n, 150)):
         t0 = time.perf_counter()
@@ -325,7 +379,9 @@ def phase_queries(
             if r is not None:
                 best_snippet(r["markdown"], q)
         t6 = time.perf_counter()
-        for key, a, b in zip(comp, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6)):
+        for key, a, b in zip(
+            comp, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6), strict=False
+        ):
             comp[key].append(b - a)
         if not deadline:
             break
@@ -338,8 +394,10 @@ def phase_queries(
     urls = [u for u in store.urls_of(rows.tolist()) if u]
     goals = take(len(urls))
     visit = VisitTool(w)
-    pairs = list(zip(urls, goals))
-    record("browse/visit", time_calls(lambda p: visit.visit(p[0], p[1]), pairs, max_seconds=per_loop))
+    pairs = list(zip(urls, goals, strict=False))
+    record(
+        "browse/visit", time_calls(lambda p: visit.visit(p[0], p[1]), pairs, max_seconds=per_loop)
+    )
     record("browse/get_page", time_calls(lambda p: w.get_page(p[0]), pairs, max_seconds=per_loop))
     found = sum(visit.visit(u, g).error is None for u, g in pairs[:20])
     out["browse_found_of_20"] = found
@@ -383,7 +441,9 @@ def phase_memory(world_path: str, n_queries: int) -> dict[str, Any]:
         s.search([q], 10)
     steps.append({"step": f"+ {n_queries} more searches", **rss_mb()})
     w = World(world_path)
-    _ = w.store  # opening the store resets the searcher: open it first, then hand over the loaded one
+    _ = (
+        w.store
+    )  # opening the store resets the searcher: open it first, then hand over the loaded one
     w._searcher = s  # reuse the loaded pieces; only the page store and snippet cache are new
     for q in qs[1:]:
         w.search([q], 10)
@@ -409,20 +469,29 @@ def phase_text_scaling(sizes_kb: list[int], reps: int) -> dict[str, Any]:
     rows = []
     for kb in sizes_kb:
         body = gen.page(rng, int(rng.integers(len(gen.topics))), kb * 1024)
-        page = Page.create("https://synthetic.lite-world/scaling", "Scaling", f"# Scaling\n\n{body}")
-        _, snip = time_calls(lambda g: best_snippet(page.markdown, g), goals)
-        _, vis = time_calls(lambda g: summ(page, g), goals)
-        rows.append({
-            "kb": kb,
-            "snippet_cpu_p50_ms": summarize(snip)["p50_ms"],
-            "search_10_snippets_ms": round(10 * summarize(snip)["p50_ms"], 3),
-            "browse_summary_cpu_p50_ms": summarize(vis)["p50_ms"],
-        })
+        page = Page.create(
+            "https://synthetic.lite-world/scaling", "Scaling", f"# Scaling\n\n{body}"
+        )
+        _, snip = time_calls(lambda g, page=page: best_snippet(page.markdown, g), goals)
+        _, vis = time_calls(lambda g, page=page: summ(page, g), goals)
+        rows.append(
+            {
+                "kb": kb,
+                "snippet_cpu_p50_ms": summarize(snip)["p50_ms"],
+                "search_10_snippets_ms": round(10 * summarize(snip)["p50_ms"], 3),
+                "browse_summary_cpu_p50_ms": summarize(vis)["p50_ms"],
+            }
+        )
     return {"rows": rows, "reps": reps}
 
 
 def phase_ann(
-    world_path: str, n_queries: int, seed: int, budget_s: float, pq: bool = False, real_queries: list[str] | None = None
+    world_path: str,
+    n_queries: int,
+    seed: int,
+    budget_s: float,
+    pq: bool = False,
+    real_queries: list[str] | None = None,
 ) -> dict[str, Any]:
     """Flat vs HNSW vs IVF on a world's vectors: per-query latency and recall@10 vs exact search.
 
@@ -437,7 +506,14 @@ def phase_ann(
 
     world = Path(world_path)
     meta = json.loads((world / "index" / "embeddings.json").read_text())
-    vecs = np.array(np.memmap(world / "index" / "embeddings.f32", dtype=np.float32, mode="r", shape=(meta["rows"], meta["dim"])))
+    vecs = np.array(
+        np.memmap(
+            world / "index" / "embeddings.f32",
+            dtype=np.float32,
+            mode="r",
+            shape=(meta["rows"], meta["dim"]),
+        )
+    )
     if real_queries:
         import torch
 
@@ -448,9 +524,16 @@ def phase_ann(
         n_queries = len(qv)
     else:
         # held-out queries: new pages from the same topics, embedded like the index (title + summary)
-        rows = PageGenerator(seed=seed).rows(n_queries, min_chars=1000, max_chars=3000, seed=seed + 99, host="heldout.example")
+        rows = PageGenerator(seed=seed).rows(
+            n_queries, min_chars=1000, max_chars=3000, seed=seed + 99, host="heldout.example"
+        )
         qv = HashEmbedder().encode([make_summary(r["title"], r["text"]) for r in rows])
-    out: dict[str, Any] = {"n": int(vecs.shape[0]), "queries": n_queries, "omp_threads": faiss.omp_get_max_threads(), "indexes": {}}
+    out: dict[str, Any] = {
+        "n": int(vecs.shape[0]),
+        "queries": n_queries,
+        "omp_threads": faiss.omp_get_max_threads(),
+        "indexes": {},
+    }
     samples: dict[str, list[float]] = {}
     t = time.perf_counter()
     flat = DenseIndex.build(vecs, "Flat")
@@ -458,7 +541,9 @@ def phase_ann(
     exact, _ = flat.search(qv, 10)
     world_factory = json.loads((world / "index" / "dense.json").read_text())["factory"]
     n = int(vecs.shape[0])
-    nlist = 1024 if n >= 60_000 else max(16, int(4 * n**0.5))  # ~4·sqrt(n), 1024 at 100k as in perf-baseline
+    nlist = (
+        1024 if n >= 60_000 else max(16, int(4 * n**0.5))
+    )  # ~4·sqrt(n), 1024 at 100k as in perf-baseline
     specs = [
         ("Flat", "Flat", {}),
         ("HNSW32 ef64", "HNSW32", {"efSearch": 64}),
@@ -466,8 +551,16 @@ def phase_ann(
         (f"IVF{nlist},Flat np16", f"IVF{nlist},Flat", {"nprobe": 16}),
         (f"IVF{nlist},Flat np32 (default)", f"IVF{nlist},Flat", {"nprobe": 32}),
     ]
-    if pq and n >= 50_000:  # PQ needs >= 9,984 training points per sub-quantizer; at 1M+ the auto factory is IVF-PQ-Refine
-        specs.append((f"IVF{nlist},PQ48,Refine(SQ8) np32", f"IVF{nlist},PQ48,Refine(SQ8)", {"nprobe": 32, "k_factor": 4}))
+    if (
+        pq and n >= 50_000
+    ):  # PQ needs >= 9,984 training points per sub-quantizer; at 1M+ the auto factory is IVF-PQ-Refine
+        specs.append(
+            (
+                f"IVF{nlist},PQ48,Refine(SQ8) np32",
+                f"IVF{nlist},PQ48,Refine(SQ8)",
+                {"nprobe": 32, "k_factor": 4},
+            )
+        )
     built: dict[str, tuple[Any, float]] = {"Flat": (flat.index, flat_build)}
     per_loop = budget_s / (len(specs) + 1)
     for label, factory, params in specs:
@@ -475,7 +568,10 @@ def phase_ann(
             if factory == world_factory:
                 t = time.perf_counter()
                 idx = DenseIndex.load(world).index
-                built[factory] = (idx, float("nan"))  # built during the world build (see build stages)
+                built[factory] = (
+                    idx,
+                    float("nan"),
+                )  # built during the world build (see build stages)
             else:
                 t = time.perf_counter()
                 idx = DenseIndex.build(vecs, factory).index
@@ -483,8 +579,17 @@ def phase_ann(
         index, build_s = built[factory]
         di = DenseIndex(index, factory, params, use_gpu=False)
         ids, _ = di.search(qv, 10)
-        recall = float(np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(ids, exact)]))
-        secs, cpus = time_calls(lambda i: di.search(qv[i : i + 1], 10), range(len(qv)), max_seconds=per_loop)
+        recall = float(
+            np.mean(
+                [
+                    len(set(a.tolist()) & set(b.tolist())) / 10
+                    for a, b in zip(ids, exact, strict=False)
+                ]
+            )
+        )
+        secs, cpus = time_calls(
+            lambda i, di=di: di.search(qv[i : i + 1], 10), range(len(qv)), max_seconds=per_loop
+        )
         t = time.perf_counter()
         di.search(qv, 10)
         batch_qps = len(qv) / (time.perf_counter() - t)
@@ -505,17 +610,32 @@ def phase_ann(
 def _latency_rows(q: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, s in q["latency"].items():
-        rows.append({"what": key, "n": s.get("n"), "p50 ms": s.get("p50_ms"), "p90 ms": s.get("p90_ms"),
-                     "p99 ms": s.get("p99_ms"), "cpu p50 ms": s.get("cpu_p50_ms")})
+        rows.append(
+            {
+                "what": key,
+                "n": s.get("n"),
+                "p50 ms": s.get("p50_ms"),
+                "p90 ms": s.get("p90_ms"),
+                "p99 ms": s.get("p99_ms"),
+                "cpu p50 ms": s.get("cpu_p50_ms"),
+            }
+        )
     return rows
 
 
 def _print_queries(title: str, q: dict[str, Any]) -> None:
-    print(f"\n== {title}: {q['pages']} pages, index {q['index_factory']}, bm25 backend {q['bm25_backend']} ==")
+    print(
+        f"\n== {title}: {q['pages']} pages, index {q['index_factory']}, bm25 backend {q['bm25_backend']} =="
+    )
     print(table(_latency_rows(q), ["what", "n", "p50 ms", "p90 ms", "p99 ms", "cpu p50 ms"]))
     b = q["breakdown_hybrid_miss"]
-    print("hybrid miss breakdown p50 ms: " + ", ".join(f"{k} {v.get('p50_ms', float('nan')):.3g}" for k, v in b.items()))
-    print(f"RSS MiB: {q['rss']}  open+warm s: {q['open_and_warm_s']}  loadavg {q['loadavg_start']} -> {q['loadavg_end']}")
+    print(
+        "hybrid miss breakdown p50 ms: "
+        + ", ".join(f"{k} {v.get('p50_ms', float('nan')):.3g}" for k, v in b.items())
+    )
+    print(
+        f"RSS MiB: {q['rss']}  open+warm s: {q['open_and_warm_s']}  loadavg {q['loadavg_start']} -> {q['loadavg_end']}"
+    )
 
 
 def _print_build(title: str, b: dict[str, Any]) -> None:
@@ -529,38 +649,87 @@ def _print_build(title: str, b: dict[str, Any]) -> None:
 
 
 def _print_ann(a: dict[str, Any], what: str) -> None:
-    print(f"\n== ANN at {a['n']} vectors ({what}), batch-1 search, {a['queries']} queries; world uses {a['world_factory']} ==")
-    rows = [{"index": k, "build s": v["build_s"], "p50 ms": v["p50_ms"], "p99 ms": v["p99_ms"], "cpu p50 ms": v["cpu_p50_ms"],
-             "batch q/s": v["batch_qps"], "recall@10": v["recall@10"]} for k, v in a["indexes"].items()]
-    print(table(rows, ["index", "build s", "p50 ms", "p99 ms", "cpu p50 ms", "batch q/s", "recall@10"]))
+    print(
+        f"\n== ANN at {a['n']} vectors ({what}), batch-1 search, {a['queries']} queries; world uses {a['world_factory']} =="
+    )
+    rows = [
+        {
+            "index": k,
+            "build s": v["build_s"],
+            "p50 ms": v["p50_ms"],
+            "p99 ms": v["p99_ms"],
+            "cpu p50 ms": v["cpu_p50_ms"],
+            "batch q/s": v["batch_qps"],
+            "recall@10": v["recall@10"],
+        }
+        for k, v in a["indexes"].items()
+    ]
+    print(
+        table(
+            rows, ["index", "build s", "p50 ms", "p99 ms", "cpu p50 ms", "batch q/s", "recall@10"]
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_world", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_world", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--pages", type=int, default=100_000, help="synthetic world size")
     ap.add_argument("--queries", type=int, default=200, help="queries per latency series")
     ap.add_argument("--browse", type=int, default=300, help="browse calls")
-    ap.add_argument("--ann-queries", type=int, default=1000, help="held-out query vectors for recall@10")
-    ap.add_argument("--threads", type=str, default="1,2", help="torch threads for query encoding, comma-separated")
+    ap.add_argument(
+        "--ann-queries", type=int, default=1000, help="held-out query vectors for recall@10"
+    )
+    ap.add_argument(
+        "--threads",
+        type=str,
+        default="1,2",
+        help="torch threads for query encoding, comma-separated",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--budget", type=float, default=240.0, help="seconds of measuring per world (loops stop early)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=240.0,
+        help="seconds of measuring per world (loops stop early)",
+    )
     ap.add_argument("--skip-demo", action="store_true")
     ap.add_argument("--skip-synthetic", action="store_true")
     ap.add_argument(
-        "--demo-build", action="store_true",
+        "--demo-build",
+        action="store_true",
         help="time a fresh demo-world build (real MiniLM on CPU, ~5-10 min) into results/bench_world_demo_build.json",
     )
-    ap.add_argument("--rebuild", action="store_true", help="rebuild the synthetic world even if cached")
-    ap.add_argument("--ann-pq", action="store_true", help="also build IVF-PQ-Refine (the >2M default; minutes to train)")
-    ap.add_argument("--quick", action="store_true", help="20k pages, 60 queries, 1 thread, 300 ANN queries")
+    ap.add_argument(
+        "--rebuild", action="store_true", help="rebuild the synthetic world even if cached"
+    )
+    ap.add_argument(
+        "--ann-pq",
+        action="store_true",
+        help="also build IVF-PQ-Refine (the >2M default; minutes to train)",
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="20k pages, 60 queries, 1 thread, 300 ANN queries"
+    )
     args = ap.parse_args(argv)
     name = NAME + ("_quick" if args.quick else "")  # quick runs never overwrite the full results
     if args.quick:
-        args.pages, args.queries, args.browse, args.ann_queries = min(args.pages, 20_000), 60, 100, 300
+        args.pages, args.queries, args.browse, args.ann_queries = (
+            min(args.pages, 20_000),
+            60,
+            100,
+            300,
+        )
         args.threads, args.budget = "1", min(args.budget, 90.0)
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     res: dict[str, Any] = {"config": vars(args), "targets": TARGETS}
-    need = sum((5 if i == 0 else 4) * args.queries + 10 for i in range(len(threads))) * 11 // 10 + 150 + args.browse + 20
+    need = (
+        sum((5 if i == 0 else 4) * args.queries + 10 for i in range(len(threads))) * 11 // 10
+        + 150
+        + args.browse
+        + 20
+    )
     panels: dict[str, dict[str, list[float]]] = {}
 
     if args.demo_build:
@@ -577,15 +746,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         demo = ensure_demo_world(show_progress=False)
         res["demo_open_s"] = round(time.perf_counter() - t, 1)
         manifest = json.loads((demo / "manifest.json").read_text())
-        res["demo_manifest"] = {k: manifest.get(k) for k in ("page_count", "index_factory", "build_seconds")}
+        res["demo_manifest"] = {
+            k: manifest.get(k) for k in ("page_count", "index_factory", "build_seconds")
+        }
         qs = demo_queries()
         if len(qs) < need + args.ann_queries:
-            raise SystemExit(f"demo has {len(qs)} unique queries, the settings need {need + args.ann_queries}: lower --queries")
+            raise SystemExit(
+                f"demo has {len(qs)} unique queries, the settings need {need + args.ann_queries}: lower --queries"
+            )
         q = _in_child(phase_queries, str(demo), qs, threads, args.queries, args.browse, args.budget)
         res["demo"] = q
         _print_queries("demo world", q)
-        panels["demo world (%d pages): search & browse" % q["pages"]] = q.pop("samples")
-        a = _in_child(phase_ann, str(demo), args.ann_queries, args.seed, args.budget / 4, False, qs[-args.ann_queries:])
+        panels[f"demo world ({q['pages']} pages): search & browse"] = q.pop("samples")
+        a = _in_child(
+            phase_ann,
+            str(demo),
+            args.ann_queries,
+            args.seed,
+            args.budget / 4,
+            False,
+            qs[-args.ann_queries :],
+        )
         a.pop("samples")
         res["demo_ann"] = a
         _print_ann(a, "real MiniLM vectors of the demo pages, MiniLM-encoded demo queries")
@@ -597,26 +778,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["synthetic_build"] = b
         _print_build("synthetic world", b)
         qs = PageGenerator(seed=args.seed).queries(need, seed=args.seed + 7)
-        q = _in_child(phase_queries, b["world"], qs, threads, args.queries, args.browse, args.budget)
+        q = _in_child(
+            phase_queries, b["world"], qs, threads, args.queries, args.browse, args.budget
+        )
         res["synthetic"] = q
         _print_queries("synthetic world", q)
-        panels["synthetic world (%d pages): search & browse" % q["pages"]] = q.pop("samples")
+        panels[f"synthetic world ({q['pages']} pages): search & browse"] = q.pop("samples")
         m = _in_child(phase_memory, b["world"], min(args.queries, 100))
         res["synthetic_memory"] = m
-        print(f"\n== RSS of a hybrid world at {b['pages']} pages (MiB; BM25 backend {m['bm25_backend']}) ==")
+        print(
+            f"\n== RSS of a hybrid world at {b['pages']} pages (MiB; BM25 backend {m['bm25_backend']}) =="
+        )
         print(table(m["steps"], ["step", "rss_mb", "anon_mb", "file_mb", "peak_rss_mb"]))
-        a = _in_child(phase_ann, b["world"], args.ann_queries, args.seed, args.budget / 2, args.ann_pq)
+        a = _in_child(
+            phase_ann, b["world"], args.ann_queries, args.seed, args.budget / 2, args.ann_pq
+        )
         res["ann"] = a
         _print_ann(a, "HashEmbedder vectors, held-out synthetic pages as queries")
-        panels["dense index alone, %d vectors (batch 1)" % a["n"]] = a.pop("samples")
+        panels[f"dense index alone, {a['n']} vectors (batch 1)"] = a.pop("samples")
 
     ts = phase_text_scaling([1, 2, 4, 8, 16, 32, 64], 30 if args.quick else 100)
     res["text_scaling"] = ts
     print("\n== per-result snippet and browse summary, CPU ms vs page size (Markdown KB) ==")
-    print(table(ts["rows"], ["kb", "snippet_cpu_p50_ms", "search_10_snippets_ms", "browse_summary_cpu_p50_ms"]))
+    print(
+        table(
+            ts["rows"],
+            ["kb", "snippet_cpu_p50_ms", "search_10_snippets_ms", "browse_summary_cpu_p50_ms"],
+        )
+    )
 
     path = write_result(name, res)
-    png = plot_latency(name, panels, title="lite-world core latency (2 shared CPU cores; medians are noisy)")
+    png = plot_latency(
+        name, panels, title="lite-world core latency (2 shared CPU cores; medians are noisy)"
+    )
     print(f"\nwrote {path} and {png}")
     return res
 

@@ -20,9 +20,13 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.run_all", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.run_all", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--quick", action="store_true", help="quick mode for every benchmark")
-    ap.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these (repeatable)")
+    ap.add_argument(
+        "--only", choices=sorted(BENCHMARKS), action="append", help="run only these (repeatable)"
+    )
     args = ap.parse_args(argv)
     for name, fn in BENCHMARKS.items():
         if args.only and name not in args.only:

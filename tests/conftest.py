@@ -27,6 +27,7 @@ def pytest_configure(config):  # noqa: D103
 
     torch.set_num_threads(1)
 
+
 import pytest  # noqa: E402
 
 from lite_world.demo import DEMO_DATA  # noqa: E402
@@ -57,7 +58,9 @@ def embedder():
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory, musique) -> Path:
     """``[{title, text}]`` paragraphs of the first five questions, as a Wikipedia-corpus JSON."""
-    paras = [{"title": p["title"], "text": p["paragraph_text"]} for q in musique for p in q["paragraphs"]]
+    paras = [
+        {"title": p["title"], "text": p["paragraph_text"]} for q in musique for p in q["paragraphs"]
+    ]
     path = tmp_path_factory.mktemp("corpus") / "tiny_musique.json"
     path.write_text(json.dumps(paras, ensure_ascii=False))
     return path
@@ -69,7 +72,9 @@ def tiny_world(tmp_path_factory, tiny_corpus, embedder) -> Path:
     from lite_world.build import BuildConfig, build_world
 
     out = tmp_path_factory.mktemp("worlds") / "tiny"
-    build_world([tiny_corpus], out, BuildConfig(min_chars=20, show_progress=False), embedder=embedder)
+    build_world(
+        [tiny_corpus], out, BuildConfig(min_chars=20, show_progress=False), embedder=embedder
+    )
     return out
 
 

@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHECKPOINT_PREFIX", "bf16_autocast", "checkpoint_dirs", "prune_checkpoints", "write_dir"]
+__all__ = [
+    "CHECKPOINT_PREFIX",
+    "bf16_autocast",
+    "checkpoint_dirs",
+    "prune_checkpoints",
+    "write_dir",
+]
 
 CHECKPOINT_PREFIX = "checkpoint-"
 """Checkpoints are ``output_dir/checkpoint-{step:06d}/``."""
@@ -37,9 +43,14 @@ def write_dir(final: Path, write: Callable[[Path], Any]) -> None:
 
 def checkpoint_dirs(output_dir: Path) -> list[Path]:
     """The complete checkpoints of a run (those with ``trainer_state.json``), oldest first."""
-    found = [p for p in output_dir.glob(f"{CHECKPOINT_PREFIX}*") if p.is_dir()
-             and p.name[len(CHECKPOINT_PREFIX):].isdigit() and (p / "trainer_state.json").is_file()]
-    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+    found = [
+        p
+        for p in output_dir.glob(f"{CHECKPOINT_PREFIX}*")
+        if p.is_dir()
+        and p.name[len(CHECKPOINT_PREFIX) :].isdigit()
+        and (p / "trainer_state.json").is_file()
+    ]
+    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX) :]))
 
 
 def prune_checkpoints(output_dir: Path, keep: int) -> None:

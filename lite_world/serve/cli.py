@@ -23,6 +23,7 @@ from lite_world.serve.config import TOKEN_ENV, ServeConfig
 
 __all__ = ["add_serve_parser", "config_from_args"]
 
+
 def add_serve_parser(sub: Any) -> None:
     """Register ``serve`` on an argparse sub-parsers object."""
     p = sub.add_parser(

@@ -10,9 +10,9 @@ Example:
 
 from lite_world.sft.cleaning import CLEANING_STEPS, clean_messages
 from lite_world.sft.export import write_records
-from lite_world.sft.records import make_record, read_records, validate_record
 from lite_world.sft.filters import FILTERS, RULES, check_all
 from lite_world.sft.pipeline import SFTDataConfig, SFTDataResult, build_sft_data, token_counter
+from lite_world.sft.records import make_record, read_records, validate_record
 from lite_world.sft.trajectory import Trajectory, read_trajectories
 
 __all__ = [

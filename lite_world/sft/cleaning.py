@@ -41,7 +41,9 @@ _RESPONSE_TAGS = ("<tool_response>", "<information>")
 
 
 def standard_system_prompt(
-    messages: Sequence[Message], action_format: ActionFormat = "tool_call", date: str | None = DEFAULT_DATE
+    messages: Sequence[Message],
+    action_format: ActionFormat = "tool_call",
+    date: str | None = DEFAULT_DATE,
 ) -> list[Message]:
     """C1: replace (or insert) the system prompt with the env's standard one.
 
@@ -55,7 +57,9 @@ def standard_system_prompt(
     return [prompt, *rest]
 
 
-def shorten_answer(messages: Sequence[Message], answers: Sequence[str], max_chars: int = 100) -> list[Message]:
+def shorten_answer(
+    messages: Sequence[Message], answers: Sequence[str], max_chars: int = 100
+) -> list[Message]:
     """C2: replace a final answer longer than ``max_chars`` characters with ``answers[0]``.
 
     Only the last ``<answer>...</answer>`` block of the last assistant message changes.

@@ -53,22 +53,39 @@ def write_records(records: Sequence[Record], out_dir: str | Path) -> dict[str, P
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"hf_jsonl": out / HF_JSONL, "hf_parquet": out / HF_PARQUET, "verl_parquet": out / VERL_PARQUET}
+    paths = {
+        "hf_jsonl": out / HF_JSONL,
+        "hf_parquet": out / HF_PARQUET,
+        "verl_parquet": out / VERL_PARQUET,
+    }
     with open(paths["hf_jsonl"], "w", encoding="utf-8") as f:
         for r in records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
     meta = pa.struct([(k, pa.int64()) for k in ("turns", "tool_calls", "search", "visit")])
-    hf_schema = pa.schema([
-        ("id", pa.string()), ("messages", pa.list_(message)), ("question", pa.string()),
-        ("answers", pa.list_(pa.string())), ("data_source", pa.string()), ("meta", meta),
-    ])
+    hf_schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("messages", pa.list_(message)),
+            ("question", pa.string()),
+            ("answers", pa.list_(pa.string())),
+            ("data_source", pa.string()),
+            ("meta", meta),
+        ]
+    )
     pq.write_table(pa.Table.from_pylist(list(records), schema=hf_schema), paths["hf_parquet"])
-    extra = pa.struct([("id", pa.string()), ("question", pa.string()), ("answers", pa.list_(pa.string()))])
-    verl_schema = pa.schema([("messages", pa.list_(message)), ("data_source", pa.string()), ("extra_info", extra)])
+    extra = pa.struct(
+        [("id", pa.string()), ("question", pa.string()), ("answers", pa.list_(pa.string()))]
+    )
+    verl_schema = pa.schema(
+        [("messages", pa.list_(message)), ("data_source", pa.string()), ("extra_info", extra)]
+    )
     rows = [
-        {"messages": r["messages"], "data_source": r["data_source"],
-         "extra_info": {"id": r["id"], "question": r["question"], "answers": r["answers"]}}
+        {
+            "messages": r["messages"],
+            "data_source": r["data_source"],
+            "extra_info": {"id": r["id"], "question": r["question"], "answers": r["answers"]},
+        }
         for r in records
     ]
     pq.write_table(pa.Table.from_pylist(rows, schema=verl_schema), paths["verl_parquet"])

@@ -62,7 +62,9 @@ DEFAULT_ALLOWED_TOOLS: tuple[str, ...] = ("search", "visit")
 RULES: tuple[str, ...] = ("F1", "F2", "F3", "F4", "F5", "F6", "F7")
 
 # Mojibake: UTF-8 bytes decoded as Latin-1/CP-1252 ("Ã©" for "é", "â€™" for "’", "Â " for NBSP).
-_MOJIBAKE = re.compile(r"Ã[\u0080-\u00bf]|â€[\u0080-\u00bf\u2018-\u203a\u0153\u02dc™]|Â[\u00a0-\u00bf]")
+_MOJIBAKE = re.compile(
+    r"Ã[\u0080-\u00bf]|â€[\u0080-\u00bf\u2018-\u203a\u0153\u02dc™]|Â[\u00a0-\u00bf]"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _BOXED = re.compile(r"\\boxed\s*\{")
 # Texts the env (or a tool) returns for a call it could not run.
@@ -107,7 +109,9 @@ def incorrect_answer(traj: Trajectory, *, judge: LLMJudge | None = None) -> str 
     if not traj.answers:
         return "F1_incorrect"
     if judge is not None:
-        res = compute_reward(answer, list(traj.answers), question=traj.question, kind="judge", judge=judge)
+        res = compute_reward(
+            answer, list(traj.answers), question=traj.question, kind="judge", judge=judge
+        )
         return None if res.reward >= 1.0 else "F1_incorrect"
     judged = traj.reward_info.get("judged")
     if isinstance(judged, bool):
@@ -127,7 +131,9 @@ def repeated_calls(traj: Trajectory, *, max_repeats: int = 3) -> str | None:
         >>> repeated_calls(Trajectory.from_episode({"messages": msgs[:4]})) is None
         True
     """
-    keys = Counter(json.dumps([c.name, c.arguments], sort_keys=True, default=str) for c in traj.tool_calls)
+    keys = Counter(
+        json.dumps([c.name, c.arguments], sort_keys=True, default=str) for c in traj.tool_calls
+    )
     return "F2_repeated_call" if keys and max(keys.values()) > max_repeats else None
 
 
@@ -136,7 +142,9 @@ def few_tool_calls(traj: Trajectory, *, min_calls: int = 2) -> str | None:
     return "F3_too_few_calls" if len(traj.tool_calls) < min_calls else None
 
 
-def unknown_tools(traj: Trajectory, *, allowed: Sequence[str] = DEFAULT_ALLOWED_TOOLS) -> str | None:
+def unknown_tools(
+    traj: Trajectory, *, allowed: Sequence[str] = DEFAULT_ALLOWED_TOOLS
+) -> str | None:
     """F4: drop when any tool call names a tool outside ``allowed``.
 
     Example:
@@ -189,7 +197,9 @@ def tool_errors(traj: Trajectory, *, max_errors: int = 2) -> str | None:
         if has_steps:
             n += turn.error is not None
         else:
-            n += turn.kind in ("error", "none") or bool(turn.response and _ERROR_RESPONSE.match(turn.response))
+            n += turn.kind in ("error", "none") or bool(
+                turn.response and _ERROR_RESPONSE.match(turn.response)
+            )
     return "F6_tool_errors" if n > max_errors else None
 
 
@@ -237,8 +247,11 @@ def check_all(
 ) -> list[str]:
     """Every reason code ``traj`` fails among ``rules`` (empty: keep it), in rule order."""
     kwargs = {
-        "F1": {"judge": judge}, "F2": {"max_repeats": max_repeats}, "F3": {"min_calls": min_calls},
-        "F4": {"allowed": allowed_tools}, "F6": {"max_errors": max_errors},
+        "F1": {"judge": judge},
+        "F2": {"max_repeats": max_repeats},
+        "F3": {"min_calls": min_calls},
+        "F4": {"allowed": allowed_tools},
+        "F6": {"max_errors": max_errors},
     }
     reasons = []
     for rule in rules:

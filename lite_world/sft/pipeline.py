@@ -38,8 +38,8 @@ from lite_world.errors import ConfigError, TaskError
 from lite_world.reward.judge import LLMJudge
 from lite_world.sft.cleaning import CLEANING_STEPS, clean_messages
 from lite_world.sft.export import write_records
-from lite_world.sft.records import make_record
 from lite_world.sft.filters import DEFAULT_ALLOWED_TOOLS, RULES, check_all
+from lite_world.sft.records import make_record
 from lite_world.sft.report import summarize_build, write_report
 from lite_world.sft.trajectory import Trajectory
 from lite_world.tools.prompts import DEFAULT_DATE
@@ -56,17 +56,39 @@ TokenCounter = Callable[[Sequence[Mapping[str, str]]], int]
 class SFTDataConfig(ConfigMixin):
     """How teacher trajectories become SFT data (defaults: the paper's rules)."""
 
-    rules: tuple[str, ...] = field(default=RULES, metadata={"help": "Filters to apply, among F1..F7."})
-    cleaning: tuple[str, ...] = field(default=CLEANING_STEPS, metadata={"help": "Cleaning steps, among C1..C4."})
-    max_repeats: int = field(default=3, metadata={"help": "F2: most times one tool call may occur."})
-    min_tool_calls: int = field(default=2, metadata={"help": "F3: fewest tool calls a kept trajectory has."})
-    allowed_tools: tuple[str, ...] = field(default=DEFAULT_ALLOWED_TOOLS, metadata={"help": "F4: the allowed tools."})
-    max_tool_errors: int = field(default=2, metadata={"help": "F6: most tool-call errors a kept trajectory has."})
-    max_answer_chars: int = field(default=100, metadata={"help": "C2: longer answers become the reference answer."})
-    action_format: str = field(default="tool_call", metadata={"help": "The env's action format (C1's system prompt)."})
-    date: str | None = field(default=DEFAULT_DATE, metadata={"help": "C1: the date line of the system prompt."})
-    dedup: bool = field(default=True, metadata={"help": "Drop conversations identical to a kept one ('duplicate')."})
-    data_source: str = field(default="lite-world", metadata={"help": "The records' data_source field."})
+    rules: tuple[str, ...] = field(
+        default=RULES, metadata={"help": "Filters to apply, among F1..F7."}
+    )
+    cleaning: tuple[str, ...] = field(
+        default=CLEANING_STEPS, metadata={"help": "Cleaning steps, among C1..C4."}
+    )
+    max_repeats: int = field(
+        default=3, metadata={"help": "F2: most times one tool call may occur."}
+    )
+    min_tool_calls: int = field(
+        default=2, metadata={"help": "F3: fewest tool calls a kept trajectory has."}
+    )
+    allowed_tools: tuple[str, ...] = field(
+        default=DEFAULT_ALLOWED_TOOLS, metadata={"help": "F4: the allowed tools."}
+    )
+    max_tool_errors: int = field(
+        default=2, metadata={"help": "F6: most tool-call errors a kept trajectory has."}
+    )
+    max_answer_chars: int = field(
+        default=100, metadata={"help": "C2: longer answers become the reference answer."}
+    )
+    action_format: str = field(
+        default="tool_call", metadata={"help": "The env's action format (C1's system prompt)."}
+    )
+    date: str | None = field(
+        default=DEFAULT_DATE, metadata={"help": "C1: the date line of the system prompt."}
+    )
+    dedup: bool = field(
+        default=True, metadata={"help": "Drop conversations identical to a kept one ('duplicate')."}
+    )
+    data_source: str = field(
+        default="lite-world", metadata={"help": "The records' data_source field."}
+    )
 
     def __post_init__(self) -> None:
         bad = [r for r in self.rules if r not in RULES]
@@ -76,7 +98,9 @@ class SFTDataConfig(ConfigMixin):
         if bad:
             raise ConfigError(f"Expects cleaning steps among {CLEANING_STEPS}, actual: {bad}")
         if self.action_format not in ACTION_FORMATS:
-            raise ConfigError(f"Expects action_format in {ACTION_FORMATS}, actual: {self.action_format!r}")
+            raise ConfigError(
+                f"Expects action_format in {ACTION_FORMATS}, actual: {self.action_format!r}"
+            )
         for name in ("max_repeats", "min_tool_calls", "max_tool_errors", "max_answer_chars"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"Expects {name} >= 0, actual: {getattr(self, name)}")
@@ -153,28 +177,49 @@ def build_sft_data(
             logger.warning("skipping record %d: %s", total, exc)
             continue
         reasons = check_all(
-            traj, rules=config.rules, judge=judge, max_repeats=config.max_repeats,
-            min_calls=config.min_tool_calls, allowed_tools=config.allowed_tools, max_errors=config.max_tool_errors,
+            traj,
+            rules=config.rules,
+            judge=judge,
+            max_repeats=config.max_repeats,
+            min_calls=config.min_tool_calls,
+            allowed_tools=config.allowed_tools,
+            max_errors=config.max_tool_errors,
         )
         if reasons:
             dropped.append((traj.id, reasons))
             continue
         messages = clean_messages(
-            traj.messages, answers=traj.answers, action_format=config.action_format,  # type: ignore[arg-type]
-            date=config.date, max_answer_chars=config.max_answer_chars, steps=config.cleaning,
+            traj.messages,
+            answers=traj.answers,
+            action_format=config.action_format,  # type: ignore[arg-type]
+            date=config.date,
+            max_answer_chars=config.max_answer_chars,
+            steps=config.cleaning,
         )
-        key = json.dumps([m["content"] for m in messages if m["role"] == "assistant"] + [traj.question])
+        key = json.dumps(
+            [m["content"] for m in messages if m["role"] == "assistant"] + [traj.question]
+        )
         if config.dedup and key in seen:
             dropped.append((traj.id, ["duplicate"]))
             continue
         seen.add(key)
-        record = make_record(traj.id, messages, question=traj.question, answers=traj.answers, data_source=config.data_source)
+        record = make_record(
+            traj.id,
+            messages,
+            question=traj.question,
+            answers=traj.answers,
+            data_source=config.data_source,
+        )
         records.append(record)
         tokens.append(counter(messages))
         turns.append(record["meta"]["turns"])
     report = summarize_build(
-        total, [r for _, r in dropped], token_counts=tokens, turns=turns,
-        token_unit="tokens" if count_tokens else "chars/4", invalid=invalid,
+        total,
+        [r for _, r in dropped],
+        token_counts=tokens,
+        turns=turns,
+        token_unit="tokens" if count_tokens else "chars/4",
+        invalid=invalid,
     )
     report["config"] = config.to_dict()
     paths: dict[str, Path] = {}

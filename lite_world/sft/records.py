@@ -89,7 +89,9 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if p.is_dir():
         found = [p / name for name in DATA_FILES if (p / name).is_file()]
         if not found:
-            raise ConfigError(f"Expects a directory with {' or '.join(DATA_FILES)}, actual: none in {str(p)!r}")
+            raise ConfigError(
+                f"Expects a directory with {' or '.join(DATA_FILES)}, actual: none in {str(p)!r}"
+            )
         p = found[0]
     if not p.is_file():
         raise ConfigError(
@@ -112,7 +114,9 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as exc:
-                        raise TaskError(f"Expects one JSON record per line, actual: {p}:{number}: {exc}") from exc
+                        raise TaskError(
+                            f"Expects one JSON record per line, actual: {p}:{number}: {exc}"
+                        ) from exc
     if not rows:
         raise TaskError(f"Expects at least one record, actual: none in {p}")
     for index, row in enumerate(rows):
@@ -130,14 +134,20 @@ def validate_record(record: Any, where: str = "record") -> None:
         lite_world.errors.TaskError: Expects at least one assistant message in record (id 'q7'), actual: roles ['user']
     """
     if not isinstance(record, Mapping):
-        raise TaskError(f"Expects a dict with 'messages' in {where}, actual: {type(record).__name__}")
+        raise TaskError(
+            f"Expects a dict with 'messages' in {where}, actual: {type(record).__name__}"
+        )
     if "id" in record:
         where = f"{where} (id {record['id']!r})"
     messages = record.get("messages")
     if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
         raise TaskError(f"Expects a non-empty 'messages' list in {where}, actual: {messages!r:.80}")
     for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+        if (
+            not isinstance(m, Mapping)
+            or m.get("role") not in ROLES
+            or not isinstance(m.get("content"), str)
+        ):
             raise TaskError(
                 f"Expects message {i} of {where} to be {{'role': one of {ROLES}, 'content': str}}, actual: {m!r:.120}"
             )

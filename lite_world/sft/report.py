@@ -36,8 +36,11 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
     if not values:
         return {"n": 0, "mean": 0.0, "median": 0.0, "min": 0, "max": 0}
     return {
-        "n": len(values), "mean": round(statistics.fmean(values), 2), "median": statistics.median(values),
-        "min": min(values), "max": max(values),
+        "n": len(values),
+        "mean": round(statistics.fmean(values), 2),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
     }
 
 
@@ -74,7 +77,9 @@ def summarize_build(
         "kept": kept,
         "dropped": len(dropped_reasons),
         "kept_fraction": round(kept / total, 4) if total else 0.0,
-        "dropped_by_rule": {rule: by_rule.get(rule, 0) for rule in (*RULES, *sorted(set(by_rule) - set(RULES)))},
+        "dropped_by_rule": {
+            rule: by_rule.get(rule, 0) for rule in (*RULES, *sorted(set(by_rule) - set(RULES)))
+        },
         "dropped_by_code": dict(sorted(by_code.items())),
         "first_reason": dict(sorted(first.items())),
         "token_unit": token_unit,
@@ -128,7 +133,9 @@ def write_report(report: dict[str, Any], out_dir: str | Path) -> dict[str, Path]
     axes[0].set_title(f"dropped per rule (kept {report['kept']} of {report['total']})")
     tokens, turns = report["histograms"]["tokens"], report["histograms"]["turns"]
     axes[1].hist(tokens or [0], bins=30, color="tab:blue")
-    axes[1].set_title(f"kept: length ({report['token_unit']}), mean {report['kept_stats']['tokens']['mean']}")
+    axes[1].set_title(
+        f"kept: length ({report['token_unit']}), mean {report['kept_stats']['tokens']['mean']}"
+    )
     top = max(turns or [1])
     axes[2].hist(turns or [0], bins=range(0, top + 2), color="tab:green", align="left")
     axes[2].set_title(f"kept: assistant turns, mean {report['kept_stats']['turns']['mean']}")

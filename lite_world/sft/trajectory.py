@@ -86,7 +86,9 @@ class Trajectory:
     episode: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_episode(cls, episode: Mapping[str, Any], action_format: str = "tool_call") -> Trajectory:
+    def from_episode(
+        cls, episode: Mapping[str, Any], action_format: str = "tool_call"
+    ) -> Trajectory:
         """Parse one rollout-runner record (or any dict with ``messages``).
 
         Raises:
@@ -107,12 +109,26 @@ class Trajectory:
         for i, m in enumerate(messages):
             if m["role"] != "assistant":
                 continue
-            nxt = messages[i + 1]["content"] if i + 1 < len(messages) and messages[i + 1]["role"] != "assistant" else None
+            nxt = (
+                messages[i + 1]["content"]
+                if i + 1 < len(messages) and messages[i + 1]["role"] != "assistant"
+                else None
+            )
             step = steps[n] if n < len(steps) and isinstance(steps[n], Mapping) else {}
-            turns.append(AssistantTurn(i, m["content"], parse_action(m["content"], action_format), nxt, step.get("error")))
+            turns.append(
+                AssistantTurn(
+                    i,
+                    m["content"],
+                    parse_action(m["content"], action_format),
+                    nxt,
+                    step.get("error"),
+                )
+            )
             n += 1
         if not turns:
-            raise TaskError("Expects at least one assistant message in the trajectory, actual: none")
+            raise TaskError(
+                "Expects at least one assistant message in the trajectory, actual: none"
+            )
         answers = episode.get("answers") or ()
         if isinstance(answers, str):
             answers = (answers,)
@@ -144,7 +160,11 @@ class Trajectory:
 
 
 def _message(m: Any, i: int) -> Message:
-    if not isinstance(m, Mapping) or not isinstance(m.get("content"), str) or m.get("role") not in ROLES:
+    if (
+        not isinstance(m, Mapping)
+        or not isinstance(m.get("content"), str)
+        or m.get("role") not in ROLES
+    ):
         raise TaskError(
             f"Expects message {i} to be {{'role': one of {ROLES}, 'content': str}}, actual: {str(m)[:120]!r}"
         )
@@ -168,7 +188,9 @@ def read_trajectories(path: str | Path) -> Iterator[dict[str, Any]]:
     if p.is_dir():
         p = p / "trajectories.jsonl"
     if not p.is_file():
-        raise TaskError(f"Expects a trajectory JSONL file (or a run directory with trajectories.jsonl), actual: {p} does not exist")
+        raise TaskError(
+            f"Expects a trajectory JSONL file (or a run directory with trajectories.jsonl), actual: {p} does not exist"
+        )
     with open(p, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -176,7 +198,11 @@ def read_trajectories(path: str | Path) -> Iterator[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise TaskError(f"Expects one JSON object per line in {p}, actual: line {n}: {exc}") from exc
+                raise TaskError(
+                    f"Expects one JSON object per line in {p}, actual: line {n}: {exc}"
+                ) from exc
             if not isinstance(record, dict):
-                raise TaskError(f"Expects one JSON object per line in {p}, actual: line {n} is {type(record).__name__}")
+                raise TaskError(
+                    f"Expects one JSON object per line in {p}, actual: line {n} is {type(record).__name__}"
+                )
             yield record

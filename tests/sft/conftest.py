@@ -53,7 +53,9 @@ def replay(tiny_world):
 
     def play(actions, answers=(ANSWER,)):
         task = Task.from_dict({"id": "jpi", "question": QUESTION, "answers": list(answers)})
-        env = make_env(world=str(tiny_world), tasks=[task.to_dict()], max_turns=12, search_mode="sparse")
+        env = make_env(
+            world=str(tiny_world), tasks=[task.to_dict()], max_turns=12, search_mode="sparse"
+        )
         return run_episode(env, _Replay(actions), task, seed=0)
 
     return play
@@ -62,5 +64,7 @@ def replay(tiny_world):
 @pytest.fixture(scope="session")
 def good_episode(replay):
     ep = replay(GOOD)
-    assert ep["reward"] == 1.0 and ep["steps"][1]["error"] is None  # a correct, clean teacher episode
+    assert (
+        ep["reward"] == 1.0 and ep["steps"][1]["error"] is None
+    )  # a correct, clean teacher episode
     return ep

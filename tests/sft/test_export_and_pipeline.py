@@ -22,9 +22,22 @@ def teacher_run(tmp_path_factory, tiny_world, musique, replay):
     """ScriptedAgent rollouts on the tiny world's five questions (2 samples each), plus two
     replayed episodes: one correct and one wrong."""
     out = tmp_path_factory.mktemp("teacher")
-    tasks = [Task.from_dict({"id": q["id"], "question": q["question"], "answers": [q["answer"], *q["answer_aliases"]]})
-             for q in musique]
-    run_rollouts(ScriptedAgent, RolloutConfig.from_flat(world=str(tiny_world), samples=2, show_progress=False), out_dir=out, tasks=tasks)
+    tasks = [
+        Task.from_dict(
+            {
+                "id": q["id"],
+                "question": q["question"],
+                "answers": [q["answer"], *q["answer_aliases"]],
+            }
+        )
+        for q in musique
+    ]
+    run_rollouts(
+        ScriptedAgent,
+        RolloutConfig.from_flat(world=str(tiny_world), samples=2, show_progress=False),
+        out_dir=out,
+        tasks=tasks,
+    )
     with open(out / "trajectories.jsonl", "a") as f:
         f.write(json.dumps(replay(GOOD)) + "\n")
         f.write(json.dumps(replay(GOOD[:2] + [answer("Springer")])) + "\n")
@@ -48,13 +61,20 @@ def test_report_accounts_for_every_trajectory(built, teacher_run):
     assert len(dropped) == report["dropped"]
     assert sum(report["first_reason"].values()) == report["dropped"]
     # the scripted agent's second sample repeats its first: kept once, then a duplicate
-    assert report["first_reason"].get("duplicate", 0) == sum(e["reward"] == 1.0 for e in episodes[:10]) // 2
+    assert (
+        report["first_reason"].get("duplicate", 0)
+        == sum(e["reward"] == 1.0 for e in episodes[:10]) // 2
+    )
     # every kept record is a correct episode; the replayed wrong one was dropped by F1
     correct_ids = {e["task_id"] for e in episodes if e["reward"] == 1.0}
     assert {r["id"].rsplit("-s", 1)[0] for r in result.records} <= correct_ids
     assert {"id": "jpi", "reasons": ["F1_incorrect"]} in dropped
-    assert report["kept_stats"]["turns"]["n"] == report["kept"] and report["token_unit"] == "chars/4"
-    assert (out / "report.png").stat().st_size > 5000 and "| F1 |" in (out / "report.md").read_text()
+    assert (
+        report["kept_stats"]["turns"]["n"] == report["kept"] and report["token_unit"] == "chars/4"
+    )
+    assert (out / "report.png").stat().st_size > 5000 and "| F1 |" in (
+        out / "report.md"
+    ).read_text()
 
 
 def test_records_are_cleaned_chats(built):
@@ -62,7 +82,9 @@ def test_records_are_cleaned_chats(built):
     for r in result.records:
         roles = [m["role"] for m in r["messages"]]
         assert roles[:2] == ["system", "user"] and roles[-1] == "assistant"
-        assert all(a != b for a, b in zip(roles[2:], roles[3:]))  # strictly alternating after the question
+        assert all(
+            a != b for a, b in zip(roles[2:], roles[3:], strict=False)
+        )  # strictly alternating after the question
         assert r["messages"][-1]["content"].endswith("</answer>")
         assert r["meta"]["tool_calls"] >= 2 and r["meta"]["turns"] == roles.count("assistant")
 
@@ -86,7 +108,9 @@ def test_verl_layout_loads_in_verls_multiturn_sft_dataset(built):
 
     result, out = built
     tokenizer = load_smollm2()[1]
-    config = OmegaConf.create({"max_length": 8192, "truncation": "error", "messages_key": "messages"})
+    config = OmegaConf.create(
+        {"max_length": 8192, "truncation": "error", "messages_key": "messages"}
+    )
     ds = MultiTurnSFTDataset(str(out / "verl_sft.parquet"), tokenizer, config)
     assert len(ds) == len(result.records) >= 1
     item = ds[0]
@@ -96,13 +120,28 @@ def test_verl_layout_loads_in_verls_multiturn_sft_dataset(built):
     msgs = result.records[0]["messages"]
     assistant = [m["content"] for m in msgs if m["role"] == "assistant"]
     assert all(a in trained for a in assistant)
-    assert "<tool_response>" not in trained and "<|im_start|>" not in trained  # no prompt, no headers
+    assert (
+        "<tool_response>" not in trained and "<|im_start|>" not in trained
+    )  # no prompt, no headers
     assert trained.count("<|im_end|>") == len(assistant)  # each turn learns to stop
 
 
 def test_cli_sft_data(teacher_run, tmp_path, capsys):
-    assert main(["sft-data", str(teacher_run / "trajectories.jsonl"), "--out", str(tmp_path), "-q",
-                 "--rules", "F3", "F7"]) == 0
+    assert (
+        main(
+            [
+                "sft-data",
+                str(teacher_run / "trajectories.jsonl"),
+                "--out",
+                str(tmp_path),
+                "-q",
+                "--rules",
+                "F3",
+                "F7",
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["report"]["dropped_by_rule"]["F1"] == 0  # F1 was not selected
     assert printed["report"]["kept"] == len(read_records(tmp_path))

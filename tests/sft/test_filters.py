@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from lite_world.errors import TaskError
 from lite_world.sft.filters import RULES, check_all, text_artifact
 from lite_world.sft.trajectory import Trajectory, read_trajectories
-from lite_world.errors import TaskError
 
 from .conftest import ANSWER, GOOD, URL, answer, call
 
@@ -64,11 +64,18 @@ def test_f4_tool_outside_allowed_set(replay):
 @pytest.mark.parametrize(
     "final, code",
     [
-        ("<think>The page says \ufffd so.</think>\n<answer>American Psychological Association</answer>",
-         "F5_encoding_artifact"),
-        ("<think>The pageâ€™s publisher.</think>\n<answer>American Psychological Association</answer>", "F5_encoding_artifact"),
-        ("<think>So: $\\boxed{American Psychological Association}$</think>\n<answer>American Psychological Association</answer>",
-         "F5_boxed"),
+        (
+            "<think>The page says \ufffd so.</think>\n<answer>American Psychological Association</answer>",
+            "F5_encoding_artifact",
+        ),
+        (
+            "<think>The pageâ€™s publisher.</think>\n<answer>American Psychological Association</answer>",
+            "F5_encoding_artifact",
+        ),
+        (
+            "<think>So: $\\boxed{American Psychological Association}$</think>\n<answer>American Psychological Association</answer>",
+            "F5_boxed",
+        ),
     ],
 )
 def test_f5_encoding_artifacts_and_boxed(replay, final, code):
@@ -83,10 +90,14 @@ def test_text_artifact_kinds():
 
 
 def test_f6_more_than_two_tool_errors(replay):
-    bad_json = "<think>try</think>\n<tool_call>\n{\"name\": \"search\", \"arguments\": \n</tool_call>"
+    bad_json = '<think>try</think>\n<tool_call>\n{"name": "search", "arguments": \n</tool_call>'
     no_url = call("visit", {"goal": "who publishes it"})
     three = replay([bad_json, no_url, bad_json, *GOOD])
-    assert [s["error"] for s in three["steps"][:3]] == ["parse_error", "invalid_arguments", "parse_error"]
+    assert [s["error"] for s in three["steps"][:3]] == [
+        "parse_error",
+        "invalid_arguments",
+        "parse_error",
+    ]
     assert reasons(three) == ["F6_tool_errors"]
     assert reasons(replay([bad_json, no_url, *GOOD])) == []  # two errors are tolerated
     # without the env's steps (another framework's log), errors are read from the messages
@@ -95,7 +106,13 @@ def test_f6_more_than_two_tool_errors(replay):
 
 
 def test_f7_tool_call_without_think(replay):
-    ep = replay([GOOD[0], call("visit", {"url": URL, "goal": "who publishes the journal"}, think=None), answer()])
+    ep = replay(
+        [
+            GOOD[0],
+            call("visit", {"url": URL, "goal": "who publishes the journal"}, think=None),
+            answer(),
+        ]
+    )
     assert reasons(ep) == ["F7_call_without_think"]
     empty = replay([GOOD[0], call("visit", {"url": URL, "goal": "g"}, think=" "), answer()])
     assert reasons(empty) == ["F7_call_without_think"]  # an empty think block is no reasoning
@@ -134,8 +151,20 @@ class _Judge(ThreadingHTTPServer):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 self.server.requests.append(body)
                 content = json.dumps({"reasoning": "same organisation", "judgment": verdict})
-                data = json.dumps({"id": "c", "object": "chat.completion", "model": body["model"], "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}).encode()
+                data = json.dumps(
+                    {
+                        "id": "c",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from lite_world.config import ConfigMixin
 from lite_world.envs.config import LiteSearchConfig
@@ -50,113 +49,204 @@ class GRPOConfig(ConfigMixin):
     # -- policy ------------------------------------------------------------------------------
     model: str = field(
         default="smollm2",
-        metadata={"help": "Policy: 'smollm2' (the embedded SmolLM2-135M-Instruct), a local model directory or a "
-                          "model id already in the Hugging Face cache (loaded offline)."},
+        metadata={
+            "help": "Policy: 'smollm2' (the embedded SmolLM2-135M-Instruct), a local model directory or a "
+            "model id already in the Hugging Face cache (loaded offline)."
+        },
     )
     dtype: str = field(
         default="float32",
-        metadata={"help": "dtype of the trained weights: 'float32' (default; Adam on bf16 weights loses small "
-                          "updates) or 'bfloat16'."},
+        metadata={
+            "help": "dtype of the trained weights: 'float32' (default; Adam on bf16 weights loses small "
+            "updates) or 'bfloat16'."
+        },
     )
     mixed_precision: str = field(
-        default="no", metadata={"help": "'bf16': run forward passes and sampling under bfloat16 autocast."}
+        default="no",
+        metadata={"help": "'bf16': run forward passes and sampling under bfloat16 autocast."},
     )
-    device: str = field(default="auto", metadata={"help": "'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'."})
+    device: str = field(
+        default="auto",
+        metadata={"help": "'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'."},
+    )
     gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "Recompute activations in the backward pass (less memory, ~30% slower)."}
+        default=False,
+        metadata={"help": "Recompute activations in the backward pass (less memory, ~30% slower)."},
     )
 
     # -- environment ---------------------------------------------------------------------------
     env: LiteSearchConfig = field(
         default_factory=lambda: LiteSearchConfig(max_turns=8),
-        metadata={"help": "The training episodes' LiteSearchConfig (world, tasks, action format, reward, turn "
-                          "limit, search options); its fields are flags of their own. max_turns defaults to 8 "
-                          "here (the paper uses up to 100)."},
+        metadata={
+            "help": "The training episodes' LiteSearchConfig (world, tasks, action format, reward, turn "
+            "limit, search options); its fields are flags of their own. max_turns defaults to 8 "
+            "here (the paper uses up to 100)."
+        },
     )
 
     # -- rollout -------------------------------------------------------------------------------
-    tasks_per_step: int = field(default=16, metadata={"help": "Tasks sampled per step (without replacement, by epochs)."})
-    group_size: int = field(default=8, metadata={"help": "Episodes per task (K); advantages are normalised within a group."})
-    max_new_tokens: int = field(default=512, metadata={"help": "Tokens generated per assistant turn; longer turns are cut "
-                                                                "(counted in length_clip_ratio)."})
+    tasks_per_step: int = field(
+        default=16, metadata={"help": "Tasks sampled per step (without replacement, by epochs)."}
+    )
+    group_size: int = field(
+        default=8,
+        metadata={"help": "Episodes per task (K); advantages are normalised within a group."},
+    )
+    max_new_tokens: int = field(
+        default=512,
+        metadata={
+            "help": "Tokens generated per assistant turn; longer turns are cut "
+            "(counted in length_clip_ratio)."
+        },
+    )
     max_seq_len: int = field(
         default=8192,
-        metadata={"help": "Tokens per trajectory (prompt + all turns + tool responses); an episode whose next turn "
-                          "would not fit ends, truncated, with reward 0."},
+        metadata={
+            "help": "Tokens per trajectory (prompt + all turns + tool responses); an episode whose next turn "
+            "would not fit ends, truncated, with reward 0."
+        },
     )
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (> 0); log-probabilities use it too."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass in (0, 1]; 1 samples the full distribution."})
+    temperature: float = field(
+        default=1.0, metadata={"help": "Sampling temperature (> 0); log-probabilities use it too."}
+    )
+    top_p: float = field(
+        default=1.0,
+        metadata={"help": "Nucleus sampling mass in (0, 1]; 1 samples the full distribution."},
+    )
     generation_batch_size: int = field(
-        default=128, metadata={"help": "Episodes advanced by one generate() call (memory bound); all by default."}
+        default=128,
+        metadata={
+            "help": "Episodes advanced by one generate() call (memory bound); all by default."
+        },
     )
 
     # -- objective -----------------------------------------------------------------------------
     scale_rewards: str = field(
         default="group",
-        metadata={"help": "Advantage = (r - group mean) / std with std of the 'group' (GRPO), the 'batch', or "
-                          "'none' (Dr. GRPO: no std division)."},
+        metadata={
+            "help": "Advantage = (r - group mean) / std with std of the 'group' (GRPO), the 'batch', or "
+            "'none' (Dr. GRPO: no std division)."
+        },
     )
-    epsilon_low: float = field(default=0.2, metadata={"help": "Lower clip range: the ratio is clipped at 1 - epsilon_low."})
-    epsilon_high: float = field(default=0.4, metadata={"help": "Upper clip range (clip-higher): 1 + epsilon_high."})
+    epsilon_low: float = field(
+        default=0.2, metadata={"help": "Lower clip range: the ratio is clipped at 1 - epsilon_low."}
+    )
+    epsilon_high: float = field(
+        default=0.4, metadata={"help": "Upper clip range (clip-higher): 1 + epsilon_high."}
+    )
     loss_aggregation: str = field(
         default="seq-mean-token-mean",
-        metadata={"help": "'seq-mean-token-mean' (mean per trajectory, then over trajectories: original GRPO and "
-                          "LiteResearcher's verl config) or 'token-mean' (every policy token of the batch weighs "
-                          "the same; DAPO)."},
+        metadata={
+            "help": "'seq-mean-token-mean' (mean per trajectory, then over trajectories: original GRPO and "
+            "LiteResearcher's verl config) or 'token-mean' (every policy token of the batch weighs "
+            "the same; DAPO)."
+        },
     )
     kl_coef: float = field(
-        default=0.0, metadata={"help": "Weight of the k3 KL penalty to the initial policy (0: off, no reference model)."}
+        default=0.0,
+        metadata={
+            "help": "Weight of the k3 KL penalty to the initial policy (0: off, no reference model)."
+        },
     )
-    entropy_coef: float = field(default=0.0, metadata={"help": "Weight of the entropy bonus (0: off)."})
+    entropy_coef: float = field(
+        default=0.0, metadata={"help": "Weight of the entropy bonus (0: off)."}
+    )
     old_logprobs: str = field(
         default="recompute",
-        metadata={"help": "Behaviour log-probs: 'recompute' (a no-grad forward before the update: the ratio starts at "
-                          "exactly 1) or 'sampler' (those recorded while sampling; saves a forward pass)."},
+        metadata={
+            "help": "Behaviour log-probs: 'recompute' (a no-grad forward before the update: the ratio starts at "
+            "exactly 1) or 'sampler' (those recorded while sampling; saves a forward pass)."
+        },
     )
     updates_per_step: int = field(
         default=1,
-        metadata={"help": "Optimizer updates per batch (PPO mini-batches). 1 = strictly on-policy; clipping only "
-                          "acts when > 1 (or with sampler log-probs)."},
+        metadata={
+            "help": "Optimizer updates per batch (PPO mini-batches). 1 = strictly on-policy; clipping only "
+            "acts when > 1 (or with sampler log-probs)."
+        },
     )
     micro_batch_size: int = field(
-        default=4, metadata={"help": "Trajectories per forward/backward; gradients accumulate over a mini-batch."}
+        default=4,
+        metadata={
+            "help": "Trajectories per forward/backward; gradients accumulate over a mini-batch."
+        },
     )
     skip_zero_advantage: bool = field(
         default=True,
-        metadata={"help": "Skip the forward/backward of trajectories whose advantage is 0 (the gradient is unchanged "
-                          "when kl_coef = entropy_coef = 0)."},
+        metadata={
+            "help": "Skip the forward/backward of trajectories whose advantage is 0 (the gradient is unchanged "
+            "when kl_coef = entropy_coef = 0)."
+        },
     )
 
     # -- optimiser -----------------------------------------------------------------------------
-    learning_rate: float = field(default=1e-6, metadata={"help": "AdamW learning rate (constant after warm-up)."})
+    learning_rate: float = field(
+        default=1e-6, metadata={"help": "AdamW learning rate (constant after warm-up)."}
+    )
     warmup_steps: int = field(default=0, metadata={"help": "Linear learning-rate warm-up steps."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1."})
     adam_beta2: float = field(default=0.999, metadata={"help": "AdamW beta2."})
     adam_epsilon: float = field(default=1e-8, metadata={"help": "AdamW epsilon."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient-norm clip (0: no clipping, norm still logged)."})
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "Gradient-norm clip (0: no clipping, norm still logged)."}
+    )
 
     # -- run -----------------------------------------------------------------------------------
-    steps: int = field(default=100, metadata={"help": "Training steps (one batch of episodes and one update each)."})
-    seed: int = field(default=0, metadata={"help": "Seed of task sampling, sampling and env resets."})
-    output_dir: str = field(default="runs/grpo", metadata={"help": "Run directory: metrics.jsonl, metrics.png, checkpoints."})
-    save_every: int = field(default=10, metadata={"help": "Checkpoint every N steps (0: only after the last step)."})
-    save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept (oldest removed first); 0 keeps all."})
+    steps: int = field(
+        default=100,
+        metadata={"help": "Training steps (one batch of episodes and one update each)."},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Seed of task sampling, sampling and env resets."}
+    )
+    output_dir: str = field(
+        default="runs/grpo",
+        metadata={"help": "Run directory: metrics.jsonl, metrics.png, checkpoints."},
+    )
+    save_every: int = field(
+        default=10, metadata={"help": "Checkpoint every N steps (0: only after the last step)."}
+    )
+    save_total_limit: int = field(
+        default=2, metadata={"help": "Checkpoints kept (oldest removed first); 0 keeps all."}
+    )
     resume_from: str | None = field(
-        default=None, metadata={"help": "Checkpoint to resume: a checkpoint directory, or 'latest' in output_dir."}
+        default=None,
+        metadata={
+            "help": "Checkpoint to resume: a checkpoint directory, or 'latest' in output_dir."
+        },
     )
     log_trajectories: int = field(
-        default=2, metadata={"help": "Trajectories per step written (decoded) to trajectories.jsonl (0: none)."}
+        default=2,
+        metadata={
+            "help": "Trajectories per step written (decoded) to trajectories.jsonl (0: none)."
+        },
     )
-    plot: bool = field(default=True, metadata={"help": "Write metrics.png (needs matplotlib) when checkpointing and at the end."})
+    plot: bool = field(
+        default=True,
+        metadata={
+            "help": "Write metrics.png (needs matplotlib) when checkpointing and at the end."
+        },
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.env, LiteSearchConfig):
-            raise ConfigError(f"Expects GRPOConfig.env to be a LiteSearchConfig, actual: {type(self.env).__name__}")
+            raise ConfigError(
+                f"Expects GRPOConfig.env to be a LiteSearchConfig, actual: {type(self.env).__name__}"
+            )
         ints = {
-            "tasks_per_step": 1, "group_size": 2, "max_new_tokens": 1, "max_seq_len": 2,
-            "generation_batch_size": 1, "updates_per_step": 1, "micro_batch_size": 1, "warmup_steps": 0,
-            "steps": 0, "save_every": 0, "save_total_limit": 0, "log_trajectories": 0,
+            "tasks_per_step": 1,
+            "group_size": 2,
+            "max_new_tokens": 1,
+            "max_seq_len": 2,
+            "generation_batch_size": 1,
+            "updates_per_step": 1,
+            "micro_batch_size": 1,
+            "warmup_steps": 0,
+            "steps": 0,
+            "save_every": 0,
+            "save_total_limit": 0,
+            "log_trajectories": 0,
         }
         for name, low in ints.items():
             value = getattr(self, name)
@@ -173,14 +263,21 @@ class GRPOConfig(ConfigMixin):
                 f"actual: {self.updates_per_step}"
             )
         choices = {
-            "dtype": ("float32", "bfloat16", "float16"), "mixed_precision": ("no", "bf16"),
-            "scale_rewards": SCALE_REWARDS, "loss_aggregation": AGGREGATIONS, "old_logprobs": OLD_LOGPROBS,
+            "dtype": ("float32", "bfloat16", "float16"),
+            "mixed_precision": ("no", "bf16"),
+            "scale_rewards": SCALE_REWARDS,
+            "loss_aggregation": AGGREGATIONS,
+            "old_logprobs": OLD_LOGPROBS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"Expects GRPOConfig.{name} in {allowed}, actual: {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"Expects GRPOConfig.{name} in {allowed}, actual: {getattr(self, name)!r}"
+                )
         if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
-            raise ConfigError(f"Expects GRPOConfig.device 'auto', 'cpu' or 'cuda[:N]', actual: {self.device!r}")
+            raise ConfigError(
+                f"Expects GRPOConfig.device 'auto', 'cpu' or 'cuda[:N]', actual: {self.device!r}"
+            )
         if not self.temperature > 0:
             raise ConfigError(
                 f"Expects GRPOConfig.temperature > 0 (GRPO needs sampled, diverse groups), actual: {self.temperature}"
@@ -198,7 +295,9 @@ class GRPOConfig(ConfigMixin):
         if not self.learning_rate > 0:
             raise ConfigError(f"Expects GRPOConfig.learning_rate > 0, actual: {self.learning_rate}")
         if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1):
-            raise ConfigError(f"Expects adam betas in [0, 1), actual: {self.adam_beta1}, {self.adam_beta2}")
+            raise ConfigError(
+                f"Expects adam betas in [0, 1), actual: {self.adam_beta1}, {self.adam_beta2}"
+            )
 
     @property
     def episodes_per_step(self) -> int:

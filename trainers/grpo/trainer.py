@@ -641,7 +641,11 @@ class GRPOTrainer:
 
 
 def step_metrics(
-    trajectories: Sequence[TokenTrajectory], advantages: Any, stats: dict[str, float], *, group_size: int
+    trajectories: Sequence[TokenTrajectory],
+    advantages: Any,
+    stats: dict[str, float],
+    *,
+    group_size: int,
 ) -> dict[str, Any]:
     """The per-step metrics: rollout statistics (the paper's training dynamics) and ``stats``.
 

@@ -56,7 +56,7 @@ def last_turn(solution_str: str) -> str:
         '\\nassistant\\n<answer>x</answer>'
     """
     cut = solution_str.rfind(_RESPONSE_CLOSE)
-    return solution_str if cut < 0 else solution_str[cut + len(_RESPONSE_CLOSE):]
+    return solution_str if cut < 0 else solution_str[cut + len(_RESPONSE_CLOSE) :]
 
 
 def score_dict(result: RewardResult | None) -> dict[str, float]:
@@ -69,7 +69,13 @@ def score_dict(result: RewardResult | None) -> dict[str, float]:
     if result is None:
         return dict.fromkeys(SCORE_KEYS, 0.0)
     reward = float(result.reward)
-    return {"score": reward, "acc": reward, "em": float(result.em), "f1": float(result.f1), "answered": 1.0}
+    return {
+        "score": reward,
+        "acc": reward,
+        "em": float(result.em),
+        "f1": float(result.f1),
+        "answered": 1.0,
+    }
 
 
 def _answers(ground_truth: Any) -> list[str]:
@@ -87,8 +93,13 @@ def _answers(ground_truth: Any) -> list[str]:
     return answers
 
 
-def _judge(judge_url: str | None, judge_model: str | None, judge_api_key: str | None,
-           judge_timeout_s: float, max_answer_chars: int) -> LLMJudge:
+def _judge(
+    judge_url: str | None,
+    judge_model: str | None,
+    judge_api_key: str | None,
+    judge_timeout_s: float,
+    max_answer_chars: int,
+) -> LLMJudge:
     if not (judge_url and judge_model):
         raise ConfigError(
             "Expects reward_kwargs judge_url and judge_model with kind='judge', "
@@ -98,9 +109,13 @@ def _judge(judge_url: str | None, judge_model: str | None, judge_api_key: str | 
     with _JUDGES_LOCK:  # one judge (and verdict cache) per process and endpoint
         judge = _JUDGES.get(key)
         if judge is None:
-            config = JudgeConfig(base_url=judge_url, model=judge_model, timeout_s=float(judge_timeout_s),
-                                 max_answer_chars=int(max_answer_chars),
-                                 **({"api_key": judge_api_key} if judge_api_key else {}))
+            config = JudgeConfig(
+                base_url=judge_url,
+                model=judge_model,
+                timeout_s=float(judge_timeout_s),
+                max_answer_chars=int(max_answer_chars),
+                **({"api_key": judge_api_key} if judge_api_key else {}),
+            )
             judge = _JUDGES[key] = LLMJudge(config)
     return judge
 
@@ -136,15 +151,25 @@ def compute_score(
     Returns:
         ``{"score", "acc", "em", "f1", "answered"}`` as floats; ``score`` is the reward.
     """
-    if kind == "auto":  # lite_search_common.yaml's default: the judge only when a judge URL is given
+    if (
+        kind == "auto"
+    ):  # lite_search_common.yaml's default: the judge only when a judge URL is given
         kind = "judge" if judge_url else "em"
-    parsed = parse_action(last_turn(solution_str) if isinstance(solution_str, str) else "", "tool_call")
+    parsed = parse_action(
+        last_turn(solution_str) if isinstance(solution_str, str) else "", "tool_call"
+    )
     if parsed.kind != "answer":
         return score_dict(None)
     question = str((extra_info or {}).get("question") or "")
     judge = None
     if kind == "judge":
         judge = _judge(judge_url, judge_model, judge_api_key, judge_timeout_s, max_answer_chars)
-    result = compute_reward(parsed.answer, _answers(ground_truth), question=question, kind=kind, judge=judge,
-                            max_answer_chars=int(max_answer_chars))
+    result = compute_reward(
+        parsed.answer,
+        _answers(ground_truth),
+        question=question,
+        kind=kind,
+        judge=judge,
+        max_answer_chars=int(max_answer_chars),
+    )
     return score_dict(result)

@@ -99,10 +99,14 @@ def verl_dataset(verl_parquet, smollm2_verl, compose):
     """The Parquet file loaded by verl's ``RLHFDataset`` with SmolLM2's tokenizer (prompts <= 1024 tokens)."""
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    cfg = compose(1, "actor_rollout_ref.model.path=/m", "lite_world.reward=em", "data.max_prompt_length=1024",
-                  f"+data.cache_dir={verl_parquet.parent / 'cache'}")
+    cfg = compose(
+        1,
+        "actor_rollout_ref.model.path=/m",
+        "lite_world.reward=em",
+        "data.max_prompt_length=1024",
+        f"+data.cache_dir={verl_parquet.parent / 'cache'}",
+    )
     return RLHFDataset(data_files=[str(verl_parquet)], tokenizer=smollm2_verl[1], config=cfg.data)
-
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -14,7 +14,10 @@ from lite_world.tools.prompts import episode_messages  # noqa: E402
 
 from .conftest import CONFIG_DIR  # noqa: E402
 
-CALL = {"name": "search", "arguments": {"query": ["Journal of Psychotherapy Integration publisher"]}}
+CALL = {
+    "name": "search",
+    "arguments": {"query": ["Journal of Psychotherapy Integration publisher"]},
+}
 
 
 def _compose(*overrides: str):
@@ -27,9 +30,18 @@ def _compose(*overrides: str):
 @pytest.fixture(scope="module")
 def parquet(tmp_path_factory):
     messages = episode_messages("What company published Journal of Psychotherapy Integration?") + [
-        {"role": "assistant", "content": f"<think>Search it.</think>\n<tool_call>\n{json.dumps(CALL)}\n</tool_call>"},
-        {"role": "user", "content": "<tool_response>\nPublished by the American Psychological Association.\n</tool_response>"},
-        {"role": "assistant", "content": "<think>Found.</think>\n<answer>American Psychological Association</answer>"},
+        {
+            "role": "assistant",
+            "content": f"<think>Search it.</think>\n<tool_call>\n{json.dumps(CALL)}\n</tool_call>",
+        },
+        {
+            "role": "user",
+            "content": "<tool_response>\nPublished by the American Psychological Association.\n</tool_response>",
+        },
+        {
+            "role": "assistant",
+            "content": "<think>Found.</think>\n<answer>American Psychological Association</answer>",
+        },
     ]
     out = tmp_path_factory.mktemp("verl_sft")
     return write_records([make_record("jpi", messages)], out)["verl_parquet"]
@@ -53,12 +65,19 @@ def test_verl_builds_its_sft_dataset_from_our_parquet(parquet):
     from lite_world.agents.smollm import load_smollm2
 
     tokenizer = load_smollm2()[1]
-    config = _compose(f"data.train_files={parquet}", "model.path=/models/any", "data.max_length=2048",
-                      "data.pad_mode=right")
+    config = _compose(
+        f"data.train_files={parquet}",
+        "model.path=/models/any",
+        "data.max_length=2048",
+        "data.pad_mode=right",
+    )
     ds = create_sft_dataset([str(parquet)], config.data, tokenizer, None)
     item = ds[0]
     trained = tokenizer.decode(item["input_ids"][item["loss_mask"].bool()])
-    assert trained.startswith("<think>Search it.</think>") and "American Psychological Association</answer>" in trained
+    assert (
+        trained.startswith("<think>Search it.</think>")
+        and "American Psychological Association</answer>" in trained
+    )
     assert "<tool_response>" not in trained and trained.count("<|im_end|>") == 2
 
 
@@ -68,15 +87,41 @@ def test_run_sft_script_overrides_compose(parquet):
 
     from .conftest import REPO
 
-    env = {**os.environ, "DRY_RUN": "1", "MODEL_PATH": "/models/m", "TRAIN_FILES": str(parquet), "LORA_RANK": "16"}
-    res = subprocess.run(["bash", str(REPO / "trainers" / "verl" / "run_sft.sh"), "trainer.total_epochs=2"],
-                         env=env, capture_output=True, text=True, check=True)
+    env = {
+        **os.environ,
+        "DRY_RUN": "1",
+        "MODEL_PATH": "/models/m",
+        "TRAIN_FILES": str(parquet),
+        "LORA_RANK": "16",
+    }
+    res = subprocess.run(
+        ["bash", str(REPO / "trainers" / "verl" / "run_sft.sh"), "trainer.total_epochs=2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     args = res.stdout.splitlines()
-    assert args[:6] == ["torchrun", "--standalone", "--nnodes=1", "--nproc_per_node=8", "-m", "verl.trainer.sft_trainer"]
-    overrides = args[args.index("--config-name=lite_search_sft") + 1:]
+    assert args[:6] == [
+        "torchrun",
+        "--standalone",
+        "--nnodes=1",
+        "--nproc_per_node=8",
+        "-m",
+        "verl.trainer.sft_trainer",
+    ]
+    overrides = args[args.index("--config-name=lite_search_sft") + 1 :]
     config = _compose(*overrides)  # every override names a real key of verl's SFT config
     assert config.model.path == "/models/m" and config.data.train_files == str(parquet)
-    assert (config.model.lora_rank, config.model.lora_alpha, config.trainer.total_epochs) == (16, 32, 2)
-    missing = subprocess.run(["bash", str(REPO / "trainers" / "verl" / "run_sft.sh")], capture_output=True, text=True,
-                             env={k: v for k, v in env.items() if k != "MODEL_PATH"})
+    assert (config.model.lora_rank, config.model.lora_alpha, config.trainer.total_epochs) == (
+        16,
+        32,
+        2,
+    )
+    missing = subprocess.run(
+        ["bash", str(REPO / "trainers" / "verl" / "run_sft.sh")],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in env.items() if k != "MODEL_PATH"},
+    )
     assert missing.returncode != 0 and "set MODEL_PATH" in missing.stderr
