@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 Message = Mapping[str, Any]
 
 
-class _StopOnStrings(transformers.StoppingCriteria):
+class _StopOnStrings(transformers.StoppingCriteria):  # type: ignore[name-defined]
     """Stops each row once its generated text contains a stop string; records where."""
 
     def __init__(self, tokenizer: Any, stop: Sequence[str], prompt_length: int) -> None:
@@ -178,8 +178,12 @@ class TransformersAgent(ChatAgent):
             kept = new[: length - 1] if ended_on_eos else new[:length]
             text = self.tokenizer.decode(kept, skip_special_tokens=True)
             content, stop_reason = truncate_at_stop(text, config.stop)
-            finish = "stop" if stop_reason is not None or ended_on_eos else "length"
-            completions.append(Completion(content, finish, stop_reason, len(prompt), length))
+            stopped = stop_reason is not None or ended_on_eos
+            completions.append(
+                Completion(
+                    content, "stop" if stopped else "length", stop_reason, len(prompt), length
+                )
+            )
         with self._generate_lock:
             for c in completions:
                 self.usage.add(c.prompt_tokens, c.completion_tokens)

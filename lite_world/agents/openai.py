@@ -150,8 +150,13 @@ class OpenAIAgent(ChatAgent):
         completion_tokens = int(usage.get("completion_tokens") or 0)
         with self._usage_lock:
             self.usage.add(prompt_tokens, completion_tokens)
-        finish = "length" if finish_reason == "length" else "stop"
-        return Completion(content, finish, stop_reason, prompt_tokens, completion_tokens)
+        return Completion(
+            content,
+            "length" if finish_reason == "length" else "stop",
+            stop_reason,
+            prompt_tokens,
+            completion_tokens,
+        )
 
     def _post(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         data = json.dumps(payload).encode()

@@ -138,8 +138,8 @@ def _memoized_tensor_name_map() -> Iterator[None]:
     """
     gguf = require("gguf", extra="llm")
     original = gguf.get_tensor_name_map
-    gguf.get_tensor_name_map = functools.cache(original)
+    gguf.get_tensor_name_map = functools.cache(original)  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        gguf.get_tensor_name_map = original
+        gguf.get_tensor_name_map = original  # type: ignore[attr-defined]

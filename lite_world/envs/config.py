@@ -35,7 +35,7 @@ from lite_world.registration import DEFAULT_MAX_EPISODE_STEPS
 from lite_world.reward.judge import JudgeConfig
 from lite_world.reward.score import REWARD_KINDS
 from lite_world.tools.prompts import DEFAULT_DATE, DEFAULT_TOOLS, check_date
-from lite_world.tools.protocol import ACTION_FORMATS
+from lite_world.tools.protocol import ACTION_FORMATS, ActionFormat
 from lite_world.tools.search import SEARCH_STYLES
 from lite_world.worlds import SEARCH_MODES
 
@@ -62,7 +62,7 @@ class LiteSearchConfig(ConfigMixin):
             "(None: the demo tasks)."
         },
     )
-    action_format: str = field(
+    action_format: ActionFormat = field(
         default="tool_call",
         metadata={
             "help": "'tool_call' (LiteResearcher / Tongyi: <tool_call> JSON) or 'tags' "

@@ -218,7 +218,7 @@ class LiteSearchEnv(gym.Env[str, str]):
             task.question,
             c.action_format,
             c.date,
-            tools=self._tool_specs,  # type: ignore[arg-type]
+            tools=self._tool_specs,
             custom_prompt=self._custom_prompt,
         )
         self._done = False
@@ -228,7 +228,7 @@ class LiteSearchEnv(gym.Env[str, str]):
             "task": task.to_dict(),
             "messages": list(self._messages),
             "stop": stop_sequences(c.action_format),
-        }  # type: ignore[arg-type]
+        }
         return obs, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
@@ -243,7 +243,7 @@ class LiteSearchEnv(gym.Env[str, str]):
             )
         self._turn += 1
         text = action if isinstance(action, str) else ""
-        parsed = parse_action(action, self.config.action_format, max_chars=MAX_ACTION_CHARS)  # type: ignore[arg-type]
+        parsed = parse_action(action, self.config.action_format, max_chars=MAX_ACTION_CHARS)
         stored = text if len(text) <= MAX_ACTION_CHARS else text[:MAX_ACTION_CHARS] + "…"
         self._messages.append({"role": "assistant", "content": clean_text(stored)})
         self._totals["action_chars"] += len(text)
@@ -275,7 +275,7 @@ class LiteSearchEnv(gym.Env[str, str]):
         if error:
             self._totals["errors"] += 1
             info["error"], info["error_message"] = error, body
-        obs = format_tool_response(self._truncate(body), self.config.action_format)  # type: ignore[arg-type]
+        obs = format_tool_response(self._truncate(body), self.config.action_format)
         self._messages.append({"role": "user", "content": obs})
         self._totals["obs_chars"] += len(obs)
         info["totals"] = dict(self._totals)

@@ -61,7 +61,7 @@ def _backend(n: int, backend: str) -> str:
 class BM25Index:
     """A bm25s retriever plus the tokenizer whose vocabulary it was built with."""
 
-    def __init__(self, retriever, tokenizer, n_docs: int):  # type: ignore[no-untyped-def]
+    def __init__(self, retriever, tokenizer, n_docs: int):
         self.retriever = retriever
         self.tokenizer = tokenizer
         self.n_docs = n_docs
@@ -183,7 +183,7 @@ class BM25Index:
         return index
 
 
-def _check_arrays(retriever, n_docs: int) -> None:  # type: ignore[no-untyped-def]
+def _check_arrays(retriever, n_docs: int) -> None:
     """Cheap consistency checks of the loaded CSC score matrix (shapes, not contents)."""
     scores = retriever.scores
     data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]

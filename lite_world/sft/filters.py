@@ -38,6 +38,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from lite_world.reward.judge import LLMJudge
 from lite_world.reward.score import compute_reward
@@ -246,7 +247,7 @@ def check_all(
     max_errors: int = 2,
 ) -> list[str]:
     """Every reason code ``traj`` fails among ``rules`` (empty: keep it), in rule order."""
-    kwargs = {
+    kwargs: dict[str, dict[str, Any]] = {
         "F1": {"judge": judge},
         "F2": {"max_repeats": max_repeats},
         "F3": {"min_calls": min_calls},

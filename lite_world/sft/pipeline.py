@@ -43,7 +43,7 @@ from lite_world.sft.records import make_record
 from lite_world.sft.report import summarize_build, write_report
 from lite_world.sft.trajectory import Trajectory
 from lite_world.tools.prompts import DEFAULT_DATE
-from lite_world.tools.protocol import ACTION_FORMATS
+from lite_world.tools.protocol import ACTION_FORMATS, ActionFormat
 
 __all__ = ["SFTDataConfig", "SFTDataResult", "build_sft_data", "token_counter"]
 
@@ -77,7 +77,7 @@ class SFTDataConfig(ConfigMixin):
     max_answer_chars: int = field(
         default=100, metadata={"help": "C2: longer answers become the reference answer."}
     )
-    action_format: str = field(
+    action_format: ActionFormat = field(
         default="tool_call", metadata={"help": "The env's action format (C1's system prompt)."}
     )
     date: str | None = field(
@@ -191,7 +191,7 @@ def build_sft_data(
         messages = clean_messages(
             traj.messages,
             answers=traj.answers,
-            action_format=config.action_format,  # type: ignore[arg-type]
+            action_format=config.action_format,
             date=config.date,
             max_answer_chars=config.max_answer_chars,
             steps=config.cleaning,

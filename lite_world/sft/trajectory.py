@@ -30,7 +30,7 @@ from typing import Any
 
 from lite_world.errors import TaskError
 from lite_world.sft.records import ROLES
-from lite_world.tools.protocol import ParsedAction, ToolCall, parse_action
+from lite_world.tools.protocol import ActionFormat, ParsedAction, ToolCall, parse_action
 
 __all__ = ["AssistantTurn", "Trajectory", "read_trajectories"]
 
@@ -87,7 +87,7 @@ class Trajectory:
 
     @classmethod
     def from_episode(
-        cls, episode: Mapping[str, Any], action_format: str = "tool_call"
+        cls, episode: Mapping[str, Any], action_format: ActionFormat = "tool_call"
     ) -> Trajectory:
         """Parse one rollout-runner record (or any dict with ``messages``).
 
@@ -104,7 +104,8 @@ class Trajectory:
                 f"{type(raw).__name__}. Write trajectories with `lite-world rollout` or the rollout runner."
             )
         messages = tuple(_message(m, i) for i, m in enumerate(raw))
-        steps = episode.get("steps") if isinstance(episode.get("steps"), Sequence) else []
+        raw_steps = episode.get("steps")
+        steps: Sequence[Any] = raw_steps if isinstance(raw_steps, Sequence) else []
         turns, n = [], 0
         for i, m in enumerate(messages):
             if m["role"] != "assistant":

@@ -32,7 +32,7 @@ def train_dictionary(samples: list[bytes], size: int = 112_640) -> bytes | None:
     if len(samples) < 64:
         return None
     try:
-        return zstandard.train_dictionary(size, samples).as_bytes()
+        return zstandard.train_dictionary(size, samples).as_bytes()  # type: ignore[arg-type]
     except zstandard.ZstdError:
         return None
 

@@ -86,7 +86,8 @@ def question_from_subgraph(
     names = {surface(target): "X"}
     for i, n in enumerate(order, 1):
         names.setdefault(surface(n), f"E{i}")
-    constraints, used, edges = [], [target], []
+    constraints: list[str] = []
+    used, edges = [target], []
     for n in order:
         if len(constraints) >= max_constraints:
             break
@@ -206,7 +207,7 @@ def generate_multihop(
     report.extra.setdefault("unit_in", "seed entities")
     out: list[dict[str, Any]] = []
     targets_seen: set[str] = set()
-    drafts = []
+    drafts: list[Any] = []
     for i, s in enumerate(tqdm(attempts, desc="multihop", unit="seed", disable=not show_progress)):
         if len(drafts) >= n_questions:
             break
