@@ -22,12 +22,12 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lite_world.config import ConfigMixin, check_int
 from lite_world.errors import ConfigError
+from trainers._lora import LINEAR_PROJECTIONS, target_modules
 
 __all__ = ["LR_SCHEDULERS", "SFTConfig", "TRUNCATIONS"]
 
@@ -35,8 +35,6 @@ LR_SCHEDULERS = ("cosine", "linear", "constant")
 """Decay after the warm-up: cosine to 0, linear to 0, or none (see :func:`~trainers.sft.trainer.lr_at`)."""
 TRUNCATIONS = ("right", "error", "drop")
 """What happens to a conversation longer than ``max_length`` (see :func:`~trainers.sft.data.encode_chat`)."""
-LINEAR_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-"""The linear layers of a Llama/Qwen-style block: the default LoRA targets."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +238,9 @@ class SFTConfig(ConfigMixin):
                 )
         if self.data is not None and (not isinstance(self.data, str) or not self.data):
             raise ConfigError(f"Expects SFTConfig.data to be a path or None, actual: {self.data!r}")
-        object.__setattr__(self, "lora_target_modules", _modules(self.lora_target_modules))
+        object.__setattr__(
+            self, "lora_target_modules", target_modules(self.lora_target_modules, "SFTConfig")
+        )
 
     @property
     def examples_per_step(self) -> int:
@@ -268,19 +268,3 @@ def _is_number(value: Any) -> bool:
 
 def _check_int(name: str, value: Any, low: int | None) -> None:
     check_int(f"SFTConfig.{name}", value, low=low)
-
-
-def _modules(value: Any) -> tuple[str, ...]:
-    """LoRA target modules from a comma-separated string or a sequence of names."""
-    names = value.split(",") if isinstance(value, str) else value
-    if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
-        raise ConfigError(
-            f"Expects SFTConfig.lora_target_modules to be module names, actual: {value!r}"
-        )
-    # each item may itself be comma-separated (the CLI's one-value flag gives ("q_proj,o_proj",))
-    out = tuple(p.strip() for n in names for p in n.split(",") if p.strip())
-    if not out:
-        raise ConfigError(
-            f"Expects at least one SFTConfig.lora_target_modules name, actual: {value!r}"
-        )
-    return out

@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import copy
 import inspect
 import json
 import logging
@@ -44,6 +43,7 @@ import numpy as np
 
 from lite_world._lazy import require
 from lite_world.errors import ConfigError
+from trainers._lora import apply_lora, merge_lora, save_adapter
 from trainers._runs import CHECKPOINT_PREFIX, bf16_autocast, prune_checkpoints, write_dir
 from trainers.grpo.trainer import load_policy
 from trainers.sft.config import LR_SCHEDULERS, SFTConfig
@@ -142,16 +142,14 @@ class SFTTrainer:
             )
             model.config.use_cache = False
         if config.lora:
-            peft = require("peft", extra="sft")
-            lora = peft.LoraConfig(
+            model = apply_lora(
+                model,
                 r=config.lora_r,
-                lora_alpha=config.lora_alpha,
-                lora_dropout=config.lora_dropout,
-                target_modules=list(config.lora_target_modules),
-                task_type="CAUSAL_LM",
+                alpha=config.lora_alpha,
+                dropout=config.lora_dropout,
+                modules=config.lora_target_modules,
+                seed=config.seed,  # LoRA's A matrices are drawn from torch's RNG
             )
-            with self._seeded(config.seed):  # LoRA's A matrices are drawn from torch's RNG
-                model = peft.get_peft_model(model, lora)
         self.model = model
         self.optimizer = torch.optim.AdamW(
             self.trainable_parameters(),
@@ -377,11 +375,8 @@ class SFTTrainer:
         directory.mkdir(parents=True, exist_ok=True)
         model = self.model
         if self.config.lora:
-            write_dir(
-                directory / "adapter",
-                lambda tmp: self._save(model, tmp, save_embedding_layers=False),
-            )
-            model = (model if final else copy.deepcopy(model)).merge_and_unload()
+            write_dir(directory / "adapter", lambda tmp: self._save(model, tmp, adapter=True))
+            model = merge_lora(model, in_place=final)
             if final:
                 self.model, self._merged = model, True
         use_cache = model.config.use_cache
@@ -393,8 +388,11 @@ class SFTTrainer:
         logger.info("saved %s", directory / "model")
         return directory / "model"
 
-    def _save(self, model: Any, directory: Path, **kwargs: Any) -> None:
-        model.save_pretrained(directory, **kwargs)
+    def _save(self, model: Any, directory: Path, adapter: bool = False) -> None:
+        if adapter:
+            save_adapter(model, directory)
+        else:
+            model.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)  # with its chat template (chat_template.jinja)
 
     def save_checkpoint(self) -> Path:
