@@ -20,7 +20,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lite_world._lazy import require
 from lite_world.errors import ConfigError
@@ -31,14 +32,21 @@ if TYPE_CHECKING:  # pragma: no cover
 torch = require("torch")
 
 __all__ = [
+    "AGENT_ERRORS",
     "aggregate",
     "entropy_from_logits",
+    "format_score",
     "group_advantages",
     "kl_k3",
     "masked_mean",
     "policy_loss",
+    "signal_groups",
     "token_logprobs",
 ]
+
+AGENT_ERRORS = ("parse_error", "no_action", "unknown_tool", "invalid_arguments")
+"""The env's ``info["error"]`` codes that a malformed turn causes (the others, such as
+``service_error``, are the world's fault, not the agent's)."""
 
 
 def group_advantages(
@@ -238,3 +246,50 @@ def kl_k3(logprobs: Tensor, ref_logprobs: Tensor) -> Tensor:
     """
     d = ref_logprobs - logprobs
     return torch.exp(d) - d - 1.0
+
+
+def signal_groups(rewards: Tensor, group_size: int) -> Tensor:
+    """``(G,)`` booleans: which groups' rewards are not all equal (they carry a learning signal).
+
+    Example:
+        >>> signal_groups(torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0]), 2)
+        tensor([ True, False, False])
+    """
+    groups = rewards.reshape(-1, group_size)
+    return groups.amax(dim=1) != groups.amin(dim=1)
+
+
+def format_score(steps: Sequence[Mapping[str, Any]]) -> float:
+    """A format / tool-use score in [0, 1] of one episode from the env's per-step ``info``.
+
+    Half of it is the share of well-formed turns (a tool call or an answer the env could read:
+    ``action_kind`` ``"tool"`` or ``"answer"`` and no :data:`AGENT_ERRORS` error), half is
+    given when at least one turn is a valid tool call (``action_kind == "tool"`` without such an
+    error). The trainer adds ``format_reward * format_score(steps)`` to the env's reward: a small
+    term against the tool-use collapse reported by other search-RL stacks. An episode without
+    steps scores 0.
+
+    Args:
+        steps: One mapping per turn with the env's ``action_kind`` and ``error``.
+
+    Example:
+        >>> ok = {"action_kind": "tool", "error": None}
+        >>> bad = {"action_kind": "error", "error": "parse_error"}
+        >>> answer = {"action_kind": "answer", "error": None}
+        >>> format_score([ok, answer]), format_score([bad, answer]), format_score([answer])
+        (1.0, 0.25, 0.5)
+        >>> format_score([{"action_kind": "tool", "error": "invalid_arguments"}, answer])
+        0.25
+        >>> format_score([{"action_kind": "tool", "error": "service_error"}])  # the world's fault
+        1.0
+        >>> format_score([])
+        0.0
+    """
+    if not steps:
+        return 0.0
+    readable = [
+        s.get("action_kind") in ("tool", "answer") and s.get("error") not in AGENT_ERRORS
+        for s in steps
+    ]
+    tool = any(ok and s.get("action_kind") == "tool" for ok, s in zip(readable, steps, strict=True))
+    return 0.5 * sum(readable) / len(steps) + 0.5 * float(tool)

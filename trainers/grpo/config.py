@@ -23,11 +23,14 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from lite_world.config import ConfigMixin
 from lite_world.envs.config import LiteSearchConfig
 from lite_world.errors import ConfigError
+from trainers._lora import LINEAR_PROJECTIONS, target_modules
 
 __all__ = ["AGGREGATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
 
@@ -72,6 +75,33 @@ class GRPOConfig(ConfigMixin):
     gradient_checkpointing: bool = field(
         default=False,
         metadata={"help": "Recompute activations in the backward pass (less memory, ~30% slower)."},
+    )
+    lora: bool = field(
+        default=False,
+        metadata={
+            "help": "Train a LoRA adapter instead of every weight (needs peft); checkpoints hold model/ "
+            "with the adapter merged in (loadable by load_policy) and adapter/ alone (for resuming)."
+        },
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: float = field(
+        default=32.0,
+        metadata={"help": "LoRA scaling numerator (the update is scaled by alpha / r)."},
+    )
+    lora_dropout: float = field(
+        default=0.0,
+        metadata={
+            "help": "Dropout on the LoRA input, in [0, 1); written to the adapter's config. The policy "
+            "stays in eval mode in this trainer (sampled and trained log-probs must agree), so it "
+            "does not act during GRPO updates."
+        },
+    )
+    lora_target_modules: tuple[str, ...] = field(
+        default=LINEAR_PROJECTIONS,
+        metadata={
+            "help": "Module names LoRA wraps, comma-separated (default: every linear projection of a "
+            "Llama/Qwen block)."
+        },
     )
 
     # -- environment ---------------------------------------------------------------------------
@@ -119,8 +149,39 @@ class GRPOConfig(ConfigMixin):
             "help": "Episodes advanced by one generate() call (memory bound); all by default."
         },
     )
+    dynamic_sampling: bool = field(
+        default=False,
+        metadata={
+            "help": "DAPO's dynamic sampling: drop groups whose rewards are all equal (no signal) and "
+            "refill the batch with groups of the next tasks, until tasks_per_step groups have "
+            "signal or max_resample_rounds run out (then train on the groups it has)."
+        },
+    )
+    max_resample_rounds: int = field(
+        default=3,
+        metadata={
+            "help": "With dynamic_sampling: extra rollout rounds per step to refill dropped groups "
+            "(0: only drop)."
+        },
+    )
 
     # -- objective -----------------------------------------------------------------------------
+    format_reward: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of an additive format / tool-use term (0: off): weight * (half the share of "
+            "well-formed turns + half for at least one valid tool call), from the env's per-step "
+            "info; see trainers.grpo.algorithm.format_score."
+        },
+    )
+    overlong_filtering: bool = field(
+        default=False,
+        metadata={
+            "help": "DAPO's overlong filtering: trajectories cut by a token limit (max_seq_len, or a last "
+            "turn cut by max_new_tokens at the turn limit) get zero loss weight, so the policy is "
+            "not punished for length truncation."
+        },
+    )
     scale_rewards: str = field(
         default="group",
         metadata={
@@ -247,6 +308,8 @@ class GRPOConfig(ConfigMixin):
             "save_every": 0,
             "save_total_limit": 0,
             "log_trajectories": 0,
+            "max_resample_rounds": 0,
+            "lora_r": 1,
         }
         for name, low in ints.items():
             value = getattr(self, name)
@@ -292,6 +355,24 @@ class GRPOConfig(ConfigMixin):
         for name in ("kl_coef", "entropy_coef", "weight_decay", "max_grad_norm", "adam_epsilon"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"Expects GRPOConfig.{name} >= 0, actual: {getattr(self, name)}")
+        for name in ("dynamic_sampling", "overlong_filtering", "lora"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"Expects GRPOConfig.{name} to be a bool, actual: {getattr(self, name)!r}"
+                )
+        if not _finite(self.format_reward) or self.format_reward < 0:
+            raise ConfigError(
+                f"Expects GRPOConfig.format_reward >= 0 (0: off), actual: {self.format_reward!r}"
+            )
+        if not _finite(self.lora_alpha) or not self.lora_alpha > 0:
+            raise ConfigError(f"Expects GRPOConfig.lora_alpha > 0, actual: {self.lora_alpha!r}")
+        if not _finite(self.lora_dropout) or not 0 <= self.lora_dropout < 1:
+            raise ConfigError(
+                f"Expects GRPOConfig.lora_dropout in [0, 1), actual: {self.lora_dropout!r}"
+            )
+        object.__setattr__(
+            self, "lora_target_modules", target_modules(self.lora_target_modules, "GRPOConfig")
+        )
         if not self.learning_rate > 0:
             raise ConfigError(f"Expects GRPOConfig.learning_rate > 0, actual: {self.learning_rate}")
         if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1):
@@ -303,3 +384,8 @@ class GRPOConfig(ConfigMixin):
     def episodes_per_step(self) -> int:
         """Episodes per step: ``tasks_per_step * group_size`` (the paper's batch of 128)."""
         return self.tasks_per_step * self.group_size
+
+
+def _finite(value: Any) -> bool:
+    """A real, finite number (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

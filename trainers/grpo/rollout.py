@@ -150,7 +150,9 @@ class TokenTrajectory:
     """One episode as one token sequence, with what the trainer and the metrics need.
 
     ``loss_mask[i]`` is 1 when token ``i`` was sampled by the policy; ``sampler_logprobs[i]`` is
-    its log-prob under the sampling distribution (0.0 on mask-0 tokens).
+    its log-prob under the sampling distribution (0.0 on mask-0 tokens). ``steps`` holds the
+    env's ``action_kind`` and ``error`` of each turn; ``last_turn_clipped`` whether the last turn
+    was cut by ``max_new_tokens``.
     """
 
     task_id: str
@@ -172,6 +174,23 @@ class TokenTrajectory:
     f1: float = 0.0
     entropy_sum: float = 0.0
     messages: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    last_turn_clipped: bool = False
+
+    @property
+    def overlong(self) -> bool:
+        """Cut by a token limit, not ended by the agent: the next turn would not fit in
+        ``max_seq_len``, or the episode hit the turn limit on a turn cut by ``max_new_tokens``.
+
+        Example:
+            >>> t = TokenTrajectory("q", 0, [1], [0], [0.0], truncated=True)
+            >>> t.overlong, TokenTrajectory("q", 0, [1], [0], [0.0], context_truncated=True).overlong
+            (False, True)
+            >>> t.last_turn_clipped = True
+            >>> t.overlong
+            True
+        """
+        return self.context_truncated or (self.truncated and self.last_turn_clipped)
 
     @property
     def response_tokens(self) -> int:
@@ -557,7 +576,9 @@ def _advance(
     traj.entropy_sum += turn.entropy_sum
     traj.turns += 1
     traj.length_clipped_turns += turn.finish == "length"
+    traj.last_turn_clipped = turn.finish == "length"
     observation, reward, terminated, truncated, info = env.step(turn.text)
+    traj.steps.append({"action_kind": info.get("action_kind"), "error": info.get("error")})
     traj.action_errors += info.get("error") is not None
     traj.tool_calls = int(info.get("totals", {}).get("tool_calls", traj.tool_calls))
     traj.messages = list(info.get("messages", traj.messages))

@@ -4,9 +4,13 @@ One step:
 
 1. draw ``tasks_per_step`` tasks (shuffled epochs of the task list);
 2. play ``group_size`` episodes per task with the current weights
-   (:func:`~trainers.grpo.rollout.rollout`);
-3. advantages: each episode's reward normalised within its group
-   (:func:`~trainers.grpo.algorithm.group_advantages`);
+   (:func:`~trainers.grpo.rollout.rollout`); with ``dynamic_sampling`` (DAPO) the groups whose
+   rewards are all equal are dropped and groups of the next tasks refill the batch, for at most
+   ``max_resample_rounds`` extra rounds;
+3. advantages: each episode's reward (plus ``format_reward`` times its
+   :func:`~trainers.grpo.algorithm.format_score`) normalised within its group
+   (:func:`~trainers.grpo.algorithm.group_advantages`); with ``overlong_filtering`` the
+   trajectories cut by a token limit get zero loss weight;
 4. one update: the clipped surrogate on policy tokens only (tool responses and the prompt are
    masked), gradients accumulated over micro-batches, then one optimizer step (strictly
    on-policy); ``updates_per_step > 1`` splits the batch into PPO mini-batches instead;
@@ -58,6 +62,7 @@ import numpy as np
 from lite_world._lazy import require
 from lite_world.errors import ConfigError
 from lite_world.tasks import Task, load_tasks
+from trainers._lora import apply_lora, load_lora, merge_lora, save_adapter
 from trainers._runs import (
     CHECKPOINT_PREFIX,
     bf16_autocast,
@@ -65,7 +70,15 @@ from trainers._runs import (
     prune_checkpoints,
     write_dir,
 )
-from trainers.grpo.algorithm import aggregate, group_advantages, kl_k3, policy_loss, token_logprobs
+from trainers.grpo.algorithm import (
+    aggregate,
+    format_score,
+    group_advantages,
+    kl_k3,
+    policy_loss,
+    signal_groups,
+    token_logprobs,
+)
 from trainers.grpo.config import GRPOConfig
 from trainers.grpo.rollout import SamplingRNG, TokenTrajectory, eos_token_ids, make_envs, rollout
 
@@ -76,6 +89,7 @@ __all__ = [
     "Batch",
     "GRPOTrainer",
     "checkpointing_layers",
+    "episode_rewards",
     "load_policy",
     "policy_position_logits",
     "step_metrics",
@@ -174,7 +188,8 @@ class GRPOTrainer:
     Args:
         config: The settings.
         model, tokenizer: A policy to train in place (default: loaded from ``config.model``,
-            or from the checkpoint being resumed).
+            or from the checkpoint being resumed). With ``config.lora`` the adapter is injected
+            into ``model``'s modules.
         tasks: Training tasks (default: loaded from ``config.env.tasks``).
 
     Attributes:
@@ -204,12 +219,23 @@ class GRPOTrainer:
                 "Expects either a model or a checkpoint to resume (its weights are loaded from "
                 f"{resume_dir}), actual: both. Drop the model argument"
             )
+        adapter = resume_dir / "adapter" if resume_dir is not None and config.lora else None
         if model is None:
-            model, tokenizer = load_policy(
-                resume_dir / "model" if resume_dir else config.model, config.dtype
-            )
+            source = resume_dir / "model" if resume_dir and adapter is None else config.model
+            model, tokenizer = load_policy(source, config.dtype)
         elif tokenizer is None:
             raise ConfigError("Expects a tokenizer with a model, actual: None")
+        if adapter is not None:  # the base weights with the checkpoint's adapter, trainable
+            model = load_lora(model, adapter)
+        elif config.lora:  # the adapter is injected into model's own modules
+            model = apply_lora(
+                model,
+                r=config.lora_r,
+                alpha=config.lora_alpha,
+                dropout=config.lora_dropout,
+                modules=config.lora_target_modules,
+                seed=config.seed,
+            )
         self.model, self.tokenizer = model.to(self.device), tokenizer
         self.model.eval()  # no dropout: the sampled and the trained log-probs agree
         if config.gradient_checkpointing:
@@ -279,31 +305,25 @@ class GRPOTrainer:
         return history
 
     def train_step(self) -> tuple[dict[str, Any], list[TokenTrajectory]]:
-        """One step: sample tasks, roll out groups, update once; ``(metrics, trajectories)``."""
+        """One step: sample tasks, roll out groups, update once; ``(metrics, trajectories)``.
+
+        With ``dynamic_sampling`` the groups without signal are dropped and refilled (see
+        :meth:`sample_batch`); ``trajectories`` are the trained ones.
+        """
         c = self.config
         t0 = time.perf_counter()
-        tasks = self._sample_tasks()
         self.model.eval()
-        trajectories = rollout(
-            self.model,
-            self.tokenizer,
-            self.envs,
-            tasks,
-            group_size=c.group_size,
-            config=c,
-            rng=self.sampling_rng,
-            seed=c.seed + self.step * c.episodes_per_step,
-            eos_ids=self.eos_token_ids,
-            autocast=self._autocast,
-        )
+        trajectories, sampling = self.sample_batch()
         t1 = time.perf_counter()
-        rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
+        rewards = torch.tensor(episode_rewards(trajectories, c.format_reward), dtype=torch.float32)
         advantages = group_advantages(rewards, c.group_size, c.scale_rewards)
-        stats = self.update(trajectories, advantages)
+        include = [not t.overlong for t in trajectories] if c.overlong_filtering else None
+        stats = self.update(trajectories, advantages, include=include)
         t2 = time.perf_counter()
         self.step += 1
         metrics = step_metrics(trajectories, advantages, stats, group_size=c.group_size)
-        generated = sum(t.response_tokens for t in trajectories)
+        generated = sampling.pop("generated_tokens")
+        metrics.update(sampling)
         metrics.update(
             step=self.step,
             lr=self._lr(self.step - 1),
@@ -315,22 +335,114 @@ class GRPOTrainer:
         )
         return metrics, trajectories
 
+    def sample_batch(self) -> tuple[list[TokenTrajectory], dict[str, Any]]:
+        """Roll out this step's groups; ``(trajectories to train, sampling metrics)``.
+
+        Without ``dynamic_sampling``: ``tasks_per_step`` groups, as sampled. With it (DAPO): the
+        groups whose rewards (with the format term) are all equal are dropped, and groups of the
+        next tasks are sampled for the missing ones, for at most ``max_resample_rounds`` extra
+        rounds; when the rounds run out the batch holds the groups with signal found so far
+        (the last round's groups when there are none, all with advantage 0).
+
+        The metrics count every sampled group: ``groups_sampled``, ``groups_with_signal`` and
+        its share ``groups_with_signal_share``, ``groups_trained``, ``resample_rounds`` (extra
+        rounds used), ``sampled_reward_mean`` (over every sampled episode) and
+        ``generated_tokens``.
+        """
+        c = self.config
+        g = c.group_size
+        rounds = c.max_resample_rounds if c.dynamic_sampling else 0
+        kept: list[list[TokenTrajectory]] = []
+        groups: list[list[TokenTrajectory]] = []
+        sampled: list[TokenTrajectory] = []
+        signal = extra = 0
+        for r in range(rounds + 1):
+            tasks = self._sample_tasks(c.tasks_per_step - len(kept))
+            trajs = rollout(
+                self.model,
+                self.tokenizer,
+                self.envs,
+                tasks,
+                group_size=g,
+                config=c,
+                rng=self.sampling_rng,
+                # round r of step s: its own range of env seeds (today's seeds without resampling)
+                seed=c.seed + (self.step * (rounds + 1) + r) * c.episodes_per_step,
+                eos_ids=self.eos_token_ids,
+                autocast=self._autocast,
+            )
+            sampled.extend(trajs)
+            extra = r
+            groups = [trajs[i : i + g] for i in range(0, len(trajs), g)]
+            has = signal_groups(torch.tensor(episode_rewards(trajs, c.format_reward)), g).tolist()
+            signal += sum(has)
+            kept.extend(group for group, ok in zip(groups, has, strict=True) if ok)
+            if not c.dynamic_sampling or len(kept) >= c.tasks_per_step:
+                break
+        if not c.dynamic_sampling:
+            batch = groups
+        elif kept:
+            batch = kept
+            if len(kept) < c.tasks_per_step:
+                logger.info(
+                    "dynamic sampling: %d of %d groups with signal after %d extra rounds; "
+                    "training on those",
+                    len(kept),
+                    c.tasks_per_step,
+                    extra,
+                )
+        else:
+            batch = groups
+            logger.warning(
+                "dynamic sampling: no group with signal in %d rounds; training on the last "
+                "round's %d groups (advantage 0)",
+                extra + 1,
+                len(groups),
+            )
+        metrics = {
+            "groups_sampled": len(sampled) // g,
+            "groups_with_signal": signal,
+            "groups_with_signal_share": signal / max(len(sampled) // g, 1),
+            "groups_trained": len(batch),
+            "resample_rounds": extra,
+            "sampled_reward_mean": float(np.mean([t.reward for t in sampled])),
+            "generated_tokens": sum(t.response_tokens for t in sampled),
+        }
+        return [t for group in batch for t in group], metrics
+
     # -- the update ----------------------------------------------------------------------------
-    def update(self, trajectories: Sequence[TokenTrajectory], advantages: Any) -> dict[str, float]:
+    def update(
+        self,
+        trajectories: Sequence[TokenTrajectory],
+        advantages: Any,
+        *,
+        include: Sequence[bool] | None = None,
+    ) -> dict[str, float]:
         """The optimisation of one step on ``trajectories`` with their ``advantages`` ``(N,)``.
+
+        ``include``: per trajectory, whether it has loss weight (default: all). An excluded one
+        (``overlong_filtering``) is neither run through the model nor counted in the loss's
+        denominator: the update is the one of the batch without it.
 
         Returns loss and clipping statistics (sums turned into means over the trained tokens).
         """
         c = self.config
         advantages = torch.as_tensor(advantages, dtype=torch.float32)
         n = len(trajectories)
+        if include is not None and len(include) != n:
+            raise ConfigError(
+                f"Expects one include flag per trajectory ({n}), actual: {len(include)}"
+            )
+        excluded = {i for i in range(n) if include is not None and not include[i]}
         lr = self._lr(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         order = self.np_rng.permutation(n).tolist() if c.updates_per_step > 1 else list(range(n))
         minis = [[int(i) for i in m] for m in np.array_split(order, c.updates_per_step)]
         skip = c.skip_zero_advantage and c.kl_coef == 0 and c.entropy_coef == 0
-        trained = [i for i in range(n) if not (skip and float(advantages[i]) == 0.0)]
+        trained = [
+            i for i in range(n) if i not in excluded and not (skip and float(advantages[i]) == 0.0)
+        ]
         old = self.behaviour_logprobs([trajectories[i] for i in trained])
         old_by_index = dict(zip(trained, old, strict=True))
         sampler_diff = _sampler_diff([trajectories[i] for i in trained], old)
@@ -361,7 +473,7 @@ class GRPOTrainer:
         }
         params = [p for p in self.model.parameters() if p.requires_grad]
         for mini in minis:
-            normalizer = self._normalizer([trajectories[i] for i in mini])
+            normalizer = self._normalizer([trajectories[i] for i in mini if i not in excluded])
             self.optimizer.zero_grad(set_to_none=False)
             items = [i for i in mini if i in old_by_index]
             for micro in _chunks(items, c.micro_batch_size):
@@ -419,6 +531,7 @@ class GRPOTrainer:
             "grad_norm": totals["grad_norm"],
             "trained_tokens": totals["tokens"],
             "trained_trajectories": len(trained),
+            "filtered_trajectories": len(excluded),
             "clip_ratio": (totals["clipped_low"] + totals["clipped_high"]) / tokens,
             "clip_ratio_low": totals["clipped_low"] / tokens,
             "clip_ratio_high": totals["clipped_high"] / tokens,
@@ -516,9 +629,10 @@ class GRPOTrainer:
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
         return bf16_autocast(self.config.mixed_precision, self.device.type)
 
-    def _sample_tasks(self) -> list[Task]:
-        """``tasks_per_step`` tasks: the list in shuffled epochs, no repeat within an epoch."""
-        n = self.config.tasks_per_step
+    def _sample_tasks(self, n: int | None = None) -> list[Task]:
+        """The next ``n`` tasks (default ``tasks_per_step``): the list in shuffled epochs, no
+        repeat within an epoch."""
+        n = self.config.tasks_per_step if n is None else n
         while len(self._task_queue) < n:
             self._task_queue.extend(int(i) for i in self.np_rng.permutation(len(self.tasks)))
         picked, self._task_queue = self._task_queue[:n], self._task_queue[n:]
@@ -568,11 +682,19 @@ class GRPOTrainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
-        """Write ``checkpoint-{step}``: model, tokenizer, optimizer, RNG states, step and config."""
+        """Write ``checkpoint-{step}``: model, tokenizer, optimizer, RNG states, step and config.
+
+        With LoRA, ``model/`` holds a copy of the policy with the adapter merged in (a plain
+        model for :func:`load_policy`) and ``adapter/`` the adapter alone (what a resume loads).
+        """
         final = self.output_dir / f"{CHECKPOINT_PREFIX}{self.step:06d}"
 
         def write(tmp: Path) -> None:
-            self.model.save_pretrained(tmp / "model")
+            if self.config.lora:
+                save_adapter(self.model, tmp / "adapter")
+                merge_lora(self.model).save_pretrained(tmp / "model")
+            else:
+                self.model.save_pretrained(tmp / "model")
             self.tokenizer.save_pretrained(tmp / "model")
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save({"sampling": self.sampling_rng.state_dict()}, tmp / "rng.pt")
@@ -603,12 +725,11 @@ class GRPOTrainer:
         self.np_rng.bit_generator.state = state["numpy_rng"]
         self._task_queue = [int(i) for i in state["task_queue"]]
         self.step = int(state["step"])
+        now = self.config.to_dict()
         changed = {
-            k: (v, getattr(self.config, k))
+            k: (v, now[k])
             for k, v in state["config"].items()
-            if k not in ("resume_from", "steps")
-            and hasattr(self.config, k)
-            and v != getattr(self.config, k)
+            if k not in ("resume_from", "steps") and k in now and v != now[k]
         }
         if changed:
             logger.warning("resuming %s with changed settings (checkpoint, now): %s", path, changed)
@@ -640,6 +761,24 @@ class GRPOTrainer:
         return path
 
 
+def episode_rewards(trajectories: Sequence[TokenTrajectory], format_reward: float) -> list[float]:
+    """The rewards GRPO compares: the env's reward plus ``format_reward`` times the episode's
+    :func:`~trainers.grpo.algorithm.format_score`.
+
+    Example:
+        >>> t = TokenTrajectory("a", 0, [1], [0], [0.0], reward=1.0,
+        ...                     steps=[{"action_kind": "tool", "error": None},
+        ...                            {"action_kind": "answer", "error": None}])
+        >>> u = TokenTrajectory("a", 0, [1], [0], [0.0],
+        ...                     steps=[{"action_kind": "error", "error": "parse_error"}])
+        >>> episode_rewards([t, u], 0.0), episode_rewards([t, u], 0.2)
+        ([1.0, 0.0], [1.2, 0.0])
+    """
+    if not format_reward:
+        return [float(t.reward) for t in trajectories]
+    return [float(t.reward) + format_reward * format_score(t.steps) for t in trajectories]
+
+
 def step_metrics(
     trajectories: Sequence[TokenTrajectory],
     advantages: Any,
@@ -651,7 +790,9 @@ def step_metrics(
 
     ``length_clip_ratio`` is the share of turns cut by ``max_new_tokens``; ``clip_ratio`` the
     share of trained policy tokens whose ratio was clipped; ``groups_zero_std`` the share of
-    groups whose episodes all got the same reward (no learning signal).
+    the batch's groups whose episodes all got the same env reward (no learning signal);
+    ``overlong`` the share of trajectories cut by a token limit; ``format_score_mean`` the mean
+    :func:`~trainers.grpo.algorithm.format_score` (whether or not ``format_reward`` uses it).
 
     Example:
         >>> t1 = TokenTrajectory("a", 0, [1, 2, 3], [0, 1, 1], [0.0, -0.5, -0.5], reward=1.0, turns=2,
@@ -687,6 +828,8 @@ def step_metrics(
         "entropy": sum(t.entropy_sum for t in trajectories) / tokens,
         "advantage_abs_mean": float(np.abs(np.asarray(advantages, dtype=np.float64)).mean()),
         "groups_zero_std": float((groups.max(1) == groups.min(1)).mean()),
+        "overlong": sum(t.overlong for t in trajectories) / n,
+        "format_score_mean": float(np.mean([format_score(t.steps) for t in trajectories])),
         "clip_ratio": 0.0,
         "clip_ratio_low": 0.0,
         "clip_ratio_high": 0.0,
