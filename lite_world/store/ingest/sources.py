@@ -3,6 +3,8 @@
 Supported inputs (``detect_kind`` picks by path):
 
 - ``*.jsonl`` / ``*.jsonl.gz`` / ``*.parquet``: rows with ``url, title, text|markdown|html, date``;
+- Search-R1 / FlashRAG ``{"id", "contents"}`` JSONL (gz or plain), told by its first row: see
+  :mod:`lite_world.store.ingest.searchr1`;
 - a directory of ``*.html`` / ``*.htm`` files (URL from ``<link rel=canonical>`` / ``og:url``, else
   ``https://<relative path>`` when the first folder looks like a host, else ``https://local.lite-world/<path>``);
 - ``*.warc`` / ``*.warc.gz``: HTML response records (warcio);
