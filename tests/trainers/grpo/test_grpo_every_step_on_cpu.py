@@ -42,8 +42,9 @@ def _weights(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _branching_config(world, out, **changes):
+def _branching_config(world, out, policy=None, **changes):
     values = dict(
+        model=str(policy) if policy is not None else "smollm2",
         world=str(world),
         action_format="tags",
         tasks_per_step=2,
@@ -135,6 +136,7 @@ def test_dynamic_sampling_refills_only_with_groups_that_have_signal(
         config = _branching_config(
             tiny_world,
             tmp_path / str(dynamic),
+            branching_policy,
             dynamic_sampling=dynamic,
             max_resample_rounds=6,
         )
@@ -174,6 +176,7 @@ def test_dynamic_sampling_without_any_signal_trains_on_the_last_round(
     config = _branching_config(
         tiny_world,
         tmp_path,
+        branching_policy,
         dynamic_sampling=True,
         max_resample_rounds=2,
         tasks_per_step=1,
