@@ -19,6 +19,9 @@ Example:
     5
     >>> GRPOConfig().env.max_turns
     8
+    >>> c = GRPOConfig(dynamic_sampling=True, lora=True, lora_target_modules="q_proj,v_proj")
+    >>> c.max_resample_rounds, c.overlong_filtering, c.lora_target_modules
+    (3, False, ('q_proj', 'v_proj'))
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The training-dynamics figure of a GRPO run, from its ``metrics.jsonl``.
 
-Six panels per step, as in LiteResearcher's training-dynamics figure: reward, response length,
-turns, clip ratio, length-clip ratio and tool calls.
+Nine panels per step: the six of LiteResearcher's training-dynamics figure (reward, response
+length, turns, clip ratio, length-clip ratio, tool calls), then the sampling entropy, the share
+of sampled groups with a learning signal, and the share of overlong (token-limit) episodes.
 
 Usage:
     python -m trainers.grpo.plot runs/grpo            # writes runs/grpo/metrics.png
@@ -32,6 +33,9 @@ PANELS: tuple[tuple[str, str], ...] = (
     ("clip_ratio", "clip ratio (tokens)"),
     ("length_clip_ratio", "length-clip ratio (turns)"),
     ("tool_calls_mean", "tool calls / episode"),
+    ("entropy", "entropy (nats / policy token)"),
+    ("groups_with_signal_share", "groups with signal (share of sampled)"),
+    ("overlong", "overlong episodes (share)"),
 )
 """``(metric, title)`` of each panel."""
 
@@ -56,7 +60,7 @@ def plot_metrics(
     label: str = "run",
     extra: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Path:
-    """Draw the six panels of ``metrics`` (a ``metrics.jsonl`` path or records) into ``out`` (PNG).
+    """Draw the panels of ``metrics`` (a ``metrics.jsonl`` path or records) into ``out`` (PNG).
 
     ``extra`` maps labels to other runs' records, drawn on the same panels for comparison
     (``label`` names ``metrics`` in the legend).
@@ -70,7 +74,8 @@ def plot_metrics(
     }
     if extra:
         runs.update(extra)
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    rows = -(-len(PANELS) // 3)
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 3.25 * rows))
     for ax, (key, label) in zip(axes.flat, PANELS, strict=False):
         for name, records in runs.items():
             steps, values = series(records, key)

@@ -657,7 +657,7 @@ class GRPOTrainer:
                     f.write(json.dumps(record, ensure_ascii=False) + "\n")
         logger.info(
             "step %d/%d reward %.3f response %.1f tok turns %.2f tool calls %.2f clip %.4f "
-            "len-clip %.3f loss %.4f (%.0f s)",
+            "len-clip %.3f signal %d/%d groups loss %.4f (%.0f s)",
             self.step,
             self.config.steps,
             metrics["reward_mean"],
@@ -666,6 +666,8 @@ class GRPOTrainer:
             metrics["tool_calls_mean"],
             metrics["clip_ratio"],
             metrics["length_clip_ratio"],
+            metrics["groups_with_signal"],
+            metrics["groups_sampled"],
             metrics["loss"],
             metrics["time_step_s"],
         )
