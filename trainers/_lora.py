@@ -10,10 +10,10 @@ Importing this module does not import torch or peft; the functions load them on 
 Example:
     >>> target_modules("q_proj, v_proj", owner="GRPOConfig")
     ('q_proj', 'v_proj')
-    >>> target_modules(" , ", owner="GRPOConfig")
+    >>> target_modules(" , ", owner="GRPOConfig")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lite_world.errors.ConfigError: Expects at least one GRPOConfig.lora_target_modules name, actual: ' , '
+    lite_world.errors.ConfigError: Expects at least one GRPOConfig.lora_target_modules name, ...
 """
 
 from __future__ import annotations

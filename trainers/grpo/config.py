@@ -82,8 +82,9 @@ class GRPOConfig(ConfigMixin):
     lora: bool = field(
         default=False,
         metadata={
-            "help": "Train a LoRA adapter instead of every weight (needs peft); checkpoints hold model/ "
-            "with the adapter merged in (loadable by load_policy) and adapter/ alone (for resuming)."
+            "help": "Train a LoRA adapter instead of every weight (needs peft); checkpoints hold "
+            "model/ with the adapter merged in (loadable by load_policy) and adapter/ alone (for "
+            "resuming)."
         },
     )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
@@ -94,16 +95,16 @@ class GRPOConfig(ConfigMixin):
     lora_dropout: float = field(
         default=0.0,
         metadata={
-            "help": "Dropout on the LoRA input, in [0, 1); written to the adapter's config. The policy "
-            "stays in eval mode in this trainer (sampled and trained log-probs must agree), so it "
-            "does not act during GRPO updates."
+            "help": "Dropout on the LoRA input, in [0, 1); written to the adapter's config. The "
+            "policy stays in eval mode in this trainer (sampled and trained log-probs must "
+            "agree), so it does not act during GRPO updates."
         },
     )
     lora_target_modules: tuple[str, ...] = field(
         default=LINEAR_PROJECTIONS,
         metadata={
-            "help": "Module names LoRA wraps, comma-separated (default: every linear projection of a "
-            "Llama/Qwen block)."
+            "help": "Module names LoRA wraps, comma-separated (default: every linear projection "
+            "of a Llama/Qwen block)."
         },
     )
 
@@ -155,8 +156,8 @@ class GRPOConfig(ConfigMixin):
     dynamic_sampling: bool = field(
         default=False,
         metadata={
-            "help": "DAPO's dynamic sampling: drop groups whose rewards are all equal (no signal) and "
-            "refill the batch with groups of the next tasks, until tasks_per_step groups have "
+            "help": "DAPO's dynamic sampling: drop groups whose rewards are all equal (no signal) "
+            "and refill the batch with groups of the next tasks, until tasks_per_step groups have "
             "signal or max_resample_rounds run out (then train on the groups it has)."
         },
     )
@@ -172,17 +173,17 @@ class GRPOConfig(ConfigMixin):
     format_reward: float = field(
         default=0.0,
         metadata={
-            "help": "Weight of an additive format / tool-use term (0: off): weight * (half the share of "
-            "well-formed turns + half for at least one valid tool call), from the env's per-step "
-            "info; see trainers.grpo.algorithm.format_score."
+            "help": "Weight of an additive format / tool-use term (0: off): weight * (half the "
+            "share of well-formed turns + half for at least one valid tool call), from the env's "
+            "per-step info; see trainers.grpo.algorithm.format_score."
         },
     )
     overlong_filtering: bool = field(
         default=False,
         metadata={
-            "help": "DAPO's overlong filtering: trajectories cut by a token limit (max_seq_len, or a last "
-            "turn cut by max_new_tokens at the turn limit) get zero loss weight, so the policy is "
-            "not punished for length truncation."
+            "help": "DAPO's overlong filtering: trajectories cut by a token limit (max_seq_len, "
+            "or a last turn cut by max_new_tokens at the turn limit) get zero loss weight, so the "
+            "policy is not punished for length truncation."
         },
     )
     scale_rewards: str = field(
