@@ -33,11 +33,12 @@ install-test: $(TESTENV)
 demo: $(BASE)
 	HF_HUB_OFFLINE=1 $(BIN)/lite-world demo
 
-# The wheel check first (.ci/wheel_check.sh: builds the wheel + sdist, installs the wheel with
+# Lint and type check first, then the wheel check (.ci/wheel_check.sh: builds the wheel + sdist, installs the wheel with
 # [cpu] into a fresh venv, and from outside the repo builds a world and plays an episode), since
 # pytest imports from the source tree and cannot see a package missing from the wheel.
 # SKIP_WHEEL_CHECK=1 skips it.
 test: $(TESTENV)
+	PYTHON=$(BIN)/python bash .ci/lint.sh
 	$(if $(SKIP_WHEEL_CHECK),,PYTHON=$(BIN)/python bash .ci/wheel_check.sh)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -47,7 +48,7 @@ test-fast: $(TESTENV)
 wheel-check: $(TESTENV)
 	PYTHON=$(BIN)/python bash .ci/wheel_check.sh
 
-# ruff check, ruff format --check, mypy lite_world (not part of `make test` yet).
+# ruff check, ruff format --check, mypy lite_world (also the first step of `make test`).
 lint: $(TESTENV)
 	PYTHON=$(BIN)/python bash .ci/lint.sh
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Lint and type check (issue 10, section 7): ruff check, ruff format --check, mypy lite_world.
 # Rules and settings live in pyproject.toml ([tool.ruff], [tool.mypy]). Runs every step and
-# fails at the end if any failed. Not part of `make test` yet (the repo is not clean yet);
-# `make lint` runs it.
+# fails at the end if any failed. `make test` (hence CI) runs it first; `make lint` runs it alone.
 #
 # Usage: bash .ci/lint.sh            Env: PYTHON (default .venv/bin/python)
 set -uo pipefail

@@ -261,8 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=15.0, help="length of the 64-client phase")
     p.add_argument("--batches", type=int, default=5, help="64-query batches per run")
     p.add_argument("--peer-dtype", default="float16", choices=["float16", "float32"])
-    p.add_argument("--ours-encoder", default="openvino/bfloat16",
-                   help="LITE_WORLD_ENCODER_BACKEND for lite-world serve ('torch': unset)")
+    p.add_argument(
+        "--ours-encoder",
+        default="openvino/bfloat16",
+        help="LITE_WORLD_ENCODER_BACKEND for lite-world serve ('torch': unset)",
+    )
     p.add_argument("--serve-peer", metavar="WORLD", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)
     a = p.parse_args(argv)

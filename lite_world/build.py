@@ -89,7 +89,7 @@ class BuildConfig:
         default="passage",
         metadata={"help": "Search-R1 corpora: one page per 'passage' row, or per 'title'."},
     )
-    encoder_config: dict | None = field(  # type: ignore[type-arg]
+    encoder_config: dict | None = field(
         default=None,
         metadata={"help": "EncoderConfig fields (prefixes, pooling...); recorded in the manifest."},
     )
@@ -179,7 +179,7 @@ def embed_pages(
     d = world / INDEX_DIRNAME
     d.mkdir(parents=True, exist_ok=True)
     state = _emb_state(world)
-    done = int(state.get("rows", 0))  # type: ignore[arg-type]
+    done = int(state.get("rows", 0))  # type: ignore[call-overload]
     if state and (state.get("embedder") != embedder.name or state.get("dim") != embedder.dim):
         if done:
             raise EmbedderMismatchError(
@@ -263,7 +263,7 @@ def _remove_generation(world: Path, index_dir: str) -> None:
         shutil.rmtree(world / index_dir, ignore_errors=True)
 
 
-def _embedder(config: BuildConfig, given: Embedder | None) -> tuple[Embedder, dict]:  # type: ignore[type-arg]
+def _embedder(config: BuildConfig, given: Embedder | None) -> tuple[Embedder, dict]:
     """The build's encoder and the semantic fields the manifest records ({} for the default)."""
     from lite_world.index.encoders import EncoderConfig, get_encoder
 

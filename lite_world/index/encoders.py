@@ -15,8 +15,12 @@ a runtime choice that does not change what is computed, only how exactly:
   ``float32`` or ``bfloat16`` (``dtype``), which OpenVINO executes with AVX512-BF16 / AMX where
   the CPU has them.
 
-The default, ``auto``, is OpenVINO when it is installed (``pip install 'lite-world[fast]'``),
-else torch, in bfloat16 where the CPU has AVX512-BF16 / AMX, else float32 (GPUs: torch). Measured
+The default, ``auto``, is torch, in bfloat16 where the CPU has AVX512-BF16 / AMX, else float32.
+OpenVINO (``pip install 'lite-world[fast]'``, then ``backend="openvino"`` or
+``$LITE_WORLD_ENCODER_BACKEND=openvino``) is faster at batch 1 but opt-in: its runtime's worker
+threads do not survive ``fork`` (a forked rollout worker that encodes after its parent did hangs;
+the corruption tests caught it), and a default must not change with what happens to be installed.
+Measured
 on the 2-core dev machine (``benchmarks/bench_encoders.py``, 100 demo questions, 1 thread, CPU
 ms per query at batch 1 / 64; gold recall@10, dense): torch fp32 15.2 / 11.1 (0.676), torch bf16
 11.6 / 5.5 (0.676), ONNX fp32 7.7 / 9.5 (0.676), ONNX int8 3.7 / 3.9 (0.642: more than 1 point
@@ -179,11 +183,12 @@ def cpu_has_bf16() -> bool:
 
 
 def auto_backend() -> str:
-    """``openvino`` when it is installed (fastest at batch 1 with fp32's recall in
-    ``benchmarks/bench_encoders.py``), else ``torch``."""
-    import importlib.util
+    """``torch``: fork-safe (one thread in a forked child) and the same whatever else is installed.
 
-    return "openvino" if importlib.util.find_spec("openvino") is not None else "torch"
+    OpenVINO is faster at batch 1 with fp32's recall (``benchmarks/bench_encoders.py``) but its
+    threads hang in forked children, so it is opt-in (``backend="openvino"``).
+    """
+    return "torch"
 
 
 def check_semantics(recorded: dict[str, Any], config: EncoderConfig) -> None:
@@ -253,6 +258,7 @@ class Encoder:
         model = base.model[0].auto_model.eval()
         self._lock = threading.Lock()
         self._torch = torch
+        self._pid = os.getpid()
         self._run = self._make_runner(model)
 
     # -- backends -----------------------------------------------------------------
@@ -360,6 +366,9 @@ class Encoder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # little padding per batch
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         torch = self._torch
+        if os.getpid() != self._pid:  # a forked child: torch's inherited thread pool deadlocks
+            torch.set_num_threads(1)
+            self._pid = os.getpid()
         previous = torch.get_num_threads()
         if self.num_threads is not None and self.config.backend == "torch":
             torch.set_num_threads(self.num_threads)

@@ -206,8 +206,8 @@ async def _search(service: Any, queries: tuple[str, ...], k: int) -> tuple[int, 
         finally:
             service.fast_inflight -= 1
         if done is not None:
-            return done  # type: ignore[no-any-return]
-    return await service._timed(service.batcher.submit(sreq))  # type: ignore[no-any-return]
+            return done
+    return await service._timed(service.batcher.submit(sreq))
 
 
 def retrieve_endpoint(service: Any) -> Callable[[Any], Awaitable[Any]]:

@@ -162,7 +162,7 @@ def check_arguments(arguments: Any, schema: Mapping[str, Any]) -> str | None:
         >>> check_arguments({"query": "x"}, s) is None, check_arguments({"query": [1]}, s)
         (True, "'query' must be a list of strings, actual: a list holding an integer")
         >>> check_arguments([], s)
-        'the arguments must be a JSON object, actual: a list'
+        'the arguments must be a JSON object, actual: an empty list'
     """
     if not isinstance(arguments, dict):
         return f"the arguments must be a JSON object, actual: {_kind(arguments)}"

@@ -72,6 +72,7 @@ def worlds(corpus):
 def test_adopted_vectors_are_the_index_rows(corpus, worlds):
     d, rows, vectors = corpus
     adopted, ours = worlds
+
     def read(world):
         emb = np.fromfile(world / "index" / "embeddings.f32", dtype=np.float32)
         return emb.reshape(len(rows), -1)

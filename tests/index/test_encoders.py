@@ -30,8 +30,13 @@ def test_torch_fp32_is_the_sentence_transformers_vector(texts, reference, embedd
 
 @pytest.mark.parametrize(
     "backend, dtype",
-    [("torch", "bfloat16"), ("onnx", "float32"), ("onnx-int8", "float32"),
-     ("openvino", "float32"), ("openvino", "bfloat16")],  # fmt: skip
+    [
+        ("torch", "bfloat16"),
+        ("onnx", "float32"),
+        ("onnx-int8", "float32"),
+        ("openvino", "float32"),
+        ("openvino", "bfloat16"),
+    ],  # fmt: skip
 )
 def test_backend_agrees_with_fp32(texts, reference, backend, dtype):
     if backend.startswith("onnx"):

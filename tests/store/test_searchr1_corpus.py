@@ -65,8 +65,11 @@ def test_grouped_by_title(tmp_path, musique):
     pages = list(iter_searchr1(path, group="title"))
     titles = list(dict.fromkeys(split_contents(r["contents"])[0] for r in rows))
     assert [p.title for p in pages] == titles
-    first = [split_contents(r["contents"])[1] for r in rows if r["contents"].startswith(
-        f'"{titles[0]}"\n')]
+    first = [
+        split_contents(r["contents"])[1]
+        for r in rows
+        if r["contents"].startswith(f'"{titles[0]}"\n')
+    ]
     assert pages[0].markdown == f"# {titles[0]}\n\n" + "\n\n".join(first)
 
 

@@ -123,7 +123,7 @@ def is_searchr1_corpus(path: str | os.PathLike[str]) -> bool:
     return False
 
 
-class CorpusRow(tuple):  # type: ignore[type-arg]
+class CorpusRow(tuple):
     """``(position, id, title, text, contents)`` of one corpus line (position = FAISS row)."""
 
     __slots__ = ()

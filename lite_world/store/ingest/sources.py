@@ -96,7 +96,7 @@ def iter_source(path: str | os.PathLike[str], *, group: str = "passage") -> Iter
     return _iter_json(path)
 
 
-def _open_text(path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+def _open_text(path: str | os.PathLike[str]):
     return (
         gzip.open(path, "rt", encoding="utf-8")
         if str(path).endswith(".gz")
