@@ -17,11 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -36,6 +34,7 @@ from lite_world.agents.base import (
     truncate_at_stop,
 )
 from lite_world.errors import ConfigError, ServiceError
+from lite_world.http_json import post_json
 
 __all__ = ["OpenAIAgent", "restore_stop"]
 
@@ -159,45 +158,17 @@ class OpenAIAgent(ChatAgent):
         )
 
     def _post(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        data = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        attempts = self.max_retries + 1
-        failure = ""
-        for attempt in range(attempts):
-            if attempt:
-                delay = self.backoff_s * 2 ** (attempt - 1)
-                logger.warning(
-                    "POST %s failed (%s); retry %d in %.2fs", self.url, failure, attempt, delay
-                )
-                time.sleep(delay)
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    body = response.read()
-            except urllib.error.HTTPError as exc:
-                detail = f"HTTP {exc.code}: {_excerpt(_read(exc))}"
-                if exc.code == 429 or exc.code >= 500:
-                    failure = detail
-                    continue
-                raise ServiceError(
-                    f"Expects a 2xx response from POST {self.url}, actual: {detail}"
-                ) from exc
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", exc)
-                failure = f"{type(reason).__name__}: {reason}"
-                continue
-            try:
-                return json.loads(body)
-            except ValueError as exc:
-                text = body.decode(errors="replace")
-                raise ServiceError(
-                    f"Expects JSON from POST {self.url}, actual: {_excerpt(text)}"
-                ) from exc
-        raise ServiceError(
-            f"Expects a response from POST {self.url}, actual: {failure} after {attempts} "
-            "attempt(s). Check that the server runs and base_url ends with the API root (e.g. /v1)."
+        return post_json(
+            self.url,
+            payload,
+            headers=headers,
+            timeout_s=self.timeout_s,
+            retries=self.max_retries,
+            backoff_s=self.backoff_s,
+            hint=". Check that the server runs and base_url ends with the API root (e.g. /v1).",
         )
 
 

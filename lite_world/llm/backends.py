@@ -21,17 +21,13 @@ Example:
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from lite_world.errors import ConfigError, ServiceError
+from lite_world.http_json import post_json
 
 __all__ = ["Backend", "OpenAIBackend", "TransformersBackend"]
 
@@ -117,41 +113,15 @@ class OpenAIBackend:
         }
 
     def _post(self, payload: Mapping[str, Any]) -> Any:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        failure = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = self.backoff_s * 2 ** (attempt - 1)
-                logger.warning(
-                    "POST %s failed (%s); retry %d in %.2fs", self.url, failure, attempt, delay
-                )
-                time.sleep(delay)
-            req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                    raw = resp.read()
-            except urllib.error.HTTPError as exc:
-                failure = f"HTTP {exc.code}"
-                if exc.code == 429 or exc.code >= 500:
-                    continue
-                raise ServiceError(
-                    f"Expects a 2xx response from POST {self.url}, actual: {failure}"
-                ) from exc
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", exc)
-                failure = f"{type(reason).__name__}: {reason}"
-                continue
-            try:
-                return json.loads(raw)
-            except ValueError:
-                failure = f"not JSON: {raw[:120]!r}"
-                continue
-        raise ServiceError(
-            f"Expects a response from POST {self.url}, "
-            f"actual: {failure} after {self.retries + 1} attempt(s)"
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        return post_json(
+            self.url,
+            payload,
+            headers=headers,
+            timeout_s=self.timeout_s,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            retry_bad_json=True,
         )
 
 

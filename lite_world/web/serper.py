@@ -19,18 +19,14 @@ Example:
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import os
 import re
 import threading
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from lite_world.errors import ConfigError, ServiceError
+from lite_world.http_json import post_json
 
 __all__ = ["SerperClient", "search_locale", "SERPER_KEY_ENV"]
 
@@ -132,47 +128,24 @@ class SerperClient:
         return out[:num]
 
     def _post(self, payload: dict[str, Any]) -> Any:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        headers = {"X-API-KEY": self.api_key, "Content-Type": "application/json"}
-        failure = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = self.backoff_s * 2 ** (attempt - 1)
-                logger.warning(
-                    "Serper search failed (%s); retry %d in %.2fs", failure, attempt, delay
-                )
-                time.sleep(delay)
+        def count() -> None:
             with self._lock:
                 self.calls += 1
-            req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                    raw = resp.read()
-            except urllib.error.HTTPError as exc:
-                failure = f"HTTP {exc.code}"
-                if exc.code == 429 or exc.code >= 500:
-                    continue
-                self._fail()
-                raise ServiceError(
-                    f"Expects a 2xx response from POST {self.url}, actual: {failure}"
-                    + (" (check SERPER_API_KEY)" if exc.code in (401, 403) else "")
-                ) from exc
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", exc)
-                failure = f"{type(reason).__name__}: {reason}"
-                continue
-            try:
-                return json.loads(raw)
-            except ValueError as exc:
-                self._fail()
-                raise ServiceError(
-                    f"Expects JSON from POST {self.url}, actual: {raw[:200]!r}"
-                ) from exc
-        self._fail()
-        raise ServiceError(
-            f"Expects a response from POST {self.url}, "
-            f"actual: {failure} after {self.retries + 1} attempt(s)"
-        )
+
+        try:
+            return post_json(
+                self.url,
+                payload,
+                headers={"X-API-KEY": self.api_key},
+                timeout_s=self.timeout_s,
+                retries=self.retries,
+                backoff_s=self.backoff_s,
+                on_attempt=count,
+                status_hints={401: " (check SERPER_API_KEY)", 403: " (check SERPER_API_KEY)"},
+            )
+        except ServiceError:
+            self._fail()
+            raise
 
     def _fail(self) -> None:
         with self._lock:
