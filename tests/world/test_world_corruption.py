@@ -5,22 +5,29 @@ For each case, on a damaged copy of the session's tiny world:
 - ``lite-world info`` (run in a forked child, so a signal cannot take pytest down) exits with a
   typed-error message, never a signal, an untyped traceback or a hang; only the LMDB lock file,
   which readers never read, may be damaged without ``info`` noticing;
-- opening and using the world (``World(...)``, ``World.search``, ``World.get_page``, also in a
-  forked child) raises a typed :class:`~lite_world.errors.LiteWorldError` or gives exactly the
+- opening and using the world (``World(...)``, ``World.search``, ``World.get_page``) in a clean
+  worker process raises a typed :class:`~lite_world.errors.LiteWorldError` or gives exactly the
   results of the intact world; different results are only allowed where ``info`` fails (flipped
-  bytes that the cheap open checks cannot see, which the digests catch).
+  bytes that the cheap open checks cannot see, which the digests catch). The worker is a fresh
+  interpreter (restarted after a crash or a hang), not a fork of pytest: late in the full suite
+  pytest's process holds other tests' threads, and a forked child that searches could deadlock
+  on a lock one of them held at the fork.
 
 ``LITE_WORLD_MATRIX_REPORT=path.json`` writes the outcome table (used for the issue's figures).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import textwrap
+import threading
 import traceback
 from pathlib import Path
 
@@ -79,6 +86,85 @@ def use_world(path: Path) -> dict:
         w.close()
 
 
+_WORKER = """
+import json, os, sys, traceback
+from pathlib import Path
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import torch
+torch.set_num_threads(1)
+QUERIES, URLS = {queries!r}, {urls!r}
+{use_world}
+print("ready", flush=True)
+for line in sys.stdin:
+    try:
+        result = {{"value": use_world(line.strip())}}
+    except BaseException as exc:
+        from lite_world.errors import LiteWorldError
+        result = {{"error": type(exc).__name__, "typed": isinstance(exc, LiteWorldError),
+                  "message": str(exc)[:2000], "traceback": traceback.format_exc()[-3000:]}}
+    print(json.dumps(result), flush=True)
+"""
+
+
+class CleanWorker:
+    """A fresh interpreter that runs :func:`use_world` on request; a crash or hang is reported."""
+
+    def __init__(self) -> None:
+        self.source = _WORKER.format(
+            queries=QUERIES, urls=URLS, use_world=textwrap.dedent(inspect.getsource(use_world))
+        )
+        self._start()
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.source],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.proc, self.lines), daemon=True).start()
+        assert self.lines.get(timeout=300) == "ready"
+
+    @staticmethod
+    def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    def run(self, world: Path) -> tuple[str, dict]:
+        """``("ok"|"raised"|"signal"|"hang", details)`` of ``use_world(world)``."""
+        self.proc.stdin.write(f"{world}\n")
+        self.proc.stdin.flush()
+        try:
+            line = self.lines.get(timeout=HANG_SECONDS)
+        except queue.Empty:
+            self.proc.kill()
+            self.proc.wait()
+            self._start()
+            return "hang", {"seconds": HANG_SECONDS}
+        if line is None:  # the worker died
+            code = self.proc.wait()
+            self._start()
+            name = signal.Signals(-code).name if code < 0 else f"exit {code}"
+            return "signal", {"signal": name}
+        result = json.loads(line)
+        return ("ok" if "value" in result else "raised"), result
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = CleanWorker()
+    yield w
+    w.close()
+
+
 def in_child(fn, out: Path) -> tuple[str, dict]:
     """Run ``fn() -> dict`` in a forked child; ``("ok"|"raised"|"signal"|"hang", details)``."""
     pid = os.fork()
@@ -126,11 +212,11 @@ def run_info(world: Path, tmp: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def intact(tiny_world, embedder) -> dict:
-    """The intact world's answers (the embedder is loaded here, before any fork)."""
-    return json.loads(
-        json.dumps(use_world(tiny_world))
-    )  # tuples -> lists, as the children report them
+def intact(tiny_world, worker) -> dict:
+    """The intact world's answers, from the same clean worker that uses the damaged copies."""
+    state, result = worker.run(tiny_world)
+    assert state == "ok", result
+    return result["value"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -143,7 +229,7 @@ def report():
 
 @pytest.mark.parametrize("how", DAMAGES)
 @pytest.mark.parametrize("rel", FILES)
-def test_corruption_matrix(tiny_world, intact, tmp_path, rel, how):
+def test_corruption_matrix(tiny_world, intact, worker, tmp_path, rel, how):
     world = tmp_path / "world"
     shutil.copytree(tiny_world, world)
     damage(world / rel, how)
@@ -164,7 +250,7 @@ def test_corruption_matrix(tiny_world, intact, tmp_path, rel, how):
         assert stderr.startswith("lite-world info: error: Expects "), stderr
         assert "Traceback" not in stderr
 
-    world_state, used = in_child(lambda: use_world(world), tmp_path / "world.json")
+    world_state, used = worker.run(world)
     assert world_state in ("ok", "raised"), (world_state, used)  # no signal, no hang
     if world_state == "raised":
         assert used["typed"], used["traceback"]
