@@ -17,9 +17,9 @@ a runtime choice that does not change what is computed, only how exactly:
 
 The default, ``auto``, is torch, in bfloat16 where the CPU has AVX512-BF16 / AMX, else float32.
 OpenVINO (``pip install 'lite-world[fast]'``, then ``backend="openvino"`` or
-``$LITE_WORLD_ENCODER_BACKEND=openvino``) is faster at batch 1 but opt-in: its runtime's worker
-threads do not survive ``fork`` (a forked rollout worker that encodes after its parent did hangs;
-the corruption tests caught it), and a default must not change with what happens to be installed.
+``$LITE_WORLD_ENCODER_BACKEND=openvino``) is faster at batch 1 but opt-in: a default must not
+change with what happens to be installed, or the same world would answer differently on two
+machines. (It encodes correctly in a forked child after its parent encoded, checked by hand.)
 Measured
 on the 2-core dev machine (``benchmarks/bench_encoders.py``, 100 demo questions, 1 thread, CPU
 ms per query at batch 1 / 64; gold recall@10, dense): torch fp32 15.2 / 11.1 (0.676), torch bf16
@@ -183,10 +183,10 @@ def cpu_has_bf16() -> bool:
 
 
 def auto_backend() -> str:
-    """``torch``: fork-safe (one thread in a forked child) and the same whatever else is installed.
+    """``torch``: the same whatever else is installed (one thread in a forked child).
 
-    OpenVINO is faster at batch 1 with fp32's recall (``benchmarks/bench_encoders.py``) but its
-    threads hang in forked children, so it is opt-in (``backend="openvino"``).
+    OpenVINO is faster at batch 1 with fp32's recall (``benchmarks/bench_encoders.py``); it is
+    opt-in (``backend="openvino"``) so that a world's answers do not depend on what is installed.
     """
     return "torch"
 
