@@ -34,11 +34,11 @@ from lite_world.serve.backend import (
     error_body,
 )
 from lite_world.serve.batcher import MicroBatcher
+from lite_world.serve.bodies import RequestError, parse_browse, parse_search
 from lite_world.serve.config import ServeConfig
 from lite_world.serve.guards import BodyGuard
 from lite_world.serve.metrics import BATCH_BUCKETS, LATENCY_BUCKETS, Registry
 from lite_world.serve.openapi import openapi_spec
-from lite_world.serve.protocol import RequestError, parse_browse, parse_search
 from lite_world.serve.retrieve import retrieve_endpoint
 from lite_world.version import __version__
 

@@ -29,7 +29,7 @@ Example:
     >>> parse_retrieve({"queries": ["paris"], "topk": 0}, ServeConfig())
     Traceback (most recent call last):
     ...
-    lite_world.serve.protocol.RequestError: 422 topk: Expects topk to be null or an int in [1, 100], actual: 0
+    lite_world.serve.bodies.RequestError: 422 topk: Expects topk to be null or an int in [1, 100], actual: 0
 """  # noqa: E501
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from typing import Any
 
 from lite_world._lazy import require
 from lite_world.serve.backend import SearchRequest, dumps
+from lite_world.serve.bodies import RequestError, scalar_text
 from lite_world.serve.config import ServeConfig
-from lite_world.serve.protocol import RequestError, scalar_text
 from lite_world.store.ingest.searchr1 import join_contents, passage_id
 
 __all__ = ["DEFAULT_TOPK", "RetrieveRequest", "parse_retrieve", "to_row", "retrieve_endpoint"]

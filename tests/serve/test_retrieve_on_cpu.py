@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
+from lite_world.serve.bodies import RequestError
 from lite_world.serve.config import ServeConfig
-from lite_world.serve.protocol import RequestError
 from lite_world.serve.retrieve import parse_retrieve
 from lite_world.store.ingest.searchr1 import split_contents
 from tests.store.test_searchr1_corpus import write_corpus

@@ -1,4 +1,4 @@
-"""The wire protocol: request bodies validated field by field, errors as JSON naming the field.
+"""The service's request bodies, validated field by field; errors as JSON naming the field.
 
 ``POST /search``
 ``{"queries": [str], "k": int = 10, "exclude": [url] = [], "snippets": bool = true}``
@@ -21,7 +21,7 @@ Example:
     >>> parse_search({"queries": ["paris"], "k": 0}, cfg)
     Traceback (most recent call last):
     ...
-    lite_world.serve.protocol.RequestError: 422 k: Expects k to be an int in [1, 100], actual: 0
+    lite_world.serve.bodies.RequestError: 422 k: Expects k to be an int in [1, 100], actual: 0
 """
 
 from __future__ import annotations
