@@ -278,7 +278,8 @@ class WorldService:
                 {"WWW-Authenticate": "Bearer"},
             )
 
-    async def _json(self, request: Any) -> Any:
+    async def body(self, request: Any) -> bytes:
+        """The request body within ``max_body_bytes`` (413 beyond it, 400 for a bad length)."""
         limit = self.config.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None:
@@ -309,8 +310,12 @@ class WorldService:
                     {"Connection": "close"},
                 )
             chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _json(self, request: Any) -> Any:
+        raw = await self.body(request)
         try:
-            return json.loads(b"".join(chunks))
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RequestError(
                 400,

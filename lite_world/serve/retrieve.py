@@ -154,24 +154,6 @@ def _is_msgpack(raw: bytes, content_type: str) -> bool:
     return bool(raw) and (0x80 <= raw[0] <= 0x8F or raw[0] in (0xDE, 0xDF))
 
 
-async def _read(service: Any, request: Any) -> bytes:
-    """The body, within the server's byte limit (413 beyond it)."""
-    limit = service.config.max_body_bytes
-    chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise RequestError(
-                413,
-                "body_too_large",
-                "body",
-                f"Expects a body of at most {limit} bytes, actual: more",
-                {"Connection": "close"},
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _decode(raw: bytes, packed: bool) -> Any:
     if packed:
         msgpack = require("msgpack", extra="fast")
@@ -218,7 +200,7 @@ def retrieve_endpoint(service: Any) -> Callable[[Any], Awaitable[Any]]:
 
         async def go() -> tuple[int, bytes]:
             nonlocal packed
-            raw = await _read(service, request)
+            raw = await service.body(request)
             packed = _is_msgpack(raw, request.headers.get("content-type", ""))
             req = parse_retrieve(_decode(raw, packed), service.config)
             encode = require("msgpack", extra="fast").packb if packed else dumps
