@@ -309,7 +309,7 @@ class LiteSearchEnv(gym.Env[str, str]):
             else frozenset()
         )
         t0 = time.perf_counter()
-        result = tool(args, CallContext(exclude=exclude))
+        result = tool.call_cleaned(args, CallContext(exclude=exclude))  # cleaned once, above
         info["tool_latency_s"] = time.perf_counter() - t0
         if result.error == "invalid_arguments":  # not a call, like a missing argument
             return result.text, result.error

@@ -124,8 +124,11 @@ class Tool(abc.ABC):
 
     def __call__(self, arguments: Any, context: CallContext | None = None) -> ToolResult:
         """Clean, check and run one call; every failure becomes a :class:`ToolResult`."""
+        return self.call_cleaned(clean_value(arguments), context)
+
+    def call_cleaned(self, args: Any, context: CallContext | None = None) -> ToolResult:
+        """:meth:`__call__` for arguments already passed through :func:`clean_value` (the env)."""
         context = context or CallContext()
-        args = clean_value(arguments)
         problem = check_arguments(args, self.parameters)
         if problem is not None:
             return ToolResult(
