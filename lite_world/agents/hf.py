@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lite_world._lazy import require
+from lite_world.agents.adapters import SHIPPED_MODELS, adapter_dir, load_named_model
 from lite_world.agents.base import ChatAgent, Completion, GenerationConfig, truncate_at_stop
 from lite_world.agents.smollm import load_smollm2
 from lite_world.errors import ConfigError
@@ -61,8 +62,11 @@ class TransformersAgent(ChatAgent):
 
     Args:
         model: ``"smollm2"`` for the embedded SmolLM2-135M-Instruct (see
-            :func:`~lite_world.agents.smollm.load_smollm2`), a local model directory or a model
-            id already in the Hugging Face cache (loaded offline), or a loaded ``PreTrainedModel``.
+            :func:`~lite_world.agents.smollm.load_smollm2`), a shipped fine-tuned model such as
+            ``"smollm2-lite-world"`` or a directory holding a LoRA adapter on SmolLM2 (merged by
+            :func:`~lite_world.agents.adapters.load_named_model`), a local model directory or a
+            model id already in the Hugging Face cache (loaded offline), or a loaded
+            ``PreTrainedModel``.
         tokenizer: The tokenizer; required with a loaded model, else loaded with the model.
         config: Sampling settings (default ``GenerationConfig()``); ``info["stop"]`` from the
             env overrides its stop strings.
@@ -103,8 +107,8 @@ class TransformersAgent(ChatAgent):
             tokenizer = tokenizer if tokenizer is not None else loaded_tokenizer
         elif not isinstance(model, transformers.PreTrainedModel):
             raise ConfigError(
-                "Expects model to be 'smollm2', a model id or directory, or a transformers "
-                f"PreTrainedModel, actual: {type(model).__name__}"
+                "Expects model to be 'smollm2', a shipped model name, a model id or directory, "
+                f"or a transformers PreTrainedModel, actual: {type(model).__name__}"
             )
         elif tokenizer is None:
             raise ConfigError(
@@ -235,6 +239,8 @@ class TransformersAgent(ChatAgent):
 def _load(name: str) -> tuple[Any, Any]:
     if name == "smollm2":
         return load_smollm2()
+    if adapter_dir(name) is not None:  # a shipped model or a LoRA adapter directory
+        return load_named_model(name)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=True)
         model = transformers.AutoModelForCausalLM.from_pretrained(
@@ -242,8 +248,9 @@ def _load(name: str) -> tuple[Any, Any]:
         )
     except OSError as exc:
         raise ConfigError(
-            f"Expects model to be 'smollm2', a local model directory or a model id in the "
-            f"Hugging Face cache (loading is offline), actual: {name!r} ({exc})"
+            f"Expects model to be 'smollm2', a shipped model ({', '.join(SHIPPED_MODELS)}), a LoRA "
+            f"adapter directory, a local model directory or a model id in the Hugging Face cache "
+            f"(loading is offline), actual: {name!r} ({exc})"
         ) from exc
     model.eval()
     return model, tokenizer

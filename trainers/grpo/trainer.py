@@ -102,8 +102,9 @@ def load_policy(name: str | os.PathLike[str], dtype: str = "float32") -> tuple[A
     """``(model, tokenizer)`` of a trainable policy, loaded offline.
 
     ``"smollm2"`` is a private copy of the embedded SmolLM2-135M-Instruct (the process-wide
-    cached one must not be trained); anything else is a local directory (a checkpoint's
-    ``model/``) or a model id in the Hugging Face cache.
+    cached one must not be trained); a shipped model (``"smollm2-lite-world"``) or a LoRA
+    adapter directory is merged into such a copy (:mod:`lite_world.agents.adapters`); anything
+    else is a local directory (a checkpoint's ``model/``) or a model id in the Hugging Face cache.
 
     Example:
         >>> model, tokenizer = load_policy("smollm2")
@@ -124,6 +125,10 @@ def load_policy(name: str | os.PathLike[str], dtype: str = "float32") -> tuple[A
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         return model, tokenizer
+    from lite_world.agents.adapters import adapter_dir, load_named_model
+
+    if adapter_dir(name) is not None:  # "smollm2-lite-world" or a LoRA adapter directory
+        return load_named_model(name, torch_dtype)  # a private, merged, trainable copy
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=True)
         model = transformers.AutoModelForCausalLM.from_pretrained(
