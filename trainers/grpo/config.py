@@ -35,7 +35,7 @@ from lite_world.envs.config import LiteSearchConfig
 from lite_world.errors import ConfigError
 from trainers._lora import LINEAR_PROJECTIONS, target_modules
 
-__all__ = ["AGGREGATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
+__all__ = ["AGGREGATIONS", "GENERATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
 
 SCALE_REWARDS = ("group", "batch", "none")
 """How advantages are scaled: by the group's reward std, the batch's, or not at all."""
@@ -43,6 +43,8 @@ AGGREGATIONS = ("token-mean", "seq-mean-token-mean")
 """How per-token losses become one number (see :func:`trainers.grpo.algorithm.aggregate`)."""
 OLD_LOGPROBS = ("recompute", "sampler")
 """Where the behaviour policy's log-probabilities come from."""
+GENERATIONS = ("generate", "kv_cache")
+"""Rollout engines: HF ``generate`` per turn, or one KV cache per episode batch (generation.py)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,14 @@ class GRPOConfig(ConfigMixin):
         default=128,
         metadata={
             "help": "Episodes advanced by one generate() call (memory bound); all by default."
+        },
+    )
+    generation: str = field(
+        default="generate",
+        metadata={
+            "help": "Rollout engine: 'generate' (one HF generate per turn over each whole context) "
+            "or 'kv_cache' (each episode's KV cache kept across turns: a turn prefills only the "
+            "new observation; finished episodes leave the batch). Same sampling and log-probs."
         },
     )
     dynamic_sampling: bool = field(
@@ -335,6 +345,7 @@ class GRPOConfig(ConfigMixin):
             "scale_rewards": SCALE_REWARDS,
             "loss_aggregation": AGGREGATIONS,
             "old_logprobs": OLD_LOGPROBS,
+            "generation": GENERATIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

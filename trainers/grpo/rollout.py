@@ -508,8 +508,9 @@ def rollout(
 
     Episode ``i`` (``i = task_index * group_size + k``) runs in ``envs[i]``, reset with seed
     ``seed + i``. Turns are sampled in batches (all active episodes at once, in chunks of
-    ``config.generation_batch_size``) until every episode has answered, hit ``max_turns``
-    (``TimeLimit``) or run out of ``config.max_seq_len``.
+    ``config.generation_batch_size``; with ``config.generation="kv_cache"`` each chunk keeps its
+    KV cache across turns, :mod:`trainers.grpo.generation`) until every episode has answered,
+    hit ``max_turns`` (``TimeLimit``) or run out of ``config.max_seq_len``.
 
     Returns:
         Trajectories in group order: those of task 0, then task 1, ...
@@ -540,6 +541,23 @@ def rollout(
             traj.messages = list(info["messages"])
             trajs.append(traj)
     amp = autocast if autocast is not None else contextlib.nullcontext
+    if config.generation == "kv_cache":
+        from trainers.grpo.generation import rollout_kv_cache  # imports this module
+
+        rollout_kv_cache(
+            model,
+            tokenizer,
+            envs,
+            trajs,
+            chat=chat,
+            stop=stop,
+            eos_ids=eos_ids,
+            pad_id=pad_id,
+            config=config,
+            rng=rng,
+            autocast=autocast,
+        )
+        return trajs
 
     active = list(range(len(trajs)))
     while active:
