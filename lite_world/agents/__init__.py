@@ -4,6 +4,8 @@
   SmolLM2-135M-Instruct).
 - :class:`OpenAIAgent` calls any OpenAI-compatible chat-completions server (vLLM, SGLang, or
   ``python -m lite_world.agents.openai_server``).
+- :func:`load_named_model` loads a shipped fine-tuned SmolLM2 (``"smollm2-lite-world"``, see
+  :data:`SHIPPED_MODELS`) or a LoRA adapter directory, merged, offline.
 
 Importing this package does not import torch: the model-backed names load on first use.
 
@@ -11,6 +13,8 @@ Example:
     >>> from lite_world.agents import GenerationConfig
     >>> GenerationConfig().temperature
     0.0
+    >>> sorted(SHIPPED_MODELS)
+    ['smollm2-lite-world']
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from lite_world.agents.adapters import SHIPPED_MODELS, load_named_model
 from lite_world.agents.base import (
     DEFAULT_STOP,
     Agent,
@@ -40,8 +45,10 @@ __all__ = [
     "Completion",
     "GenerationConfig",
     "OpenAIAgent",
+    "SHIPPED_MODELS",
     "TransformersAgent",
     "Usage",
+    "load_named_model",
     "load_smollm2",
     "smollm2_gguf_path",
     "truncate_at_stop",

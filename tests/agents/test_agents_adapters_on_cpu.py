@@ -229,3 +229,54 @@ def test_the_shipped_model_calls_tools_in_a_real_env(tiny_world, musique, offlin
     )
     episodes = run_lockstep(agent, tiny_tasks(musique, 4), env, show_progress=False)
     assert valid_call_rate(episodes) > 0.5  # trained to speak the tool protocol
+
+
+def test_demo_stage_compares_untrained_and_trained(shipped, tiny_world, musique, tmp_path, capsys):
+    from lite_world.rollout.cli import compare_trained
+
+    heldout = tiny_tasks(musique, 3)
+    with open(shipped / adapters.HELDOUT_TASKS, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(t.to_dict()) + "\n" for t in heldout)
+    out = tmp_path / "trained"
+    summaries = compare_trained(str(out), tasks=2, world=str(tiny_world), max_new_tokens=12)
+    assert list(summaries) == ["smollm2", NAME]
+    printed = capsys.readouterr().out
+    assert "2 tasks from tasks_heldout.jsonl" in printed
+    for label, summary in summaries.items():
+        assert summary["episodes"] == 2 and 0.0 <= summary["valid_call_rate"] <= 1.0
+        assert (out / label / "viewer.html").read_text().startswith("<!doctype html>")
+        lines = (out / label / "trajectories.jsonl").read_text().splitlines()
+        assert [json.loads(x)["task_id"] for x in lines] == [t.id for t in heldout[:2]]
+        # the episodes ran with the adapter's recorded settings: 2 turns at most
+        assert all(json.loads(x)["turns"] <= 2 for x in lines)
+        row = next(line for line in printed.splitlines() if line.startswith(label + " "))
+        assert f"{summary['accuracy']:.3f}" in row
+    compare = json.loads((out / "compare.json").read_text())
+    assert (compare["env"]["action_format"], compare["env"]["search_k"]) == ("tags", 3)
+    assert compare["env"]["world"] == str(tiny_world)
+
+
+def test_demo_stage_is_skipped_until_the_model_ships(monkeypatch, tmp_path, capsys):
+    from lite_world.rollout.cli import compare_trained
+
+    monkeypatch.setitem(adapters.SHIPPED_MODELS, NAME, tmp_path / "absent")
+    assert compare_trained(str(tmp_path / "out"), tasks=2) is None
+    assert f"skipped: the trained model '{NAME}' is not shipped" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+def test_rollout_cli_runs_the_named_model_with_its_settings(
+    shipped, tiny_world, musique, tmp_path, capsys
+):
+    from lite_world.cli import main
+
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in tiny_tasks(musique, 1)))
+    argv = ["rollout", "--agent", "hf", "--model", NAME, "--world", str(tiny_world)]
+    argv += ["--tasks", str(tasks), "--out", str(tmp_path / "run"), "--max-new-tokens", "8"]
+    assert main([*argv, "--max-turns", "1"]) == 0
+    assert f"{NAME}: episode settings it was trained with" in capsys.readouterr().out
+    [episode] = [json.loads(x) for x in (tmp_path / "run" / "trajectories.jsonl").open()]
+    # the recorded settings (tags, search only) with the flag's turn limit on top
+    assert episode["turns"] == 1 and "<search>" in episode["messages"][0]["content"]
+    assert (tmp_path / "run" / "viewer.html").is_file()
