@@ -4,10 +4,14 @@ Served at ``GET /openapi.json``; the fault suite generates hostile bodies from i
 
 Example:
     >>> spec = openapi_spec(ServeConfig(max_k=5))
-    >>> spec["openapi"], sorted(spec["paths"])
-    ('3.1.0', ['/browse', '/health', '/manifest', '/metrics', '/openapi.json', '/search'])
+    >>> spec["openapi"], sorted(spec["paths"])[:4]
+    ('3.1.0', ['/browse', '/health', '/manifest', '/metrics'])
+    >>> sorted(spec["paths"])[4:]
+    ['/openapi.json', '/retrieve', '/search']
     >>> spec["components"]["schemas"]["SearchRequest"]["properties"]["k"]["maximum"]
     5
+    >>> spec["paths"]["/retrieve"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    {'queries': ['Who founded the Rock and Roll Hall of Fame?'], 'topk': 3, 'return_scores': True}
 """
 
 from __future__ import annotations
@@ -15,9 +19,17 @@ from __future__ import annotations
 from typing import Any
 
 from lite_world.serve.config import ServeConfig
+from lite_world.serve.retrieve import DEFAULT_TOPK, MAX_QUERIES
 from lite_world.version import __version__
 
-__all__ = ["openapi_spec"]
+__all__ = ["openapi_spec", "RETRIEVE_EXAMPLE"]
+
+# The documented /retrieve call (also in lite_world/serve/README.md; a test sends it)
+RETRIEVE_EXAMPLE = {
+    "queries": ["Who founded the Rock and Roll Hall of Fame?"],
+    "topk": 3,
+    "return_scores": True,
+}
 
 _REF = "#/components/schemas/"
 
@@ -102,6 +114,70 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
                 "text": {"type": "string"},
             },
         },
+        # Search-R1's protocol (lite_world/serve/retrieve.py); unknown fields are ignored there
+        "RetrieveRequest": {
+            "type": "object",
+            "required": ["queries"],
+            "properties": {
+                "queries": _strings(MAX_QUERIES, c.max_query_chars),
+                "topk": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": c.max_k,
+                    "default": DEFAULT_TOPK,
+                },
+                "return_scores": {"type": "boolean", "default": False},
+            },
+        },
+        "RetrieveOneRequest": {  # rLLM's dialect: one query, answered as {"results": [...]}
+            "type": "object",
+            "required": ["query"],
+            "properties": {
+                "query": {"type": "string", "maxLength": c.max_query_chars},
+                "top_k": {"type": ["integer", "null"], "minimum": 1, "maximum": c.max_k},
+                "return_scores": {"type": "boolean", "default": True},
+            },
+        },
+        "RetrieveRow": {
+            "type": "object",
+            "required": ["id", "contents"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "string"},
+                "contents": {"type": "string", "description": '"Title"\ntext'},
+            },
+        },
+        "RetrieveScoredRow": {
+            "type": "object",
+            "required": ["document", "score"],
+            "additionalProperties": False,
+            "properties": {"document": {"$ref": _REF + "RetrieveRow"}, "score": {"type": "number"}},
+        },
+        "RetrieveResponse": {
+            "type": "object",
+            "required": ["result"],
+            "properties": {
+                "result": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "items": {
+                            "anyOf": [
+                                {"$ref": _REF + "RetrieveScoredRow"},
+                                {"$ref": _REF + "RetrieveRow"},
+                            ]
+                        },
+                    },
+                }
+            },
+        },
+        "RetrieveOneResponse": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {"type": "array", "items": {"$ref": _REF + "RetrieveScoredRow"}}
+            },
+        },
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -152,12 +228,42 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
             op["security"] = [{"bearer": []}]
         return {"get": op}
 
+    def either(a: str, b: str) -> dict[str, Any]:
+        return {"anyOf": [{"$ref": _REF + a}, {"$ref": _REF + b}]}
+
+    retrieve = post("Retrieve", "")
+    op = retrieve["post"]
+    op["summary"] = "Search-R1's retriever protocol: top-k corpus rows per query."
+    op["description"] = (
+        "What Search-R1, verl's search example, SkyRL, GEM and rLLM call. `topk` null or absent "
+        f"means {DEFAULT_TOPK}; without `return_scores` each hit is the row itself. Rows of a "
+        "world built from a Search-R1 corpus are the corpus rows; other worlds give the page URL "
+        "as `id` and the title plus a snippet as `contents`. GEM sends MessagePack (answered in "
+        "MessagePack); rLLM sends `{query, top_k}` and reads `{results: [...]}`. Unknown fields "
+        "are ignored."
+    )
+    request = either("RetrieveRequest", "RetrieveOneRequest")
+    answer = either("RetrieveResponse", "RetrieveOneResponse")
+    op["requestBody"]["content"] = {
+        "application/json": {"schema": request, "example": RETRIEVE_EXAMPLE},
+        "application/msgpack": {"schema": request},
+    }
+    op["responses"]["200"]["content"] = {
+        "application/json": {"schema": answer},
+        "application/msgpack": {"schema": answer},
+    }
+    op["responses"]["400"] = {
+        **op["responses"]["400"],
+        "description": "Malformed JSON or MessagePack, or a body that is not an object.",
+    }
+
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "lite-world world service",
             "version": __version__,
-            "description": "A read-only web snapshot: batched search and page browse.",
+            "description": "A read-only web snapshot: batched search and page browse, and "
+            "Search-R1's /retrieve.",
         },
         "servers": [{"url": "/"}],
         "paths": {
@@ -168,6 +274,7 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
             "/health": get("Liveness; details (pid, limits) with the token.", security=False),
             "/metrics": get("Prometheus metrics.", media="text/plain"),
             "/manifest": get("The world's manifest."),
+            "/retrieve": retrieve,
             "/openapi.json": get("This document."),
         },
         "components": {
