@@ -17,6 +17,15 @@ Example:
     lite_world.errors.ConfigError: Expects SFTConfig.warmup_ratio in [0, 1), actual: 1.5
     >>> SFTConfig.from_dict({"max_steps": 3, "lora": True}).lora
     True
+
+Held-out loss and early stopping (all off by default):
+    >>> c = SFTConfig(eval_fraction=0.1, eval_every=10, early_stopping_patience=3)
+    >>> c.eval_fraction, c.eval_every, c.early_stopping_patience, c.restore_best
+    (0.1, 10, 3, True)
+    >>> SFTConfig(early_stopping_patience=3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lite_world.errors.ConfigError: Expects SFTConfig.eval_every >= 1 with early_stopping_patience > 0, ...
 """
 
 from __future__ import annotations
@@ -160,6 +169,47 @@ class SFTConfig(ConfigMixin):
         },
     )
 
+    # -- held-out loss and early stopping -----------------------------------------------------
+    eval_data: str | None = field(
+        default=None,
+        metadata={
+            "help": "Held-out conversations (same formats as 'data'); their assistant-token loss is "
+            "evaluated, never trained on."
+        },
+    )
+    eval_fraction: float = field(
+        default=0.0,
+        metadata={
+            "help": "Without eval_data: hold out this share of data's conversations (seeded; at least "
+            "one, rounded up), in [0, 1). 0: no held-out set."
+        },
+    )
+    eval_every: int = field(
+        default=0,
+        metadata={
+            "help": "Evaluate the held-out loss every N optimizer steps, and after the last step (0: only "
+            "after the last step, when there is held-out data)."
+        },
+    )
+    early_stopping_patience: int = field(
+        default=0,
+        metadata={
+            "help": "Stop after this many evaluations in a row that do not improve the held-out loss by "
+            "more than early_stopping_min_delta (0: never stop early; needs eval_every >= 1)."
+        },
+    )
+    early_stopping_min_delta: float = field(
+        default=0.0,
+        metadata={"help": "Smallest held-out loss decrease that counts as an improvement, >= 0."},
+    )
+    restore_best: bool = field(
+        default=True,
+        metadata={
+            "help": "With held-out data: the saved model/ holds the weights of the evaluation with the "
+            "lowest held-out loss (a copy kept in memory: the trainable parameters only with LoRA)."
+        },
+    )
+
     # -- run ---------------------------------------------------------------------------------
     seed: int = field(
         default=0, metadata={"help": "Seed of the data order, LoRA initialisation and dropout."}
@@ -197,6 +247,8 @@ class SFTConfig(ConfigMixin):
             "log_every": 1,
             "save_every": 0,
             "save_total_limit": 0,
+            "eval_every": 0,
+            "early_stopping_patience": 0,
         }
         for name, low in ints.items():
             _check_int(name, getattr(self, name), low)
@@ -206,10 +258,10 @@ class SFTConfig(ConfigMixin):
         for name in ("learning_rate", "epochs", "lora_alpha"):
             if not _is_number(getattr(self, name)) or not getattr(self, name) > 0:
                 raise ConfigError(f"Expects SFTConfig.{name} > 0, actual: {getattr(self, name)!r}")
-        for name in ("weight_decay", "max_grad_norm", "adam_epsilon"):
+        for name in ("weight_decay", "max_grad_norm", "adam_epsilon", "early_stopping_min_delta"):
             if not _is_number(getattr(self, name)) or not getattr(self, name) >= 0:
                 raise ConfigError(f"Expects SFTConfig.{name} >= 0, actual: {getattr(self, name)!r}")
-        for name in ("warmup_ratio", "lora_dropout", "adam_beta1", "adam_beta2"):
+        for name in ("warmup_ratio", "lora_dropout", "adam_beta1", "adam_beta2", "eval_fraction"):
             if not _is_number(getattr(self, name)) or not 0 <= getattr(self, name) < 1:
                 raise ConfigError(
                     f"Expects SFTConfig.{name} in [0, 1), actual: {getattr(self, name)!r}"
@@ -236,8 +288,24 @@ class SFTConfig(ConfigMixin):
                 raise ConfigError(
                     f"Expects SFTConfig.{name} to be a non-empty string, actual: {getattr(self, name)!r}"
                 )
-        if self.data is not None and (not isinstance(self.data, str) or not self.data):
-            raise ConfigError(f"Expects SFTConfig.data to be a path or None, actual: {self.data!r}")
+        for name in ("data", "eval_data"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(
+                    f"Expects SFTConfig.{name} to be a path or None, actual: {value!r}"
+                )
+        if self.eval_data is not None and self.eval_fraction > 0:
+            raise ConfigError(
+                "Expects one held-out source, SFTConfig.eval_data or SFTConfig.eval_fraction, actual: "
+                f"both (eval_data={self.eval_data!r}, eval_fraction={self.eval_fraction}). Set "
+                "eval_fraction to 0 or eval_data to None"
+            )
+        if self.early_stopping_patience > 0 and self.eval_every == 0:
+            raise ConfigError(
+                "Expects SFTConfig.eval_every >= 1 with early_stopping_patience > 0, actual: "
+                f"eval_every=0, early_stopping_patience={self.early_stopping_patience}. Evaluate "
+                "every N steps (--eval-every N) or set the patience to 0"
+            )
         object.__setattr__(
             self, "lora_target_modules", target_modules(self.lora_target_modules, "SFTConfig")
         )

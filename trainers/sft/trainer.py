@@ -19,6 +19,11 @@ under ``output_dir/adapter/``.
 Logits are computed only at the positions that predict an assistant token (``logits_to_keep``
 with the positions any row of the micro-batch needs), which keeps long tool responses cheap.
 
+Held-out conversations (``eval_data``, ``eval_fraction`` or ``eval_records=``) are evaluated every
+``eval_every`` steps and after the last one (:meth:`SFTTrainer.evaluate`: loss and mean predictive
+entropy of their assistant tokens); ``early_stopping_patience`` stops the run when the held-out
+loss stops improving, and ``restore_best`` saves the weights of the best evaluation.
+
 Example:
     >>> config = SFTConfig(data="runs/sft-data", max_steps=20, output_dir="runs/sft")  # doctest: +SKIP
     >>> history = SFTTrainer(config).train()                                             # doctest: +SKIP
@@ -48,6 +53,7 @@ from trainers._runs import CHECKPOINT_PREFIX, bf16_autocast, prune_checkpoints, 
 from trainers.grpo.trainer import load_policy
 from trainers.sft.config import LR_SCHEDULERS, SFTConfig
 from trainers.sft.data import IGNORE_INDEX, EncodedChat, SFTDataset, collate, load_records
+from trainers.sft.heldout import EarlyStopping, split_held_out
 
 torch = require("torch")
 
@@ -95,11 +101,19 @@ class SFTTrainer:
         config: The settings.
         records: Conversation records (dicts with ``messages``); default: read from ``config.data``.
         model, tokenizer: A model to train in place (default: loaded from ``config.model``).
+        eval_records: Held-out conversation records; default: read from ``config.eval_data``,
+            or ``config.eval_fraction`` of the training records, or none.
 
     Attributes:
         step: Optimizer steps done.
         total_steps: Steps of the run (``config.max_steps`` or ``config.epochs`` passes).
-        dataset: The encoded conversations.
+        dataset: The encoded training conversations.
+        eval_dataset: The encoded held-out conversations (None without any).
+        early_stopping: The held-out losses so far: best step and loss, evaluations without
+            improvement.
+        stopped_early: Whether the run stopped for lack of held-out improvement.
+        best_state: With ``restore_best``, a CPU copy of the trainable parameters (LoRA's only
+            with ``lora=True``) of the best evaluation so far; None before one, and once restored.
     """
 
     def __init__(
@@ -109,6 +123,7 @@ class SFTTrainer:
         *,
         model: Any = None,
         tokenizer: Any = None,
+        eval_records: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         if not isinstance(config, SFTConfig):
             raise ConfigError(f"Expects an SFTConfig, actual: {type(config).__name__}")
@@ -124,6 +139,7 @@ class SFTTrainer:
             else config.device
         )
         records = list(records) if records is not None else load_records(config.data)
+        records, held_out = self._held_out(records, eval_records)
         if model is None:
             model, tokenizer = load_policy(config.model, config.dtype)
         elif tokenizer is None:
@@ -132,6 +148,17 @@ class SFTTrainer:
         self.dataset = SFTDataset.from_records(
             records, tokenizer, config.max_length, config.truncation
         )
+        self.eval_dataset = (
+            SFTDataset.from_records(held_out, tokenizer, config.max_length, config.truncation)
+            if held_out is not None
+            else None
+        )
+        if self.eval_dataset is None and (config.eval_every or config.early_stopping_patience):
+            raise ConfigError(
+                "Expects held-out conversations with SFTConfig.eval_every or "
+                "early_stopping_patience > 0, actual: none. Set eval_data or eval_fraction, or pass "
+                "eval_records"
+            )
         self.total_steps = config.total_steps(len(self.dataset))
 
         model = model.to(self.device)
@@ -163,6 +190,11 @@ class SFTTrainer:
         self.data_rng = np.random.default_rng(config.seed)
         self._queue: list[int] = []
         self._merged = False
+        self.early_stopping = EarlyStopping(
+            config.early_stopping_patience, config.early_stopping_min_delta
+        )
+        self.stopped_early = False
+        self.best_state: dict[str, Any] | None = None
         trainable = sum(p.numel() for p in self.trainable_parameters())
         logger.info(
             "%d conversations (%d tokens, %d assistant tokens), %d steps of %d, %s trainable parameters",
@@ -173,6 +205,33 @@ class SFTTrainer:
             config.examples_per_step,
             f"{trainable:,}",
         )
+        if self.eval_dataset is not None:
+            logger.info(
+                "%d held-out conversations (%d assistant tokens)",
+                len(self.eval_dataset),
+                sum(c.num_assistant_tokens for c in self.eval_dataset.chats),
+            )
+
+    def _held_out(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        eval_records: Sequence[Mapping[str, Any]] | None,
+    ) -> tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]] | None]:
+        """``(train, held_out)`` records from ``eval_records``, ``eval_data`` or ``eval_fraction``."""
+        c = self.config
+        if eval_records is not None:
+            if c.eval_data is not None or c.eval_fraction > 0:
+                raise ConfigError(
+                    "Expects one held-out source, actual: eval_records and "
+                    f"{'eval_data' if c.eval_data is not None else 'eval_fraction'} in the config. "
+                    "Drop one of them"
+                )
+            return records, list(eval_records)
+        if c.eval_data is not None:
+            return records, load_records(c.eval_data)
+        if c.eval_fraction > 0:
+            return split_held_out(records, c.eval_fraction, c.seed)
+        return records, None
 
     def trainable_parameters(self) -> list[Any]:
         """The parameters the optimizer updates (every weight, or LoRA's with ``lora=True``)."""
@@ -185,6 +244,12 @@ class SFTTrainer:
         ``time_limit_s``: stop after the step that ends past this many seconds (the model is
         still saved). With ``lora=True`` saving merges the adapter into the weights, after which
         the trainer cannot train on.
+
+        With held-out conversations, the steps that evaluate them (every ``eval_every`` and the
+        last one) also carry ``eval_loss``, ``eval_token_entropy``, ``eval_tokens`` and
+        ``eval_seconds``. ``early_stopping_patience`` evaluations in a row without improvement
+        end the run (``stopped_early``); with ``restore_best`` the weights of the best
+        evaluation are put back before saving.
         """
         if self._merged:
             raise ConfigError(
@@ -206,13 +271,21 @@ class SFTTrainer:
             unit="step",
             disable=not self.config.show_progress,
         ) as bar:
-            while self.step < self.total_steps:
+            postfix: dict[str, str] = {}
+            while self.step < self.total_steps and not self.stopped_early:
                 metrics = self.train_step()
+                out_of_time = (
+                    time_limit_s is not None and time.perf_counter() - start >= time_limit_s
+                )
+                if self._evaluates_now(out_of_time):
+                    metrics.update(self._evaluate_step())
+                    postfix["eval_loss"] = f"{metrics['eval_loss']:.4f}"
                 history.append(metrics)
                 with open(metrics_path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(metrics) + "\n")
                 bar.update(1)
-                bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.2e}")
+                postfix.update(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.2e}")
+                bar.set_postfix(postfix)
                 if self.step % self.config.log_every == 0 or self.step == self.total_steps:
                     logger.info(
                         "step %d/%d loss %.4f lr %.3g grad-norm %.3f tokens %d (%.1f s)",
@@ -224,16 +297,25 @@ class SFTTrainer:
                         metrics["tokens"],
                         metrics["seconds"],
                     )
-                out_of_time = (
-                    time_limit_s is not None and time.perf_counter() - start >= time_limit_s
-                )
                 if (
                     self.config.save_every
                     and self.step % self.config.save_every == 0
                     and self.step < self.total_steps
                     and not out_of_time
+                    and not self.stopped_early
                 ):
                     self.save_checkpoint()
+                if self.stopped_early:
+                    logger.info(
+                        "early stop after step %d of %d: %d evaluations without improving on the "
+                        "held-out loss %.4f of step %s",
+                        self.step,
+                        self.total_steps,
+                        self.early_stopping.bad_evals,
+                        self.early_stopping.best_loss,
+                        self.early_stopping.best_step,
+                    )
+                    break
                 if out_of_time:
                     logger.info(
                         "time limit of %.0f s reached after step %d of %d",
@@ -242,12 +324,20 @@ class SFTTrainer:
                         self.total_steps,
                     )
                     break
+        if self.config.restore_best:
+            self.restore_best()
         self.save_model(self.output_dir, final=True)
         state = {
             "step": self.step,
             "total_steps": self.total_steps,
             "examples_seen": self.examples_seen,
             "conversations": len(self.dataset),
+            "eval_conversations": len(self.eval_dataset) if self.eval_dataset else 0,
+            **self.early_stopping.state(),
+            "stopped_early": self.stopped_early,
+            "restored_best": bool(
+                self.config.restore_best and self.early_stopping.best_step is not None
+            ),
             "config": self.config.to_dict(),
         }
         (self.output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2))
@@ -303,24 +393,120 @@ class SFTTrainer:
             "epoch": self.examples_seen / len(self.dataset),
         }
 
-    def evaluate_loss(self, chats: Sequence[EncodedChat] | None = None) -> float:
-        """Mean cross-entropy over the assistant tokens of ``chats`` (default: every training
-        conversation) under the current weights; no gradient, no update."""
-        chats = self.dataset.chats if chats is None else list(chats)
-        total, count = 0.0, 0
+    def evaluate(
+        self, chats: Sequence[EncodedChat | Mapping[str, Any]] | None = None
+    ) -> dict[str, float | int]:
+        """The held-out figures of the current weights; no gradient, no update.
+
+        Returns ``loss`` (mean cross-entropy over the assistant tokens of ``chats``),
+        ``token_entropy`` (mean entropy, in nats, of the model's predictive distribution at those
+        tokens: how much the student still hesitates; a copy of a deterministic teacher goes to
+        ~0) and ``tokens`` (their number). ``chats``: encoded conversations or records with
+        ``messages`` (encoded with the run's ``max_length`` and ``truncation``); default: the
+        held-out conversations.
+
+        Raises:
+            ConfigError: no ``chats`` and no held-out conversations.
+        """
+        if chats is None:
+            if self.eval_dataset is None:
+                raise ConfigError(
+                    "Expects held-out conversations (SFTConfig.eval_data or eval_fraction, or "
+                    "eval_records) or chats to evaluate, actual: none"
+                )
+            chats = self.eval_dataset.chats
+        encoded = [c for c in chats if isinstance(c, EncodedChat)]
+        records = [c for c in chats if not isinstance(c, EncodedChat)]
+        if records:  # encoded like the training set (skips logged), after the encoded ones
+            encoded += SFTDataset.from_records(
+                records, self.tokenizer, self.config.max_length, self.config.truncation
+            ).chats
+        total, entropy, count = 0.0, 0.0, 0
         self.model.eval()
         with torch.no_grad():
-            for i in range(0, len(chats), self.config.batch_size):
+            for i in range(0, len(encoded), self.config.batch_size):
                 batch = collate(
-                    chats[i : i + self.config.batch_size], self.dataset.pad_token_id, self.device
+                    encoded[i : i + self.config.batch_size], self.dataset.pad_token_id, self.device
                 )
                 with self._autocast():
-                    total += float(self._loss_sum(self.model, batch))
+                    loss_sum, entropy_sum = self._loss_sum(self.model, batch, entropy=True)
+                total += float(loss_sum)
+                entropy += float(entropy_sum)
                 count += int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-        return total / max(count, 1)
+        return {
+            "loss": total / max(count, 1),
+            "token_entropy": entropy / max(count, 1),
+            "tokens": count,
+        }
 
-    def _loss_sum(self, model: Any, batch: Mapping[str, Any]) -> Any:
-        """Summed cross-entropy of the assistant tokens of a micro-batch (float32)."""
+    def evaluate_loss(self, chats: Sequence[EncodedChat] | None = None) -> float:
+        """Mean cross-entropy over the assistant tokens of ``chats`` (default: every training
+        conversation) under the current weights; no gradient, no update (see :meth:`evaluate`)."""
+        return float(self.evaluate(self.dataset.chats if chats is None else chats)["loss"])
+
+    def _evaluates_now(self, out_of_time: bool) -> bool:
+        """Whether the step just done is evaluated: every ``eval_every`` steps and the last one."""
+        if self.eval_dataset is None:
+            return False
+        every = self.config.eval_every
+        return (
+            (every > 0 and self.step % every == 0) or self.step >= self.total_steps or out_of_time
+        )
+
+    def _evaluate_step(self) -> dict[str, Any]:
+        """Evaluate the held-out set, follow the best loss (copy its weights), decide on stopping."""
+        t0 = time.perf_counter()
+        result = self.evaluate()
+        if self.early_stopping.update(self.step, result["loss"]) and self.config.restore_best:
+            self.best_state = {
+                name: p.detach().to("cpu", copy=True)
+                for name, p in self.model.named_parameters()
+                if p.requires_grad
+            }
+        self.stopped_early = self.early_stopping.should_stop
+        seconds = time.perf_counter() - t0
+        logger.info(
+            "step %d eval loss %.4f (best %.4f at step %s) token entropy %.4f (%.1f s)",
+            self.step,
+            result["loss"],
+            self.early_stopping.best_loss,
+            self.early_stopping.best_step,
+            result["token_entropy"],
+            seconds,
+        )
+        return {
+            "eval_loss": result["loss"],
+            "eval_token_entropy": result["token_entropy"],
+            "eval_tokens": result["tokens"],
+            "eval_seconds": seconds,
+        }
+
+    def restore_best(self) -> bool:
+        """Put back the trainable weights of the best held-out evaluation when it was not the
+        last step; return whether anything was restored. The optimizer state is left as is.
+
+        ``train()`` calls it before saving when ``restore_best`` is set (the copy exists only then).
+        """
+        best = self.early_stopping.best_step
+        if self.best_state is None or best is None or best == self.step:
+            return False
+        with torch.no_grad():
+            for name, p in self.model.named_parameters():
+                if name in self.best_state:
+                    p.copy_(self.best_state[name])
+        logger.info(
+            "restored the weights of step %d (held-out loss %.4f) over those of step %d",
+            best,
+            self.early_stopping.best_loss,
+            self.step,
+        )
+        self.best_state = None  # restored: the copy is no longer needed
+        return True
+
+    def _loss_sum(self, model: Any, batch: Mapping[str, Any], entropy: bool = False) -> Any:
+        """Summed cross-entropy of the assistant tokens of a micro-batch (float32); with
+        ``entropy``, ``(loss_sum, entropy_sum)``: also the summed entropy of the predictive
+        distribution at those tokens, from the same logits (no gradient through it)."""
         targets = batch["labels"][:, 1:]
         kwargs: dict[str, Any] = {
             "input_ids": batch["input_ids"],
@@ -330,17 +516,24 @@ class SFTTrainer:
         if self._logits_to_keep:
             keep = (targets != IGNORE_INDEX).any(0).nonzero().squeeze(1)
             if keep.numel() == 0:  # nothing to train in this micro-batch
-                return torch.zeros((), device=self.device, requires_grad=True)
+                zero = torch.zeros((), device=self.device, requires_grad=True)
+                return (zero, zero.detach()) if entropy else zero
             logits = model(**kwargs, logits_to_keep=keep).logits
             targets = targets[:, keep]
         else:
             logits = model(**kwargs).logits[:, :-1]
-        return torch.nn.functional.cross_entropy(
-            logits.float().flatten(0, 1),
-            targets.flatten(),
-            ignore_index=IGNORE_INDEX,
-            reduction="sum",
+        logits = logits.float().flatten(0, 1)
+        targets = targets.flatten()
+        loss_sum = torch.nn.functional.cross_entropy(
+            logits, targets, ignore_index=IGNORE_INDEX, reduction="sum"
         )
+        if not entropy:
+            return loss_sum
+        with torch.no_grad():
+            mask = targets != IGNORE_INDEX
+            logp = torch.log_softmax(logits[mask], dim=-1)
+            entropy_sum = -(logp.exp() * logp).sum()
+        return loss_sum, entropy_sum
 
     def _next_indices(self, n: int) -> list[int]:
         """The next ``n`` conversations: the dataset in (shuffled) epochs, without repeats within one."""
@@ -420,7 +613,8 @@ class SFTTrainer:
 
 
 def plot_loss(metrics: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
-    """Draw the loss and the learning rate per step of a ``metrics.jsonl`` into ``out`` (PNG)."""
+    """Draw the loss (and the held-out ``eval_loss`` where logged) and the learning rate per step
+    of a ``metrics.jsonl`` into ``out`` (PNG)."""
     matplotlib = require("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -429,7 +623,18 @@ def plot_loss(metrics: str | os.PathLike[str], out: str | os.PathLike[str]) -> P
         records = [json.loads(line) for line in f if line.strip()]
     steps = [r["step"] for r in records]
     fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax_loss.plot(steps, [r["loss"] for r in records], marker="o", markersize=3)
+    ax_loss.plot(steps, [r["loss"] for r in records], marker="o", markersize=3, label="train")
+    evals = [r for r in records if "eval_loss" in r]
+    if evals:
+        ax_loss.plot(
+            [r["step"] for r in evals],
+            [r["eval_loss"] for r in evals],
+            marker="s",
+            markersize=4,
+            color="tab:green",
+            label="held-out",
+        )
+        ax_loss.legend(fontsize=8)
     ax_loss.set_title("loss (assistant tokens)", fontsize=10)
     ax_lr.plot(steps, [r["lr"] for r in records], marker="o", markersize=3, color="tab:orange")
     ax_lr.set_title("learning rate", fontsize=10)
