@@ -324,8 +324,7 @@ class SFTTrainer:
                         self.total_steps,
                     )
                     break
-        if self.config.restore_best:
-            self.restore_best()
+        restored = self.restore_best() if self.config.restore_best else False
         self.save_model(self.output_dir, final=True)
         state = {
             "step": self.step,
@@ -335,9 +334,7 @@ class SFTTrainer:
             "eval_conversations": len(self.eval_dataset) if self.eval_dataset else 0,
             **self.early_stopping.state(),
             "stopped_early": self.stopped_early,
-            "restored_best": bool(
-                self.config.restore_best and self.early_stopping.best_step is not None
-            ),
+            "restored_best": restored,  # False too when the best evaluation was the last step
             "config": self.config.to_dict(),
         }
         (self.output_dir / "trainer_state.json").write_text(json.dumps(state, indent=2))
