@@ -111,7 +111,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         _run(lambda: agent, cfg, f"{a.out}/smollm2")
     if a.trained_tasks > 0:
         print(f"\n== 4/4 untrained SmolLM2 vs {TRAINED_MODEL} (CPU, greedy), held-out tasks ==")
-        compare_trained(f"{a.out}/trained", tasks=a.trained_tasks, max_new_tokens=a.max_new_tokens)
+        compare_trained(
+            f"{a.out}/trained", tasks=a.trained_tasks, max_new_tokens=a.trained_max_new_tokens
+        )
     print(
         f"\nDone in {time.perf_counter() - t0:.0f}s. Open {a.out}/scripted/viewer.html to read "
         "the trajectories."
@@ -127,7 +129,7 @@ def compare_trained(
     *,
     tasks: int = 16,
     world: Any = "demo",
-    max_new_tokens: int = 96,
+    max_new_tokens: int = 48,
     max_turns: int = 3,
     name: str = TRAINED_MODEL,
 ) -> dict[str, dict[str, Any]] | None:
@@ -249,6 +251,12 @@ def add_rollout_parser(sub: Any) -> None:
         type=int,
         default=16,
         help=f"held-out tasks for untrained SmolLM2 vs {TRAINED_MODEL} (0: skip this stage)",
+    )
+    d.add_argument(
+        "--trained-max-new-tokens",
+        type=int,
+        default=48,
+        help=f"tokens per turn in that stage (48: the budget {TRAINED_MODEL} was evaluated with)",
     )
     d.add_argument(
         "--max-turns", type=int, default=_DEFAULT_MAX_TURNS, help="turn limit per scripted episode"
