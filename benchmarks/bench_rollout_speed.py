@@ -66,6 +66,7 @@ def run_once(
 
     clock = [0.0]
     envs = [_TimedEnv(e, clock) for e in make_envs(config, tasks, len(tasks) * config.group_size)]
+    cpu = time.process_time()
     start = time.perf_counter()
     trajs = rollout(
         model,
@@ -79,14 +80,17 @@ def run_once(
         autocast=lambda: bf16_autocast(config.mixed_precision, "cpu"),
     )
     total = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     tokens = sum(t.response_tokens for t in trajs)
     generate_s = total - clock[0]
     return {
         "seconds": round(total, 3),
+        "cpu_s": round(cpu, 3),
         "generate_s": round(generate_s, 3),
         "tools_s": round(clock[0], 3),
         "episodes": len(trajs),
         "episodes_per_min": round(60 * len(trajs) / total, 3),
+        "episodes_per_cpu_min": round(60 * len(trajs) / cpu, 3),
         "generated_tokens": tokens,
         "tokens_per_s": round(tokens / generate_s, 2),
         "turns": sum(t.turns for t in trajs),
@@ -103,7 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--max-turns", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: OpenMP threads on a busy 2-core machine spin while descheduled)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -165,30 +174,48 @@ def main(argv: list[str] | None = None) -> None:
     summary: dict[str, dict[str, Any]] = {}
     for name, figures in runs.items():
         seconds = sum(f["seconds"] for f in figures)
+        cpu_s = sum(f["cpu_s"] for f in figures)
         generate_s = sum(f["generate_s"] for f in figures)
         tokens = sum(f["generated_tokens"] for f in figures)
         episodes = sum(f["episodes"] for f in figures)
         summary[name] = {
             "episodes_per_min": round(60 * episodes / seconds, 3),
+            "episodes_per_cpu_min": round(60 * episodes / cpu_s, 3),
             "tokens_per_s": round(tokens / generate_s, 2),
             "generate_s": round(generate_s, 2),
             "tools_s": round(sum(f["tools_s"] for f in figures), 2),
             "seconds": round(seconds, 2),
+            "cpu_s": round(cpu_s, 2),
             "identical_to_generate_fp32": agreement[name],
         }
         rows.append({"config": name, **summary[name]})
-    base = summary["generate/no"]["episodes_per_min"]
-    for name in summary:
-        summary[name]["speedup_vs_generate_fp32"] = round(
-            summary[name]["episodes_per_min"] / base, 3
+    base = summary["generate/no"]
+    for s in summary.values():
+        s["speedup_vs_generate_fp32"] = round(s["episodes_per_min"] / base["episodes_per_min"], 3)
+        s["cpu_speedup_vs_generate_fp32"] = round(
+            s["episodes_per_cpu_min"] / base["episodes_per_cpu_min"], 3
         )
     print(
         table(
             rows,
-            ["config", "episodes_per_min", "tokens_per_s", "generate_s", "tools_s", "seconds"],
+            [
+                "config",
+                "episodes_per_min",
+                "episodes_per_cpu_min",
+                "tokens_per_s",
+                "generate_s",
+                "tools_s",
+                "seconds",
+                "cpu_s",
+            ],
         )
     )
-    print({k: v["speedup_vs_generate_fp32"] for k, v in summary.items()})
+    print(
+        {
+            k: (v["speedup_vs_generate_fp32"], v["cpu_speedup_vs_generate_fp32"])
+            for k, v in summary.items()
+        }
+    )
     path = write_result(
         "bench_rollout_speed",
         {

@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lite_world._lazy import require
@@ -154,16 +155,25 @@ class EpisodeBatch:
         warpers = _warpers(temperature, top_p)
         eos = torch.tensor(sorted({int(i) for i in eos_token_ids}), device=self.device)
         window = 4 * max((len(s) for s in stop), default=0) + 4
-        rows = range(self.size)
-        tokens: list[list[int]] = [[] for _ in rows]
-        logprobs: list[list[float]] = [[] for _ in rows]
-        entropies: list[list[float]] = [[] for _ in rows]
-        running = torch.ones(self.size, dtype=torch.bool, device=self.device)
+        size = self.size
+        tokens: list[list[int]] = [[] for _ in range(size)]
+        logprobs: list[list[float]] = [[] for _ in range(size)]
+        entropies: list[list[float]] = [[] for _ in range(size)]
+        order = list(range(size))  # the rows in the decode batch, in cache order
+        running = torch.ones(size, dtype=torch.bool, device=self.device)  # aligned with order
+        parked: list[_Parked] = []
         for step in range(max_new_tokens):
             logp = torch.log_softmax(logits / temperature, dim=-1)
             entropy = -(logp.exp() * logp).sum(-1)
             probs = torch.softmax(warpers(None, logits), dim=-1)
+            if len(order) < size:  # parked rows draw too (a certain pad), as in generate
+                full = torch.zeros((size, probs.shape[1]), dtype=probs.dtype, device=self.device)
+                full[:, self.pad_token_id] = 1.0
+                full[torch.tensor(order, device=self.device)] = probs
+                probs = full
             sampled = torch.multinomial(probs, num_samples=1).squeeze(1)
+            if len(order) < size:
+                sampled = sampled[torch.tensor(order, device=self.device)]
             chosen = logp.gather(1, sampled[:, None]).squeeze(1)
             live = running.nonzero().squeeze(1).tolist()
             sampled_list, chosen_list, entropy_list = (
@@ -171,25 +181,35 @@ class EpisodeBatch:
                 chosen.tolist(),
                 entropy.tolist(),
             )
-            for r in live:
-                tokens[r].append(sampled_list[r])
-                logprobs[r].append(chosen_list[r])
-                entropies[r].append(entropy_list[r])
+            for k in live:
+                r = order[k]
+                tokens[r].append(sampled_list[k])
+                logprobs[r].append(chosen_list[k])
+                entropies[r].append(entropy_list[k])
             ended = torch.isin(sampled, eos) & running
             if stop:
                 tails = tokenizer.batch_decode(
-                    [tokens[r][-window:] for r in live], skip_special_tokens=True
+                    [tokens[order[k]][-window:] for k in live], skip_special_tokens=True
                 )
-                for r, tail in zip(live, tails, strict=True):
+                for k, tail in zip(live, tails, strict=True):
                     if any(s in tail for s in stop):
-                        ended[r] = True
+                        ended[k] = True
             running = running & ~ended
             if step + 1 == max_new_tokens or not bool(running.any()):
                 break
+            done = (~running).nonzero().squeeze(1).tolist()
+            if len(done) >= max(1, len(order) // 4):  # take rows that ended their turn out
+                keep = running.nonzero().squeeze(1)
+                parked.append(self._park([order[k] for k in done], done))
+                self._keep_rows(keep)
+                order = [order[k] for k in keep.tolist()]
+                running, sampled = running[keep], sampled[keep]
             feed = torch.where(running, sampled, torch.full_like(sampled, self.pad_token_id))
             logits = self._forward(feed[:, None], running.long()[:, None])
+        if parked:
+            self._unpark(parked, order)
         turns = []
-        for r in rows:
+        for r in range(size):
             end = end_turn(tokenizer, tokens[r], eos_token_ids, stop)
             kept = len(end.token_ids)
             fed = min(kept, len(tokens[r]) - 1)  # the last sampled token is never fed
@@ -205,6 +225,40 @@ class EpisodeBatch:
                 )
             )
         return turns
+
+    def _park(self, rows: list[int], positions: list[int]) -> _Parked:
+        """Copy out the cache and mask of the batch rows at ``positions`` (episode ``rows``)."""
+        index = torch.tensor(positions, dtype=torch.long, device=self.device)
+        layers = [(layer.keys[index], layer.values[index]) for layer in self.cache.layers]
+        return _Parked(rows, layers, self.mask[index])
+
+    def _keep_rows(self, index: Any) -> None:
+        """Keep only the batch rows at ``index`` in the cache and the mask."""
+        self.cache.batch_select_indices(index)
+        self.mask = self.mask.index_select(0, index)
+
+    def _unpark(self, parked: list[_Parked], order: list[int]) -> None:
+        """Put the parked rows back, padded to the current width, all rows in episode order."""
+        width = self.width
+        groups = [
+            *parked,
+            _Parked(order, [(x.keys, x.values) for x in self.cache.layers], self.mask),
+        ]
+        rows = [r for g in groups for r in g.rows]
+        back = torch.tensor(sorted(range(len(rows)), key=rows.__getitem__), device=self.device)
+
+        def pad(t: Any, dim: int) -> Any:
+            missing = width - t.shape[dim]
+            if missing == 0:
+                return t
+            shape = list(t.shape)
+            shape[dim] = missing
+            return torch.cat([t, t.new_zeros(shape)], dim=dim)
+
+        for i, layer in enumerate(self.cache.layers):
+            layer.keys = torch.cat([pad(g.layers[i][0], -2) for g in groups])[back]
+            layer.values = torch.cat([pad(g.layers[i][1], -2) for g in groups])[back]
+        self.mask = torch.cat([pad(g.mask, 1) for g in groups])[back]
 
     def select(self, rows: Sequence[int]) -> None:
         """Keep only ``rows`` (in that order), drop the others from the cache, and trim the
@@ -225,6 +279,16 @@ class EpisodeBatch:
             for layer in self.cache.layers:
                 layer.keys = layer.keys[..., first:, :]
                 layer.values = layer.values[..., first:, :]
+
+
+@dataclass
+class _Parked:
+    """Batch rows taken out of the decode batch after they ended their turn: their episode
+    rows, per-layer ``(keys, values)`` and attention mask, as they were then."""
+
+    rows: list[int]
+    layers: list[tuple[Any, Any]]
+    mask: Any
 
 
 def _warpers(temperature: float, top_p: float) -> Any:

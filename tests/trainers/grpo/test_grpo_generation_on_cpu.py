@@ -18,22 +18,42 @@ from trainers.grpo.trainer import GRPOTrainer
 
 
 class _BatchSizes:
-    """A forward pre-hook on the model that records the batch size of every forward."""
+    """A forward pre-hook on the model that records the shape of every forward's input ids."""
 
     def __init__(self, model):
-        self.sizes: list[int] = []
+        self.shapes: list[tuple[int, int]] = []
         self.handle = model.register_forward_pre_hook(self._record, with_kwargs=True)
 
     def _record(self, module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
-        self.sizes.append(int(ids.shape[0]))
+        self.shapes.append(tuple(ids.shape))
 
-    def runs(self) -> list[int]:
-        """The sizes with repeats collapsed: [4, 4, 4, 3, 3] -> [4, 3]."""
-        return [s for i, s in enumerate(self.sizes) if i == 0 or self.sizes[i - 1] != s]
+    @property
+    def sizes(self) -> list[int]:
+        return [b for b, _ in self.shapes]
+
+    def turns(self) -> list[list[int]]:
+        """Batch sizes per turn: a prefill (many tokens per row), then one-token decode steps."""
+        out: list[list[int]] = []
+        for b, width in self.shapes:
+            if width > 1 or not out:
+                out.append([])
+            out[-1].append(b)
+        return out
 
     def remove(self) -> None:
         self.handle.remove()
+
+
+def _policy_turns(traj):
+    """Maximal runs of mask-1 tokens: [(1, ids), ...], one per turn."""
+    out = []
+    for i, (token, m) in enumerate(zip(traj.input_ids, traj.loss_mask, strict=True)):
+        if m and (i == 0 or not traj.loss_mask[i - 1]):
+            out.append((1, []))
+        if m:
+            out[-1][1].append(token)
+    return out
 
 
 def _config(world, generation, **kwargs):
@@ -113,9 +133,15 @@ def test_kv_cache_rollout_equals_generate_and_recompute(smollm2, tiny_world, one
         assert b.entropy_sum == pytest.approx(a.entropy_sum, abs=1e-3)
     assert len({tuple(t.input_ids) for t in cached}) > 1  # sampled, not all alike
 
-    # the batch the model sees: all episodes, then those still live at each later turn
+    # the batch the model sees: each turn starts with the live episodes (finished ones are
+    # dropped), and rows that ended their turn leave the decode steps
     live = [sum(t.turns >= k for t in cached) for k in range(1, max(t.turns for t in cached) + 1)]
-    assert sizes.runs() == [n for i, n in enumerate(live) if i == 0 or live[i - 1] != n]
+    turns = sizes.turns()
+    assert [sizes_of_turn[0] for sizes_of_turn in turns] == live
+    assert all(sorted(steps, reverse=True) == steps for steps in turns)  # never grows in a turn
+    lengths = [len(ids) for t in cached for m, ids in _policy_turns(t)]
+    if len(set(lengths)) > 1:
+        assert any(steps[-1] < steps[0] for steps in turns)
 
     trainer = GRPOTrainer(config, model=model, tokenizer=tokenizer, tasks=tasks)
     for t, recomputed in zip(cached, trainer.behaviour_logprobs(cached), strict=True):
