@@ -141,7 +141,7 @@ def compare_trained(
     action format, search only, 3 results, short observations; ``max_turns`` only applies when
     it records none). The tasks are the first ``tasks`` of its ``tasks_heldout.jsonl`` (never
     used in training), else of the demo tasks. Prints one table (accuracy, valid tool calls,
-    answer rate, turns), writes ``<out>/<model>/`` (trajectories, summary, viewer) and
+    answer rate, turns, wall seconds with the model load), writes ``<out>/<model>/`` (trajectories, summary, viewer) and
     ``<out>/compare.json``; returns the summaries by model, or ``None`` (with a message) when
     the adapter is not shipped in this installation.
     """
@@ -166,9 +166,7 @@ def compare_trained(
         print(f"note: {name} records no {adapters.ENV_FILE}; using the default episode settings")
     env = LiteSearchConfig.from_dict({"max_turns": max_turns, **recorded, "world": world})
     source = heldout.name if heldout.is_file() else "the demo tasks"
-    print(
-        f"{len(task_list)} tasks from {source}; settings: {env.to_dict() | {'world': str(world)}}"
-    )
+    print(f"{len(task_list)} tasks from {source}; episode settings: {_changed(env)}")
     gen = GenerationConfig(max_new_tokens=max_new_tokens)
     summaries: dict[str, dict[str, Any]] = {}
     for label, model in (("smollm2", "smollm2"), (name, name)):
@@ -182,6 +180,21 @@ def compare_trained(
     )
     print(f"viewers: {', '.join(f'{out}/{label}/viewer.html' for label in summaries)}")
     return summaries
+
+
+def _changed(config: LiteSearchConfig) -> str:
+    """The fields of ``config`` that differ from the defaults (long texts by their length).
+
+    Example:
+        >>> _changed(LiteSearchConfig(search_k=3, system_prompt="Answer. " * 10))
+        'system_prompt=<80 chars>, search_k=3'
+    """
+    default = LiteSearchConfig().to_dict()
+    return ", ".join(
+        f"{k}=<{len(v)} chars>" if isinstance(v, str) and len(v) > 40 else f"{k}={v}"
+        for k, v in config.to_dict().items()
+        if v != default[k]
+    )
 
 
 def _table(summaries: dict[str, dict[str, Any]]) -> str:

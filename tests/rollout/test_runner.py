@@ -170,7 +170,8 @@ def test_smollm2_short_episode(tmp_path, tasks, tiny_world):
 @pytest.mark.slow
 def test_demo_world_main_job(tmp_path, capsys):
     """The main job on the bundled demo world (built on first use into LITE_WORLD_CACHE)."""
-    assert main(["demo", "--out", str(tmp_path), "--scripted-tasks", "10", "--llm-tasks", "0"]) == 0
+    argv = ["demo", "--out", str(tmp_path), "--scripted-tasks", "10", "--llm-tasks", "0"]
+    assert main([*argv, "--trained-tasks", "0"]) == 0  # stage 4: tests/agents/*adapters*
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "scripted" / "summary.json").read_text())
     assert (
