@@ -13,7 +13,8 @@ per layer, ``W += (lora_alpha / r) * B @ A`` (``lora_alpha / sqrt(r)`` with ``us
 and ``make demo`` installs only the ``cpu`` and ``llm`` extras, so a user without the ``sft``
 extra (``peft``, ``datasets``) can still load the shipped model. The adapter files are read
 with ``safetensors``, which transformers always brings. What the merge does not cover (DoRA,
-bias terms, ``modules_to_save``, rank or alpha patterns, non-linear targets) raises
+aLoRA, bias terms, ``modules_to_save``, rank or alpha patterns, non-linear targets, PiSSA-style
+initialisations, and any ``adapter_config.json`` setting it does not know) raises
 :class:`~lite_world.errors.ConfigError` instead of loading something else; merge such an adapter
 with ``peft`` (``merge_and_unload`` then ``save_pretrained``) and pass the model directory. The
 tests check the merge against ``peft``'s ``merge_and_unload``.
@@ -71,18 +72,22 @@ HELDOUT_TASKS = "tasks_heldout.jsonl"
 """Tasks never used in the adapter's training (Task JSONL)."""
 
 _KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.lora_(?P<which>[AB])\.weight$")
-# adapter_config.json keys whose non-neutral values this merge does not implement.
-_UNSUPPORTED = {
-    "use_dora": "DoRA",
-    "fan_in_fan_out": "fan_in_fan_out (Conv1D) layers",
-    "lora_bias": "LoRA bias terms",
-    "modules_to_save": "modules_to_save (fully trained modules)",
-    "rank_pattern": "per-module ranks (rank_pattern)",
-    "alpha_pattern": "per-module alphas (alpha_pattern)",
-    "layer_replication": "layer replication",
-    "target_parameters": "LoRA on raw parameters (target_parameters)",
-    "trainable_token_indices": "trainable token embeddings",
-}
+# adapter_config.json: keys that do not change what a plain LoRA merge computes. Any other key
+# must hold a neutral value (None, False, empty, "none"), so that a feature this merge does not
+# implement (DoRA, aLoRA, rank patterns, and whatever later peft versions add) is refused.
+_HARMLESS = frozenset(
+    {
+        "peft_type", "task_type", "peft_version", "base_model_name_or_path", "revision",
+        "auto_mapping", "library_name", "inference_mode", "r", "lora_alpha", "use_rslora",
+        "lora_dropout", "target_modules", "exclude_modules", "layers_to_transform",
+        "layers_pattern", "bias", "megatron_config", "megatron_core", "qalora_group_size",
+        "ensure_weight_tying", "init_lora_weights",
+    }
+)  # fmt: skip
+_NEUTRAL = (None, False, "none", "")
+_PLAIN_INIT = (True, False, "gaussian", None)
+"""Initialisations that leave the base weights as they were (PiSSA, OLoRA... change them)."""
+_NAMES = {"use_dora": "DoRA", "alora_invocation_tokens": "aLoRA"}
 
 
 def _install_hint(name: str) -> str:
@@ -259,12 +264,14 @@ def _read_config(path: Path) -> dict[str, Any]:
             f"Expects a LoRA adapter config (peft_type 'LORA') in {path}, actual: {actual!r}"
         )
     unsupported = [
-        what
-        for key, what in _UNSUPPORTED.items()
-        if config.get(key) not in (None, False, [], {}, "none")
+        f"{_NAMES.get(key, key)}={value!r}"
+        for key, value in config.items()
+        if key not in _HARMLESS and not (value in _NEUTRAL or value == [] or value == {})
     ]
     if config.get("bias", "none") != "none":
         unsupported.append(f"bias={config['bias']!r}")
+    if config.get("init_lora_weights", True) not in _PLAIN_INIT:
+        unsupported.append(f"init_lora_weights={config['init_lora_weights']!r}")
     if unsupported:
         raise ConfigError(
             f"Expects a plain LoRA adapter in {path}, actual: uses {', '.join(unsupported)}. "

@@ -182,6 +182,10 @@ def _broken(lora, tmp_path, *, config=None, weights=None):
         ('{"peft_type": "PREFIX_TUNING"}', "peft_type 'LORA'.*actual: 'PREFIX_TUNING'"),
         ('{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "use_dora": true}', "uses DoRA"),
         ('{"peft_type": "LORA", "r": 0, "lora_alpha": 4}', "Expects r to be an int >= 1"),
+        ('{"peft_type": "LORA", "alora_invocation_tokens": [7]}', "uses aLoRA=\\[7\\]"),
+        ('{"peft_type": "LORA", "init_lora_weights": "pissa"}', "init_lora_weights='pissa'"),
+        # a feature a later peft may add is refused, not silently ignored
+        ('{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "use_future": 1}', "uses use_future=1"),
     ],
 )
 def test_corrupt_adapter_config_raises_config_error(lora, tmp_path, config, match):
