@@ -17,6 +17,10 @@ instead keeps one ``DynamicCache`` over a batch of episodes for their whole life
   ``transformers``, ``torch.multinomial`` over every row of the batch, torch's global RNG, so
   :class:`~trainers.grpo.rollout.SamplingRNG` drives it); log-probs and entropies are those of
   ``softmax(logits / temperature)``, as :class:`~trainers.grpo.rollout.Turn` records them;
+* a row that ended its turn leaves the decode batch (its cache rows are set aside and come
+  back, padded, for the next turn) while the others go on; parked rows still take part in
+  the ``multinomial`` draw with a certain pad token, so the batch draws with the shape
+  ``generate`` uses and the rows' draws match its own (checked on CPU by the tests);
 * :meth:`EpisodeBatch.select` drops finished episodes from the cache (and the columns no
   remaining row uses), so they cost nothing in later turns.
 

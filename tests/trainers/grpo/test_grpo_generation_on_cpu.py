@@ -96,8 +96,8 @@ def _rollout(smollm2, world, tasks, generation, **kwargs):
 
 
 def test_config_generation_choices():
-    assert GRPOConfig().generation == "generate"
-    assert GRPOConfig(generation="kv_cache").generation == "kv_cache"
+    assert GRPOConfig().generation == "kv_cache"
+    assert GRPOConfig(generation="generate").generation == "generate"
     with pytest.raises(ConfigError, match="Expects GRPOConfig.generation in"):
         GRPOConfig(generation="vllm")
 
