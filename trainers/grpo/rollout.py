@@ -19,7 +19,8 @@ and the verl loop. The env receives the decoding of the kept tokens, so the env 
 agree on the actions while the tokens stay the model's own.
 
 All active episodes advance together: one left-padded ``generate`` call per turn (in chunks of
-``generation_batch_size``), then one ``env.step`` per episode.
+``generation_batch_size``), then one ``env.step`` per episode; with ``generation="kv_cache"``
+(the default) each chunk keeps its KV cache across turns instead (:mod:`trainers.grpo.generation`).
 
 Example (needs a world; see ``tests/trainers/grpo`` for a run on a tiny one):
     >>> from lite_world.agents.smollm import load_smollm2
