@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from lite_world._lazy import require
@@ -30,6 +32,7 @@ from lite_world.errors import ConfigError
 __all__ = [
     "LINEAR_PROJECTIONS",
     "apply_lora",
+    "export_lora_delta",
     "load_lora",
     "merge_lora",
     "save_adapter",
@@ -141,3 +144,93 @@ def merge_lora(model: Any, *, in_place: bool = False) -> Any:
     model itself (no second copy in memory; ``model`` is then no longer a LoRA model).
     """
     return (model if in_place else copy.deepcopy(model)).merge_and_unload()
+
+
+def export_lora_delta(
+    base: Any,
+    tuned: Any,
+    directory: str | os.PathLike[str],
+    *,
+    rank: int,
+    modules: Sequence[str] = LINEAR_PROJECTIONS,
+    dtype: str = "float16",
+    base_name: str = "HuggingFaceTB/SmolLM2-135M-Instruct",
+) -> dict[str, Any]:
+    """Write ``tuned - base`` over the ``modules`` linear layers as ONE peft LoRA adapter.
+
+    A policy trained by LoRA stages (SFT, then GRPO on the merged SFT model) differs from its
+    base by a sum of low-rank updates: two rank-r stages give a change of rank <= 2r, which a
+    truncated SVD at ``rank = 2r`` recovers up to float error. ``tuned`` must differ from
+    ``base`` only in those layers (LoRA never touches the others; this is checked). The
+    factors are saved in ``dtype`` (float16 halves the file; the merge adds them in float32)
+    with ``lora_alpha = r`` (scale 1), so :func:`lite_world.agents.adapters.load_named_model`
+    and peft both load it.
+
+    Returns:
+        ``{"rank", "modules", "relative_max_error", "bytes"}``: the worst per-layer max-abs
+        reconstruction error relative to that layer's largest change, after the cast.
+
+    Example (the tests run it on SmolLM2 after a tiny SFT -> GRPO run):
+        >>> export_lora_delta(base, tuned, "out/adapter", rank=16)  # doctest: +SKIP
+        {'rank': 16, 'modules': 210, 'relative_max_error': 0.0004, 'bytes': 9839312}
+    """
+    torch = require("torch")
+    safetensors_torch = require("safetensors.torch", extra="llm")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ConfigError(f"Expects rank to be an int >= 1, actual: {rank!r}")
+    if dtype not in ("float16", "bfloat16", "float32"):
+        raise ConfigError(f"Expects dtype 'float16', 'bfloat16' or 'float32', actual: {dtype!r}")
+    targets = set(modules)
+    base_params = dict(base.named_parameters())
+    tensors: dict[str, Any] = {}
+    worst = 0.0
+    with torch.no_grad():
+        for name, param in tuned.named_parameters():
+            if name not in base_params or base_params[name].shape != param.shape:
+                raise ConfigError(
+                    f"Expects tuned and base to be the same architecture, actual: {name} "
+                    "differs in name or shape. Pass the base model the policy was trained from"
+                )
+            module, _, leaf = name.rpartition(".")
+            if module.rpartition(".")[2] in targets and leaf == "weight" and param.dim() == 2:
+                continue
+            if not torch.equal(param, base_params[name]):
+                raise ConfigError(
+                    f"Expects only the {sorted(targets)} layers to differ (what LoRA trains), "
+                    f"actual: {name} differs too. A LoRA adapter cannot carry that change"
+                )
+        for name, mod in tuned.named_modules():
+            if name.rpartition(".")[2] not in targets or not isinstance(mod, torch.nn.Linear):
+                continue
+            delta = mod.weight.double() - base_params[f"{name}.weight"].double()
+            u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+            b = (u[:, :rank] * s[:rank]).to(getattr(torch, dtype))
+            a = vh[:rank].to(getattr(torch, dtype))
+            err = float((b.double() @ a.double() - delta).abs().max())
+            worst = max(worst, err / max(float(delta.abs().max()), 1e-12))
+            tensors[f"base_model.model.{name}.lora_A.weight"] = a.contiguous()
+            tensors[f"base_model.model.{name}.lora_B.weight"] = b.contiguous()
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    safetensors_torch.save_file(tensors, str(out / "adapter_model.safetensors"))
+    config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "base_model_name_or_path": base_name,
+        "r": rank,
+        "lora_alpha": rank,
+        "lora_dropout": 0.0,
+        "bias": "none",
+        "target_modules": sorted(targets),
+        "fan_in_fan_out": False,
+        "inference_mode": True,
+        "use_rslora": False,
+    }
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    size = sum(f.stat().st_size for f in out.iterdir() if f.name.startswith("adapter_"))
+    return {
+        "rank": rank,
+        "modules": len(tensors) // 2,
+        "relative_max_error": worst,
+        "bytes": size,
+    }
