@@ -385,9 +385,11 @@ def run_rl(
         if due:
             mid_done = True
             t0 = time.perf_counter()
+            snapshot = merge_lora(trainer.model)  # a merged copy; the adapter trains on
             ev = evaluate(
-                trainer.model, tokenizer, heldout, env, out / f"eval_rl_step{trainer.step}", args
+                snapshot, tokenizer, heldout, env, out / f"eval_rl_step{trainer.step}", args
             )
+            del snapshot
             eval_s += time.perf_counter() - t0
             checkpoints.append({"step": trainer.step, "accuracy": ev["accuracy"]})
             print(f"held-out accuracy at RL step {trainer.step}: {ev['accuracy']}", flush=True)

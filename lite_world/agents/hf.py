@@ -105,10 +105,13 @@ class TransformersAgent(ChatAgent):
         if isinstance(model, str):
             model, loaded_tokenizer = _load(model)
             tokenizer = tokenizer if tokenizer is not None else loaded_tokenizer
-        elif not isinstance(model, transformers.PreTrainedModel):
+        elif not isinstance(model, transformers.PreTrainedModel) and not callable(
+            getattr(model, "generate", None)
+        ):  # a peft model (a LoRA policy being trained) generates like the model it wraps
             raise ConfigError(
                 "Expects model to be 'smollm2', a shipped model name, a model id or directory, "
-                f"or a transformers PreTrainedModel, actual: {type(model).__name__}"
+                "or a transformers PreTrainedModel (or a wrapper with generate(), such as a "
+                f"peft model), actual: {type(model).__name__}"
             )
         elif tokenizer is None:
             raise ConfigError(

@@ -90,3 +90,30 @@ def test_unknown_model_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="loading is offline"):
         TransformersAgent(str(tmp_path / "no-such-model"))
+
+
+def test_a_peft_lora_policy_acts_like_its_merged_model(smollm2, france):
+    """A LoRA policy under training (a peft model) is evaluated in place: greedy turns equal
+    those of the same adapter merged into the weights."""
+    pytest.importorskip("peft")
+    import copy
+
+    import torch
+
+    from lite_world.agents import GenerationConfig, TransformersAgent
+    from trainers._lora import apply_lora, merge_lora
+
+    model, tokenizer = smollm2
+    policy = apply_lora(
+        copy.deepcopy(model), r=2, alpha=4.0, dropout=0.0, modules=("v_proj", "o_proj"), seed=0
+    )
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5, generator=torch.Generator().manual_seed(0))
+    config = GenerationConfig(max_new_tokens=12)
+    in_place = TransformersAgent(policy, tokenizer, config).generate_batch([france])
+    merged = TransformersAgent(merge_lora(policy), tokenizer, config).generate_batch([france])
+    plain = TransformersAgent(model, tokenizer, config).generate_batch([france])
+    assert in_place == merged
+    assert in_place != plain  # the adapter acts

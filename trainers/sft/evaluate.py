@@ -25,16 +25,12 @@ Example (needs a world; the tests run it on a tiny one):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from lite_world.agents.base import GenerationConfig
 from lite_world.envs.config import LiteSearchConfig
-from lite_world.envs.factory import make_env
-from lite_world.rollout.runner import STEP_KEYS, episode_record
+from lite_world.rollout.lockstep import run_lockstep
 from lite_world.tasks import Task
 
 __all__ = ["evaluate_policy", "protocol_metrics"]
@@ -56,74 +52,20 @@ def evaluate_policy(
     """Play one greedy episode per task; return rollout-runner style episode records.
 
     ``env`` holds the episodes' options (world, turn limit, search options; default: the demo
-    world with 6 turns).
+    world with 6 turns). The episodes run in lockstep
+    (:func:`lite_world.rollout.lockstep.run_lockstep`, which ``lite-world demo`` uses too).
     """
     from lite_world.agents.hf import TransformersAgent
 
     agent = TransformersAgent(model, tokenizer, GenerationConfig(max_new_tokens=max_new_tokens))
-    env = env or LiteSearchConfig(max_turns=6)
-    envs = [make_env(env, tasks=(t.to_dict(),)) for t in tasks]
-    state: list[dict[str, Any]] = []
-    for i, (env, task) in enumerate(zip(envs, tasks, strict=True)):
-        _, info = env.reset(seed=seed + i, options={"task": task.to_dict()})
-        state.append(
-            {
-                "task": task,
-                "info": info,
-                "steps": [],
-                "reward": 0.0,
-                "done": False,
-                "answered": False,
-                "truncated": False,
-                "seed": seed + i,
-                "t0": time.perf_counter(),
-            }
-        )
-    stop = tuple(state[0]["info"]["stop"]) if state else ()
-    config = GenerationConfig(max_new_tokens=max_new_tokens, stop=stop)
-    bar = tqdm(total=len(tasks), desc="evaluate", unit="ep", disable=not show_progress)
-    active = list(range(len(tasks)))
-    while active:
-        for start in range(0, len(active), batch_size):
-            chunk = active[start : start + batch_size]
-            completions = agent.complete_batch(
-                [state[i]["info"]["messages"] for i in chunk], config
-            )
-            for i, completion in zip(chunk, completions, strict=True):
-                s = state[i]
-                _, reward, terminated, truncated, info = envs[i].step(completion.text)
-                s["steps"].append(
-                    {k: info.get(k) for k in STEP_KEYS}
-                    | {
-                        "finish_reason": completion.finish_reason,
-                        "tokens": completion.completion_tokens,
-                    }
-                )
-                s["info"] = info
-                if terminated or truncated:
-                    s.update(
-                        done=True,
-                        reward=float(reward),
-                        answered=bool(terminated),
-                        truncated=bool(truncated),
-                        wall_s=time.perf_counter() - s["t0"],
-                    )
-                    bar.update(1)
-        active = [i for i in active if not state[i]["done"]]
-    bar.close()
-    return [
-        episode_record(
-            s["task"],
-            seed=s["seed"],
-            steps=s["steps"],
-            reward=s["reward"],
-            terminated=s["answered"],
-            truncated=s["truncated"],
-            last=s["info"],
-            wall_s=s["wall_s"],
-        )
-        for s in state
-    ]
+    return run_lockstep(
+        agent,
+        tasks,
+        env or LiteSearchConfig(max_turns=6),
+        batch_size=batch_size,
+        seed=seed,
+        show_progress=show_progress,
+    )
 
 
 def protocol_metrics(episodes: Sequence[Mapping[str, Any]]) -> dict[str, float]:
