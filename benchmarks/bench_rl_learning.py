@@ -607,6 +607,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
         rl_steps = history[-1]["step"]
         rl_model.save_pretrained(rl_dir)
+        tokenizer.save_pretrained(rl_dir)  # load_policy reads both
         (out / "checkpoints.json").write_text(json.dumps(checkpoints))
     pick_threads(args.threads)
     t0 = time.perf_counter()
@@ -638,8 +639,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for name, r in held.items()
     }
     result["heldout"]["teacher_greedy"] = result["teacher"]["heldout_greedy"]
-    for name, ev in (("base", ev_base), ("sft", ev_sft), ("rl", ev_rl)):
-        result["heldout"][name]["protocol"] = {k: v for k, v in ev.items() if k != "rewards"}
+    for policy, ev in (("base", ev_base), ("sft", ev_sft), ("rl", ev_rl)):
+        result["heldout"][policy]["protocol"] = {k: v for k, v in ev.items() if k != "rewards"}
     result["differences"] = {
         "rl_minus_sft": bootstrap_ci(held["rl"], held["sft"]),
         "rl_minus_teacher": bootstrap_ci(held["rl"], held["teacher"]),
