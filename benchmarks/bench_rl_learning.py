@@ -286,7 +286,8 @@ policy measurably, not a capable research agent.
 
 ```python
 from lite_world.agents import TransformersAgent
-agent = TransformersAgent("smollm2-lite-world")   # offline; merges into the embedded SmolLM2
+
+agent = TransformersAgent("smollm2-lite-world")  # offline; merges into the embedded SmolLM2
 ```
 
 `lite-world rollout --agent hf --model smollm2-lite-world --world demo --tasks TASKS.jsonl`
