@@ -16,13 +16,19 @@ run measures, on novel queries only (every query string is new to the server pro
 - recall@10 of all gold pages for the 100 demo MuSiQue questions (one request per question);
 - requests/s and p50/p99 latency with 64 concurrent clients, one query per request;
 - queries/s with one client sending 64-query batches;
+- p50 latency of single-query requests sent one at a time by one client (``--serial``);
 - server CPU ms per request (``/proc``) and resident memory after the load.
+
+``--variants 'bt1 tt1,bt2 tt1,bt2 tt2'`` runs our server with each set of thread flags
+(``--batch-threads``: the batch path, ``--torch-threads``: the encoder's own threads, which a
+single query uses) as sides of their own. ``--memory-steps ENCODER`` prints the resident
+memory after each import / open step of a served world in a fresh process.
 
 The clients run on the same machine as the servers. Medians and spreads over the rounds.
 
 Usage:
     HF_HUB_OFFLINE=1 python -m benchmarks.bench_vs_searchr1 [--rounds 2] [--seconds 15]
-        [--peer-dtype float16|float32] [--ours-encoder openvino/bfloat16|torch]
+        [--peer-dtype float16|float32] [--ours-encoder default,torch] [--variants 'bt1,bt2']
 """
 
 from __future__ import annotations
@@ -202,16 +208,30 @@ def _batches(pool: Any, url: str, novel: Novel, n: int) -> float:
     return n * BATCH / (time.perf_counter() - t0)
 
 
+def _serial(pool: Any, url: str, novel: Novel, n: int) -> dict[str, float]:
+    """One client, one novel query per request, one request at a time: the single-query path."""
+    lat = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        status, _ = _post(pool, url, {"queries": novel.take(1), "topk": 3})
+        assert status == 200, status
+        lat.append(time.perf_counter() - t0)
+    lat.sort()
+    return {"serial_p50_ms": lat[len(lat) // 2] * 1000, "serial_qps": n / sum(lat)}
+
+
 def one_run(side: str, args: argparse.Namespace, tasks: list[Any], titles: list[str],
             world: str, round_no: int) -> dict[str, Any]:  # fmt: skip
     import urllib3
 
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    if side == "lite-world":
-        if args.ours_encoder != "torch":
-            env["LITE_WORLD_ENCODER_BACKEND"] = args.ours_encoder
-        cmd = [sys.executable, "-m", "lite_world", "serve", world, "--port", str(port)]
+    env.pop("LITE_WORLD_ENCODER_BACKEND", None)
+    if side.startswith("lite-world"):
+        encoder, flags = _variant(side)
+        if encoder != "default":
+            env["LITE_WORLD_ENCODER_BACKEND"] = encoder
+        cmd = [sys.executable, "-m", "lite_world", "serve", world, "--port", str(port), *flags]
     else:
         cmd = [sys.executable, "-m", "benchmarks.bench_vs_searchr1", "--serve-peer", world,
                "--port", str(port), "--peer-dtype", args.peer_dtype]  # fmt: skip
@@ -241,6 +261,7 @@ def one_run(side: str, args: argparse.Namespace, tasks: list[Any], titles: list[
         load = _load(url, novel, args.seconds)
         cpu_ms = (_cpu_s(proc.pid) - cpu0) * 1000 / max(1, load["requests"])
         qps = _batches(pool, url, novel, args.batches)
+        serial = _serial(pool, url, novel, args.serial)
         rss = _rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -250,9 +271,87 @@ def one_run(side: str, args: argparse.Namespace, tasks: list[Any], titles: list[
             proc.kill()
         log.close()
     row = {"side": side, "round": round_no, "startup_s": startup, "recall@10": recall,
-           **load, "cpu_ms_per_req": cpu_ms, "batch64_qps": qps, "rss_mb": rss}  # fmt: skip
+           **load, "cpu_ms_per_req": cpu_ms, "batch64_qps": qps, **serial, "rss_mb": rss,
+           "loadavg": os.getloadavg()}  # fmt: skip
     print(table([row], list(row)), flush=True)
     return row
+
+
+def _variant(side: str) -> tuple[str, list[str]]:
+    """``"lite-world onnx bt2 tt1"`` -> ``("onnx", ["--batch-threads", "2", "--torch-threads",
+    "1"])``: the encoder and the server flags of one of our sides."""
+    parts = side.split()
+    flags = {"bt": "--batch-threads", "tt": "--torch-threads"}
+    extra = [x for p in parts[2:] for x in (flags[p[:2]], p[2:])]
+    return parts[1], extra
+
+
+def memory_steps(world: str, encoder: str) -> list[dict[str, Any]]:
+    """Resident memory and time after each import / open step of a served world (this process).
+
+    Run it in a fresh interpreter (``--memory-steps``): the first call of a process is the one
+    that counts, later imports are free.
+    """
+    import importlib
+
+    if encoder != "default":
+        os.environ["LITE_WORLD_ENCODER_BACKEND"] = encoder
+    t0 = time.perf_counter()
+    steps: list[dict[str, Any]] = []
+
+    def mark(step: str) -> None:
+        steps.append({"step": step, "rss_mb": _rss_mb(os.getpid()),
+                      "seconds": time.perf_counter() - t0})  # fmt: skip
+        print(f"{step:44s} {steps[-1]['rss_mb']:8.1f} MB {steps[-1]['seconds']:7.2f} s", flush=True)
+
+    mark("interpreter + benchmarks._common")
+    for module in (
+        "numpy",
+        "lite_world",
+        "lite_world.serve.app",
+        "faiss",
+        "bm25s",
+        "lmdb",
+        "onnxruntime",
+        "tokenizers",
+        "torch",
+        "transformers",
+        "sentence_transformers",
+    ):
+        torch_stack = module in ("torch", "transformers", "sentence_transformers")
+        if torch_stack and (encoder == "default" or encoder.startswith("onnx")):
+            continue  # the default: whatever opening the world imports (the searcher step)
+        if module in ("onnxruntime", "tokenizers") and not encoder.startswith("onnx"):
+            continue
+        importlib.import_module(module)
+        mark(f"import {module}")
+    from lite_world.serve.backend import WorldBackend
+    from lite_world.serve.config import ServeConfig
+
+    backend = WorldBackend(world, ServeConfig())
+    mark("open world (manifest, store)")
+    searcher = backend.searcher
+    mark("searcher: FAISS + BM25 loaded, encoder loaded")
+    assert searcher.embedder is not None and searcher.sparse is not None
+    searcher.embedder.encode(["warm up"])
+    mark("first encode")
+    searcher.sparse.search(["warm up"], 1)
+    mark("first BM25 search")
+    backend.world.search(["who wrote hamlet"], 10)
+    mark("first hybrid search (snippets)")
+    from lite_world.tasks import demo_tasks
+
+    qs = [t.question for t in demo_tasks()]
+    for i in range(0, len(qs), 4):
+        backend.world.search(qs[i : i + 4], 3)
+    mark(f"{len(qs)} novel searches")
+    for i in range(0, 256, 64):
+        backend.searcher.embedder.encode([f"{q} {i}" for q in qs[:64]])
+    mark("4 x 64-query encodes")
+    heavy = [m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules]
+    steps.append({"step": "heavy modules imported", "modules": heavy})
+    print("heavy modules imported:", heavy)
+    return steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,8 +362,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peer-dtype", default="float16", choices=["float16", "float32"])
     p.add_argument(
         "--ours-encoder",
-        default="openvino/bfloat16",
-        help="LITE_WORLD_ENCODER_BACKEND for lite-world serve ('torch': unset)",
+        default="default",
+        help="comma-separated LITE_WORLD_ENCODER_BACKEND values for lite-world serve, each a "
+        "side of its own ('default': unset, e.g. 'default,torch,openvino/bfloat16')",
+    )
+    p.add_argument(
+        "--variants",
+        default="",
+        help="comma-separated server flag sets for our sides, each a side per encoder: "
+        "'bt2 tt1' = --batch-threads 2 --torch-threads 1 ('': the server's defaults)",
+    )
+    p.add_argument("--serial", type=int, default=60, help="single-query requests, one client")
+    p.add_argument("--tag", default="", help="suffix of the result file name")
+    p.add_argument(
+        "--memory-steps",
+        metavar="ENCODER",
+        help="print resident memory after each import / open step of a served demo world "
+        "in this fresh process ('default', 'torch', 'onnx'...) and exit",
     )
     p.add_argument("--serve-peer", metavar="WORLD", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)
@@ -273,6 +387,14 @@ def main(argv: list[str] | None = None) -> int:
         serve_peer(a.serve_peer, a.port, a.peer_dtype)
         return 0
     from lite_world.demo import ensure_demo_world
+
+    if a.memory_steps:
+        world = str(ensure_demo_world())
+        steps = memory_steps(world, a.memory_steps)
+        name = f"{NAME}_memory_{a.memory_steps.replace('/', '_')}"
+        print(write_result(name, {"encoder": a.memory_steps, "steps": steps,
+                                  "loadavg": os.getloadavg()}))  # fmt: skip
+        return 0
     from lite_world.store.lmdb_store import PageStore
     from lite_world.tasks import demo_tasks
 
@@ -280,14 +402,17 @@ def main(argv: list[str] | None = None) -> int:
     tasks = demo_tasks()
     with PageStore(world) as store:
         titles = [r["title"] for r in store.iter_records()]
+    ours = [f"lite-world {e} {v}".strip()
+            for e in a.ours_encoder.split(",") for v in a.variants.split(",")]  # fmt: skip
+    sides = ["search-r1 design", *ours]
     rows = []
     for r in range(a.rounds):
-        for side in ("search-r1 design", "lite-world"):
+        for side in sides:
             rows.append(one_run(side, a, tasks, titles, world, r))
     keys = ["startup_s", "recall@10", "rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "batch64_qps",
-            "rss_mb", "errors"]  # fmt: skip
+            "serial_p50_ms", "rss_mb", "errors"]  # fmt: skip
     summary = []
-    for side in ("search-r1 design", "lite-world"):
+    for side in sides:
         mine = [x for x in rows if x["side"] == side]
         cells = {}
         for k in keys:
@@ -297,10 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     print(table(summary, ["side", *keys]))
     med = {s["side"]: {k: statistics.median(x[k] for x in rows if x["side"] == s["side"])
                        for k in keys} for s in summary}  # fmt: skip
-    ratio = {k: med["lite-world"][k] / med["search-r1 design"][k] for k in keys
-             if med["search-r1 design"][k]}  # fmt: skip
-    print("lite-world / peer (medians):", {k: round(v, 2) for k, v in ratio.items()})
-    print(write_result(NAME, {"args": vars(a), "runs": rows, "medians": med, "ratios": ratio}))
+    peer = med["search-r1 design"]
+    ratio = {side: {k: med[side][k] / peer[k] for k in keys if peer[k]} for side in ours}
+    for side in ours:
+        print(f"{side} / peer (medians):", {k: round(v, 2) for k, v in ratio[side].items()})
+    name = NAME + (f"_{a.tag}" if a.tag else "")
+    print(write_result(name, {"args": vars(a), "runs": rows, "medians": med, "ratios": ratio}))
     return 0
 
 

@@ -176,17 +176,32 @@ def get_embedder(
 
     ``config``: a world's recorded encoder configuration (``manifest.embedder_config``): the
     query encoder then follows it (prefixes, pooling, backend, see
-    :mod:`lite_world.index.encoders`). ``$LITE_WORLD_ENCODER_BACKEND`` (e.g.
-    ``openvino/bfloat16``) routes the bundled default model through those backends too.
+    :mod:`lite_world.index.encoders`). The bundled default model goes through those backends
+    too on CPU: the ``auto`` backend, ONNX Runtime (torch-free) when installed, or
+    ``$LITE_WORLD_ENCODER_BACKEND`` (e.g. ``openvino/bfloat16``); sentence-transformers
+    otherwise (and on GPUs).
     """
     name = DEFAULT_EMBEDDER if name_or_path in _BUNDLED else name_or_path
-    if not config and name == DEFAULT_EMBEDDER and os.environ.get("LITE_WORLD_ENCODER_BACKEND"):
+    if not config and name == DEFAULT_EMBEDDER and _through_encoders(device):
         config = {"model": name}  # the bundled MiniLM's own pipeline: mean pooling, normalised
     if config:
         from lite_world.index.encoders import from_manifest, get_encoder
 
         return get_encoder(from_manifest(config, name_or_path), device, num_threads)
     return _cached_embedder(name, device, num_threads)
+
+
+def _through_encoders(device: str | None) -> bool:
+    """Whether the bundled model's default embedder is an :class:`~.encoders.Encoder`."""
+    if os.environ.get("LITE_WORLD_ENCODER_BACKEND"):
+        return True
+    from lite_world.index.encoders import _cuda_available, auto_backend
+
+    return (
+        device in (None, "cpu")
+        and auto_backend() == "onnx"
+        and (device == "cpu" or not _cuda_available())
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,18 +15,22 @@ a runtime choice that does not change what is computed, only how exactly:
   ``float32`` or ``bfloat16`` (``dtype``), which OpenVINO executes with AVX512-BF16 / AMX where
   the CPU has them.
 
-The default, ``auto``, is torch, in bfloat16 where the CPU has AVX512-BF16 / AMX, else float32.
-OpenVINO (``pip install 'lite-world[fast]'``, then ``backend="openvino"`` or
-``$LITE_WORLD_ENCODER_BACKEND=openvino``) is faster at batch 1 but opt-in: a default must not
-change with what happens to be installed, or the same world would answer differently on two
-machines. (It encodes correctly in a forked child after its parent encoded, checked by hand.)
+The default, ``auto``, is ``onnx`` (fp32) on CPUs when ``onnxruntime`` is installed (it comes
+with the ``dense`` extra), else torch, in bfloat16 where the CPU has AVX512-BF16 / AMX, else
+float32; GPUs use torch. The ``onnx`` backends never import torch
+(:mod:`lite_world.index.onnx_model`), which is most of a served world's memory and startup:
+``lite-world serve`` on the demo world takes 343 MB and 1.5 s to its first answer instead of
+780 MB and 10 s (``benchmarks/bench_vs_searchr1.py``). OpenVINO (``pip install
+'lite-world[fast]'``, then ``backend="openvino"`` or ``$LITE_WORLD_ENCODER_BACKEND=openvino``)
+is opt-in. (It encodes correctly in a forked child after its parent encoded, checked by hand.)
 Measured
 on the 2-core dev machine (``benchmarks/bench_encoders.py``, 100 demo questions, 1 thread, CPU
 ms per query at batch 1 / 64; gold recall@10, dense): torch fp32 15.2 / 11.1 (0.676), torch bf16
 11.6 / 5.5 (0.676), ONNX fp32 7.7 / 9.5 (0.676), ONNX int8 3.7 / 3.9 (0.642: more than 1 point
 lost, not a default), OpenVINO fp32 7.7 / 8.6 (0.676), OpenVINO bf16 7.0 / 4.8 (0.676).
 
-Tokenisation, pooling and normalisation are the same code for every backend. The measured
+Pooling and normalisation are the same code for every backend; the ``onnx`` backends tokenise
+with the ``tokenizers`` library, the same ids as the model's Hugging Face tokenizer. The measured
 agreement with torch fp32 (``tests/index/test_encoders.py``, :data:`TOLERANCE`): cosine >=
 0.9999 for ONNX and OpenVINO fp32, >= 0.999 for bf16, >= 0.90 for int8 (0.92 was the least
 measured, on a one-word text). Recall and speed: ``benchmarks/bench_encoders.py``.
@@ -50,12 +54,11 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -112,8 +115,8 @@ class EncoderConfig(ConfigMixin):
     backend: str = field(
         default="auto",
         metadata={
-            "help": f"Forward pass: one of {BACKENDS} (runtime choice); 'auto' picks by "
-            "benchmarks/bench_encoders.py: OpenVINO when installed, else torch."
+            "help": f"Forward pass: one of {BACKENDS} (runtime choice); 'auto': onnx (fp32, "
+            "torch-free) on CPU when onnxruntime is installed, else torch (GPUs: torch)."
         },
     )
     dtype: str = field(
@@ -183,11 +186,18 @@ def cpu_has_bf16() -> bool:
 
 
 def auto_backend() -> str:
-    """``torch``: the same whatever else is installed (one thread in a forked child).
+    """``onnx`` (fp32 through ONNX Runtime, torch-free) when installed, else ``torch``.
 
-    OpenVINO is faster at batch 1 with fp32's recall (``benchmarks/bench_encoders.py``); it is
-    opt-in (``backend="openvino"``) so that a world's answers do not depend on what is installed.
+    Chosen by ``benchmarks/bench_vs_searchr1.py`` on the demo world: the served world's
+    resident memory 343 MB against 780 MB with sentence-transformers (torch fp32), startup
+    1.5 s against 10 s, 64-query batches 1.8x faster, the same recall@10 (0.694); its vectors
+    agree with torch fp32 to a cosine of 0.9999 (:data:`TOLERANCE`). ``onnxruntime`` comes with
+    the ``dense`` extra, so a default install answers the same everywhere.
     """
+    from importlib.util import find_spec
+
+    if find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None:
+        return "onnx"
     return "torch"
 
 
@@ -207,11 +217,6 @@ def check_semantics(recorded: dict[str, Any], config: EncoderConfig) -> None:
                 f"Expects {key}={want!r} like the index (manifest), actual: {mine[key]!r}. Drop "
                 "the override, or rebuild the world with this encoder configuration."
             )
-
-
-def _cache_root() -> Path:
-    root = os.environ.get("LITE_WORLD_CACHE") or Path.home() / ".cache" / "lite-world"
-    return Path(root).expanduser() / "encoders"
 
 
 class _Wrapped:
@@ -236,6 +241,10 @@ class Encoder:
     ``encode`` encodes *queries* (with ``query_prefix``): it is what a world's searcher calls.
     ``encode_passages`` encodes page texts (with ``passage_prefix``): what the build calls.
 
+    The ``onnx`` backends never import torch (:mod:`lite_world.index.onnx_model`): ONNX Runtime
+    runs an exported file, ``tokenizers`` tokenises. They are ``thread_safe``: ``encode(...,
+    workers=2)`` runs two sub-batches at once, each on a one-thread session.
+
     Args:
         config: the configuration.
         device: torch device for the ``torch`` backend (``None``: CUDA when available).
@@ -246,22 +255,42 @@ class Encoder:
     def __init__(
         self, config: EncoderConfig, *, device: str | None = None, num_threads: int | None = 1
     ):
-        from lite_world.index.embedder import _BUNDLED, DEFAULT_EMBEDDER, _cached_embedder
+        from lite_world.index.embedder import _BUNDLED, DEFAULT_EMBEDDER
 
-        torch = require("torch")
         self.config = config
         self.num_threads = num_threads
+        self.thread_safe = config.backend.startswith("onnx")
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
         name = DEFAULT_EMBEDDER if config.model in _BUNDLED else config.model
+        if self.thread_safe:  # torch-free
+            from lite_world.index.onnx_model import OnnxModel
+
+            onnx = OnnxModel.load(name, int8=config.backend == "onnx-int8", num_threads=num_threads)
+            self.name, self.dim, self.device = name, onnx.dim, "cpu"
+            self._torch: Any = None
+            self._tokenize: Any = onnx.tokenize
+            self._run = onnx.run
+            return
+        from lite_world.index.embedder import _cached_embedder
+
+        torch = require("torch")
         base = _cached_embedder(name, device, None)  # the sentence-transformers model, shared
         self.name, self.dim, self.device = base.name, base.dim, base.device
         self.tokenizer = base.model.tokenizer
         model = base.model[0].auto_model.eval()
-        self._lock = threading.Lock()
         self._torch = torch
-        self._pid = os.getpid()
+        self._tokenize = self._hf_tokenize
         self._run = self._make_runner(model)
 
     # -- backends -----------------------------------------------------------------
+    def _hf_tokenize(self, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
+        enc = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=max_length, return_tensors="np"
+        )
+        return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
+
     def _make_runner(self, model: Any) -> Any:
         c, torch = self.config, self._torch
         if c.backend == "torch":
@@ -276,59 +305,12 @@ class Encoder:
                     return out.float().cpu().numpy()
 
             return run
-        if c.backend.startswith("onnx"):
-            return self._onnx_runner(model)
         return self._openvino_runner(model)
 
     def _example(self) -> dict[str, Any]:
         enc = self.tokenizer(["an example input", "a second, longer example input text"],
                              padding=True, return_tensors="pt")  # fmt: skip
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-
-    def _onnx_runner(self, model: Any) -> Any:
-        ort = require("onnxruntime", extra="fast")
-        torch = self._torch
-        digest = hashlib.sha1(f"{self.name}|{self.dim}".encode()).hexdigest()[:12]
-        folder = _cache_root() / digest
-        folder.mkdir(parents=True, exist_ok=True)
-        fp32 = folder / "model.onnx"
-        if not fp32.is_file():
-            ex = self._example()
-            tmp = folder / f"model.onnx.{os.getpid()}.tmp"
-            with torch.inference_mode():
-                torch.onnx.export(
-                    _Wrapped(torch, model).module,
-                    (ex["input_ids"], ex["attention_mask"]),
-                    str(tmp),
-                    input_names=["input_ids", "attention_mask"],
-                    output_names=["last_hidden_state"],
-                    dynamic_axes={n: {0: "batch", 1: "tokens"}
-                                  for n in ("input_ids", "attention_mask", "last_hidden_state")},
-                    opset_version=17,
-                    dynamo=False,
-                )  # fmt: skip
-            os.replace(tmp, fp32)
-            logger.info("exported %s to %s", self.name, fp32)
-        path = fp32
-        if self.config.backend == "onnx-int8":
-            path = folder / "model.int8.onnx"
-            if not path.is_file():
-                quantization = require("onnxruntime.quantization", extra="fast")
-                tmp = folder / f"model.int8.onnx.{os.getpid()}.tmp"
-                quantization.quantize_dynamic(
-                    str(fp32), str(tmp), weight_type=quantization.QuantType.QInt8
-                )
-                os.replace(tmp, path)
-        so = ort.SessionOptions()
-        if self.num_threads is not None:
-            so.intra_op_num_threads = self.num_threads
-            so.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-
-        return run
 
     def _openvino_runner(self, model: Any) -> Any:
         ov = require("openvino", extra="fast")
@@ -349,7 +331,7 @@ class Encoder:
         return run
 
     # -- encoding -------------------------------------------------------------------
-    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _pool_vectors(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         hidden = hidden.astype(np.float32, copy=False)
         if self.config.pooling == "cls":
             vecs = hidden[:, 0]
@@ -360,49 +342,81 @@ class Encoder:
             vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         return vecs
 
-    def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+    def _one_batch(self, texts: list[str]) -> np.ndarray:
+        ids, mask = self._tokenize(texts, self.config.max_length)
+        if self.thread_safe:
+            hidden = self._run(ids, mask)
+        else:
+            with self._lock:
+                hidden = self._run(ids, mask)
+        return self._pool_vectors(hidden, mask)
+
+    def _encode(
+        self, texts: list[str], batch_size: int, show_progress: bool, workers: int = 1
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")  # little padding per batch
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        chunks = [
+            order[s : s + max(1, batch_size)] for s in range(0, len(texts), max(1, batch_size))
+        ]
+        if self._torch is None:  # onnx: threads are the session's (or the workers below)
+            if os.getpid() != self._pid:  # a forked child has none of its parent's threads
+                self._pool, self._pid = None, os.getpid()
+            if workers > 1 and len(chunks) > 1 and not show_progress:
+                for idx, vecs in zip(
+                    chunks,
+                    self._workers(workers).map(
+                        lambda ix: self._one_batch([texts[i] for i in ix]), chunks
+                    ),
+                    strict=True,
+                ):
+                    out[idx] = vecs
+                return out
+            for idx in _progress(chunks, show_progress):
+                out[idx] = self._one_batch([texts[i] for i in idx])
+            return out
         torch = self._torch
         if os.getpid() != self._pid:  # a forked child: torch's inherited thread pool deadlocks
             torch.set_num_threads(1)
             self._pid = os.getpid()
         previous = torch.get_num_threads()
-        if self.num_threads is not None and self.config.backend == "torch":
-            torch.set_num_threads(self.num_threads)
+        threads = self.num_threads
+        if threads is not None and workers > 1 and len(chunks) > 1:
+            threads = max(threads, workers)  # torch: the batch path's threads are intra-op
+        if threads is not None and self.config.backend == "torch":
+            torch.set_num_threads(threads)
         try:
-            starts = range(0, len(texts), max(1, batch_size))
-            if show_progress:
-                from tqdm.auto import tqdm
-
-                starts = tqdm(starts, desc="encode", unit="batch")
-            for start in starts:
-                idx = order[start : start + batch_size]
-                enc = self.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.config.max_length,
-                    return_tensors="np",
-                )
-                ids = enc["input_ids"].astype(np.int64)
-                mask = enc["attention_mask"].astype(np.int64)
-                with self._lock:
-                    hidden = self._run(ids, mask)
-                out[idx] = self._pool(hidden, mask)
+            for idx in _progress(chunks, show_progress):
+                out[idx] = self._one_batch([texts[i] for i in idx])
         finally:
             if torch.get_num_threads() != previous:
                 torch.set_num_threads(previous)
         return out
 
+    def _workers(self, n: int) -> Any:
+        if self._pool is None or self._pool._max_workers != n:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(n, thread_name_prefix="lite-world-encode")
+        return self._pool
+
     def encode(
-        self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
+        self,
+        texts: list[str],
+        *,
+        batch_size: int = 64,
+        show_progress: bool = False,
+        workers: int = 1,
     ) -> np.ndarray:
-        """Query vectors, ``(len(texts), dim)`` float32 (``query_prefix`` prepended)."""
+        """Query vectors, ``(len(texts), dim)`` float32 (``query_prefix`` prepended).
+
+        ``workers`` > 1: a call of several sub-batches uses that many threads (onnx: sub-batches
+        run at once on one-thread sessions; torch: intra-op threads for this call).
+        """
         p = self.config.query_prefix
-        return self._encode([p + t for t in texts], batch_size, show_progress)
+        return self._encode([p + t for t in texts], batch_size, show_progress, workers)
 
     def encode_passages(
         self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
@@ -410,6 +424,14 @@ class Encoder:
         """Page / passage vectors (``passage_prefix`` prepended)."""
         p = self.config.passage_prefix
         return self._encode([p + t for t in texts], batch_size, show_progress)
+
+
+def _progress(chunks: list[np.ndarray], show: bool) -> Any:
+    if not show:
+        return chunks
+    from tqdm.auto import tqdm
+
+    return tqdm(chunks, desc="encode", unit="batch")
 
 
 def get_encoder(
@@ -430,9 +452,16 @@ def get_encoder(
         backend, _, dtype = override.partition("/")
         config = config.replace(backend=backend, dtype=dtype or "float32")
     if config.backend == "auto" and device != "cpu":
-        if device is not None or require("torch").cuda.is_available():
+        if device is not None or _cuda_available():
             config = config.replace(backend="torch")  # GPUs: torch on the device
     return _cached(config.resolved(), device, num_threads)
+
+
+def _cuda_available() -> bool:
+    """Whether torch sees a GPU, without importing torch on a machine with no NVIDIA driver."""
+    if "torch" not in sys.modules and not os.path.exists("/proc/driver/nvidia/version"):
+        return False
+    return bool(require("torch").cuda.is_available())
 
 
 @functools.lru_cache(maxsize=8)

@@ -78,15 +78,21 @@ class BatchStats:
 
 
 class _SubBatchedEmbedder:
-    """The world's query encoder, called with the server's sub-batch size."""
+    """The world's query encoder, called with the server's sub-batch size and batch threads."""
 
-    def __init__(self, inner: Any, batch_size: int):
+    def __init__(self, inner: Any, batch_size: int, batch_threads: int = 1):
+        from lite_world.index.encoders import Encoder
+
         self.inner, self.batch_size, self.name, self.dim = inner, batch_size, inner.name, inner.dim
+        self.workers = batch_threads if isinstance(inner, Encoder) else 1
 
     def encode(
         self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False
     ) -> Any:
-        return self.inner.encode(texts, batch_size=self.batch_size, show_progress=show_progress)
+        kw = {"workers": self.workers} if self.workers > 1 else {}
+        return self.inner.encode(
+            texts, batch_size=self.batch_size, show_progress=show_progress, **kw
+        )
 
 
 class WorldBackend:
@@ -121,7 +127,9 @@ class WorldBackend:
         """The world's searcher, its encoder set to the server's sub-batch size."""
         s = self.world.searcher
         if s.embedder is not None and not isinstance(s.embedder, _SubBatchedEmbedder):
-            s.embedder = _SubBatchedEmbedder(s.embedder, self.config.encode_batch_size)
+            s.embedder = _SubBatchedEmbedder(
+                s.embedder, self.config.encode_batch_size, self.config.batch_threads
+            )
         return s
 
     # -- lifecycle ------------------------------------------------------------

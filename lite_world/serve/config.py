@@ -28,6 +28,7 @@ _INT_MINIMUM = {
     "search_workers": 1,
     "browse_workers": 1,
     "torch_threads": 1,
+    "batch_threads": 1,
     "max_batch_queries": 1,
     "encode_batch_size": 1,
     "max_body_bytes": 1024,
@@ -102,6 +103,15 @@ class ServeConfig:
         metadata={
             "help": "Torch intra-op threads for query encoding "
             "(1 is stable under load; None: leave as is)."
+        },
+    )
+    batch_threads: int = field(
+        default=2,
+        metadata={
+            "help": "Threads encoding a micro-batch of more than one encoder sub-batch (onnx: "
+            "sub-batches run at once on one-thread sessions; torch: intra-op threads). Single "
+            "queries keep torch_threads. 2 measured best on 2 cores (benchmarks/bench_serve_load.py "
+            "--threads)."
         },
     )
     device: str | None = field(

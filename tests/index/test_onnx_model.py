@@ -1,0 +1,92 @@
+"""The torch-free ONNX encoder: same tokens as Hugging Face, same vectors as torch, no torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("tokenizers")
+
+from lite_world.errors import ModelNotFoundError  # noqa: E402
+from lite_world.index.encoders import EncoderConfig, get_encoder  # noqa: E402
+from lite_world.index.onnx_model import (  # noqa: E402
+    OnnxModel,
+    ensure_exported,
+    export_folder,
+    model_path,
+)
+
+NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def texts(musique):
+    qs = [q["question"] for q in musique]
+    paras = [p["paragraph_text"] for q in musique for p in q["paragraphs"]][:10]
+    # one word, accents and CJK (BERT normaliser), and a text far past max_length
+    return qs + paras + ["a", "Ünïcödé café 東京", "word " * 400]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return OnnxModel.load(NAME)
+
+
+def test_tokens_equal_the_hugging_face_fast_tokenizer(model, texts):
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(str(model_path(NAME)), local_files_only=True)
+    for max_length in (128, 16):
+        want = hf(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+        ids, mask = model.tokenize(texts, max_length)
+        assert ids.dtype == np.int64 and ids.shape == want["input_ids"].shape
+        assert (ids == want["input_ids"]).all()
+        assert (mask == want["attention_mask"]).all()
+    assert ids.shape[1] == 16  # the long text was cut
+
+
+def test_export_folder_holds_the_model_and_tokenizer(model):
+    folder = ensure_exported(NAME)
+    assert folder == export_folder(NAME) == model.folder
+    assert (folder / "model.onnx").stat().st_size > 80_000_000  # MiniLM's fp32 weights
+    assert json.loads((folder / "tokenizer.json").read_text())["model"]["type"] == "WordPiece"
+    assert model.dim == 384
+    hidden = model.run(*model.tokenize(["who wrote hamlet"], 128))
+    assert hidden.shape == (1, 5, 384) and hidden.dtype == np.float32  # [CLS] 3 words [SEP]
+
+
+def test_parallel_sub_batches_give_the_same_vectors(texts):
+    enc = get_encoder(EncoderConfig(backend="onnx"))
+    assert enc.thread_safe
+    one = enc.encode(texts, batch_size=4)
+    two = enc.encode(texts, batch_size=4, workers=2)
+    assert np.array_equal(one, two)
+    assert np.allclose(np.linalg.norm(one, axis=1), 1.0, atol=1e-5)
+
+
+def test_serving_encoder_never_imports_torch(tmp_path):
+    """A fresh process encodes through the onnx backend with torch never imported."""
+    code = (
+        "import sys\n"
+        "from lite_world.index.encoders import EncoderConfig, get_encoder\n"
+        "v = get_encoder(EncoderConfig(backend='onnx')).encode(['who wrote hamlet'])\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') "
+        "if m in sys.modules]\n"
+        "print(v.shape, round(float((v * v).sum()), 4), heavy)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "(1, 384) 1.0 []"
+
+
+def test_missing_model_is_a_typed_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="Expects the model 'nobody/no-such-model-xyz'"):
+        model_path("nobody/no-such-model-xyz")
+    assert model_path(str(tmp_path)) == tmp_path  # a local directory is taken as it is
