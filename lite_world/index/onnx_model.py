@@ -9,7 +9,8 @@ session of MiniLM about 130 MB).
 
 The ONNX file is exported once per machine and model (torch's exporter, in a child process so
 the caller stays torch-free) into ``$LITE_WORLD_CACHE/encoders/<digest>/``: ``model.onnx``,
-``model.int8.onnx`` (ONNX Runtime's dynamic int8 quantisation) when asked for, and
+``model.int8-per-channel.onnx`` (ONNX Runtime's dynamic int8 quantisation, a scale per weight
+row) when asked for, and
 ``tokenizer.json``. Nothing is downloaded: the model must be on this machine (the bundled
 MiniLM is).
 
@@ -92,8 +93,11 @@ def export_folder(name: str) -> Path:
     return _cache_root() / digest
 
 
+INT8_FILE = "model.int8-per-channel.onnx"
+
+
 def _files(int8: bool) -> tuple[str, ...]:
-    return ("model.int8.onnx" if int8 else "model.onnx", "tokenizer.json")
+    return (INT8_FILE if int8 else "model.onnx", "tokenizer.json")
 
 
 def ensure_exported(name: str, *, int8: bool = False) -> Path:
@@ -169,11 +173,15 @@ def export(name: str, *, int8: bool = False) -> Path:
             )
         os.replace(tmp, fp32)
         logger.info("exported %s to %s", name, fp32)
-    if int8 and not (folder / "model.int8.onnx").is_file():
+    if int8 and not (folder / INT8_FILE).is_file():
+        # per output channel: a scale per weight row, not per tensor (cosine to fp32 >= 0.99
+        # instead of 0.94, dense recall@10 0.677 instead of 0.654 against fp32's 0.676)
         quantization = require("onnxruntime.quantization", extra="fast")
-        tmp = folder / ("model.int8.onnx" + tmp_suffix)
-        quantization.quantize_dynamic(str(fp32), str(tmp), weight_type=quantization.QuantType.QInt8)
-        os.replace(tmp, folder / "model.int8.onnx")
+        tmp = folder / (INT8_FILE + tmp_suffix)
+        quantization.quantize_dynamic(
+            str(fp32), str(tmp), weight_type=quantization.QuantType.QInt8, per_channel=True
+        )
+        os.replace(tmp, folder / INT8_FILE)
     return folder
 
 
@@ -182,7 +190,7 @@ class OnnxModel:
 
     Args:
         folder: an export folder (:func:`ensure_exported`).
-        int8: run ``model.int8.onnx`` instead of ``model.onnx``.
+        int8: run the int8 model instead of ``model.onnx``.
         num_threads: ONNX Runtime intra-op threads of the session (``None``: its default).
 
     ``run`` may be called from several threads at once (ONNX Runtime sessions are thread-safe),

@@ -101,8 +101,9 @@ class ServeConfig:
     torch_threads: int | None = field(
         default=1,
         metadata={
-            "help": "Torch intra-op threads for query encoding "
-            "(1 is stable under load; None: leave as is)."
+            "help": "Encoder threads for one sub-batch (torch intra-op, or the ONNX Runtime "
+            "session's; 1 is stable under load and measured best for single queries; None: the "
+            "libraries' defaults)."
         },
     )
     batch_threads: int = field(
@@ -110,8 +111,8 @@ class ServeConfig:
         metadata={
             "help": "Threads encoding a micro-batch of more than one encoder sub-batch (onnx: "
             "sub-batches run at once on one-thread sessions; torch: intra-op threads). Single "
-            "queries keep torch_threads. 2 measured best on 2 cores (benchmarks/bench_serve_load.py "
-            "--threads)."
+            "queries keep torch_threads. 2 measured best on 2 cores "
+            "(benchmarks/bench_vs_searchr1.py --variants)."
         },
     )
     device: str | None = field(

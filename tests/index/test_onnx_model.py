@@ -90,3 +90,15 @@ def test_missing_model_is_a_typed_error(tmp_path):
     with pytest.raises(ModelNotFoundError, match="Expects the model 'nobody/no-such-model-xyz'"):
         model_path("nobody/no-such-model-xyz")
     assert model_path(str(tmp_path)) == tmp_path  # a local directory is taken as it is
+
+
+def test_int8_vectors_do_not_depend_on_the_batch(texts):
+    """Per-run activation scales: int8 encodes one text per run, so batching changes nothing."""
+    enc = get_encoder(EncoderConfig(backend="onnx-int8"))
+    assert (ensure_exported(NAME, int8=True) / "model.int8-per-channel.onnx").is_file()
+    together = enc.encode(texts, batch_size=16, workers=2)
+    alone = np.stack([enc.encode([t])[0] for t in texts[:6]])
+    assert np.array_equal(together[:6], alone)
+    fp32 = get_encoder(EncoderConfig(backend="onnx")).encode(texts)
+    cos = (together * fp32).sum(1)
+    assert 0.98 <= cos.min() < 0.99999  # close to fp32, yet not the same vectors
