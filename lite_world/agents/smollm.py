@@ -126,6 +126,9 @@ def _load_smollm2(dtype_name: str) -> tuple[Any, Any]:
             local_files_only=True,
         )
     model.eval()
+    from lite_world.agents.attention import use_gqa_attention
+
+    use_gqa_attention(model)  # the same outputs; no key/value copies in batched decoding
     return model, tokenizer
 
 

@@ -35,7 +35,14 @@ from lite_world.envs.config import LiteSearchConfig
 from lite_world.errors import ConfigError
 from trainers._lora import LINEAR_PROJECTIONS, target_modules
 
-__all__ = ["AGGREGATIONS", "GENERATIONS", "GRPOConfig", "OLD_LOGPROBS", "SCALE_REWARDS"]
+__all__ = [
+    "AGGREGATIONS",
+    "GENERATIONS",
+    "GRPOConfig",
+    "OLD_LOGPROBS",
+    "SAMPLER_DTYPES",
+    "SCALE_REWARDS",
+]
 
 SCALE_REWARDS = ("group", "batch", "none")
 """How advantages are scaled: by the group's reward std, the batch's, or not at all."""
@@ -44,6 +51,7 @@ AGGREGATIONS = ("token-mean", "seq-mean-token-mean")
 OLD_LOGPROBS = ("recompute", "sampler")
 """Where the behaviour policy's log-probabilities come from."""
 GENERATIONS = ("generate", "kv_cache")
+SAMPLER_DTYPES = ("policy", "bfloat16")
 """Rollout engines: HF ``generate`` per turn, or one KV cache per episode batch (generation.py)."""
 
 
@@ -163,6 +171,14 @@ class GRPOConfig(ConfigMixin):
             "episodes/min on CPU, token-identical in fp32, benchmarks/bench_rollout_speed.py) "
             "or 'generate' (one HF generate per turn over each whole context). Same sampling "
             "and log-probs."
+        },
+    )
+    sampler_dtype: str = field(
+        default="policy",
+        metadata={
+            "help": "Weights that sample the rollouts: 'policy' (the policy itself) or 'bfloat16' "
+            "(a bfloat16 copy refreshed every step, LoRA merged: 2.2-2.6x faster matmuls on CPUs "
+            "with AVX512-BF16; log-probs are the copy's, see old_logprobs)."
         },
     )
     dynamic_sampling: bool = field(
@@ -348,6 +364,7 @@ class GRPOConfig(ConfigMixin):
             "loss_aggregation": AGGREGATIONS,
             "old_logprobs": OLD_LOGPROBS,
             "generation": GENERATIONS,
+            "sampler_dtype": SAMPLER_DTYPES,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -128,14 +128,37 @@ class EpisodeBatch:
                 "Expects every context to have grown since the last turn, actual: rows "
                 f"{[r for r, p in enumerate(pending) if not p]} have nothing new"
             )
+        for row, p in enumerate(pending):
+            self.fed[row] += len(p)
+        firsts = self._first_copies(contexts)
+        unique = sorted(set(firsts))
+        if len(unique) < self.size:  # feed each distinct episode once, then copy its rows
+            self._keep_rows(torch.tensor(unique, dtype=torch.long, device=self.device))
+            logits = self._feed([pending[r] for r in unique])
+            copies = torch.tensor([unique.index(f) for f in firsts], device=self.device)
+            self._keep_rows(copies)
+            return logits.index_select(0, copies)
+        return self._feed(pending)
+
+    def _feed(self, pending: Sequence[Sequence[int]]) -> Any:
+        """Feed one block of ``pending`` tokens per row, right-aligned; the next logits."""
         width = max(len(p) for p in pending)
-        ids = torch.full((self.size, width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((self.size, width), dtype=torch.long)
+        ids = torch.full((len(pending), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(pending), width), dtype=torch.long)
         for row, p in enumerate(pending):
             ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
             mask[row, width - len(p) :] = 1
-            self.fed[row] += len(p)
         return self._forward(ids.to(self.device), mask.to(self.device))
+
+    def _first_copies(self, contexts: Sequence[Sequence[int]]) -> list[int]:
+        """For each row, the first row with the same context and the same cache layout.
+
+        Such rows (a group's episodes all start from one prompt, and a peaked policy often
+        repeats its sibling's turn) have the same keys and values, so they are fed once.
+        """
+        seen: dict[tuple[tuple[int, ...], bytes], int] = {}
+        mask = self.mask.cpu().numpy()
+        return [seen.setdefault((tuple(c), mask[r].tobytes()), r) for r, c in enumerate(contexts)]
 
     def turn(
         self,
@@ -237,8 +260,9 @@ class EpisodeBatch:
         return _Parked(rows, layers, self.mask[index])
 
     def _keep_rows(self, index: Any) -> None:
-        """Keep only the batch rows at ``index`` in the cache and the mask."""
-        self.cache.batch_select_indices(index)
+        """Keep only the batch rows at ``index`` (repeats copy a row) in the cache and mask."""
+        if self.cache is not None:
+            self.cache.batch_select_indices(index)
         self.mask = self.mask.index_select(0, index)
 
     def _unpark(self, parked: list[_Parked], order: list[int]) -> None:

@@ -81,6 +81,7 @@ from trainers.grpo.algorithm import (
 )
 from trainers.grpo.config import GRPOConfig
 from trainers.grpo.rollout import SamplingRNG, TokenTrajectory, eos_token_ids, make_envs, rollout
+from trainers.grpo.sampler import SamplerCopy
 
 torch = require("torch")
 transformers = require("transformers", extra="llm")
@@ -278,6 +279,9 @@ class GRPOTrainer:
         )
         self.step = 0
         self.sampling_rng = SamplingRNG(config.seed, self.device)
+        self.sampler = (
+            None if config.sampler_dtype == "policy" else SamplerCopy(config.sampler_dtype)
+        )
         self.np_rng = np.random.default_rng(config.seed)
         self._task_queue: list[int] = []
         if resume_dir is not None:
@@ -361,10 +365,11 @@ class GRPOTrainer:
         groups: list[list[TokenTrajectory]] = []
         sampled: list[TokenTrajectory] = []
         signal = extra = 0
+        sampling_model = self.model if self.sampler is None else self.sampler.refresh(self.model)
         for r in range(rounds + 1):
             tasks = self._sample_tasks(c.tasks_per_step - len(kept))
             trajs = rollout(
-                self.model,
+                sampling_model,
                 self.tokenizer,
                 self.envs,
                 tasks,

@@ -133,12 +133,20 @@ def test_kv_cache_rollout_equals_generate_and_recompute(smollm2, tiny_world, one
         assert b.entropy_sum == pytest.approx(a.entropy_sum, abs=1e-3)
     assert len({tuple(t.input_ids) for t in cached}) > 1  # sampled, not all alike
 
-    # the batch the model sees: each turn starts with the live episodes (finished ones are
-    # dropped), and rows that ended their turn leave the decode steps
+    # the batch the model sees: each turn's prefill feeds each distinct episode once (a group's
+    # episodes share their prompt), its decoding starts with the live episodes (finished ones
+    # are dropped), and rows that ended their turn leave the decode steps
     live = [sum(t.turns >= k for t in cached) for k in range(1, max(t.turns for t in cached) + 1)]
     turns = sizes.turns()
-    assert [sizes_of_turn[0] for sizes_of_turn in turns] == live
-    assert all(sorted(steps, reverse=True) == steps for steps in turns)  # never grows in a turn
+    distinct_prompts = len(
+        {tuple(chat.prompt_ids([{"role": "user", "content": t.question}])) for t in tasks}
+    )
+    assert turns[0][0] == distinct_prompts < live[0]  # 2 tasks x group of 2: 2 prefill rows
+    assert all(steps[0] <= n for steps, n in zip(turns, live, strict=True))
+    assert [steps[1] for steps in turns if len(steps) > 1] == [
+        n for steps, n in zip(turns, live, strict=True) if len(steps) > 1
+    ]
+    assert all(sorted(s[1:], reverse=True) == s[1:] for s in turns)  # never grows in a turn
     lengths = [len(ids) for t in cached for m, ids in _policy_turns(t)]
     if len(set(lengths)) > 1:
         assert any(steps[-1] < steps[0] for steps in turns)
@@ -200,3 +208,44 @@ def test_episode_batch_rejects_a_context_that_did_not_grow(smollm2):
         batch.turn([prompt], tokenizer=tokenizer, stop=(), eos_token_ids=[2], **short)
     with pytest.raises(ConfigError, match="Expects one context per episode"):
         batch.turn([prompt, prompt], tokenizer=tokenizer, stop=(), eos_token_ids=[2], **short)
+
+
+def test_duplicate_episodes_are_fed_once_and_diverge_exactly(smollm2):
+    """Rows with the same context (a group's shared prompt) are fed once and copied; once their
+    observations differ they are fed apart, and every row's turn is that of a fresh
+    ``generate`` over its whole context (same draws)."""
+    model, tokenizer = smollm2
+    chat = ChatTokens(tokenizer)
+    contexts = [
+        chat.prompt_ids([{"role": "user", "content": q}])
+        for q in ("Name a colour.", "Name a colour.", "Hi.", "Name a colour.")
+    ]
+    settings = dict(stop=["<information>"], max_new_tokens=10, temperature=1.0, top_p=1e-9)
+    batch = EpisodeBatch(model, pad_token_id=2, size=4)
+    sizes = _BatchSizes(model)
+    try:
+        with torch.no_grad():
+            first = batch.turn(contexts, tokenizer=tokenizer, eos_token_ids=[2], **settings)
+    finally:
+        sizes.remove()
+    assert sizes.turns()[0][0] == 2  # 2 distinct prompts prefilled for 4 rows
+    assert sizes.turns()[0][1] == 4  # then all 4 rows decode
+    assert first[0].token_ids == first[1].token_ids == first[3].token_ids
+    observations = ["red", "red", "none", "blue"]  # rows 0 and 1 stay alike, row 3 diverges
+    for context, turn, seen in zip(contexts, first, observations, strict=True):
+        context.extend(turn.token_ids)
+        context.extend(chat.observation_ids(f"<information>{seen}</information>", False))
+    sizes = _BatchSizes(model)
+    try:
+        with torch.no_grad():
+            second = batch.turn(contexts, tokenizer=tokenizer, eos_token_ids=[2], **settings)
+    finally:
+        sizes.remove()
+    assert sizes.turns()[0][0] == 3  # rows 0 and 1 still alike: fed once
+    with SamplingRNG(0, "cpu").active():
+        fresh = generate_turns(
+            model, tokenizer, contexts, eos_token_ids=[2], pad_token_id=2, **settings
+        )
+    assert [t.token_ids for t in second] == [t.token_ids for t in fresh]
+    for a, b in zip(fresh, second, strict=True):
+        assert b.logprobs == pytest.approx(a.logprobs, abs=1e-4)
