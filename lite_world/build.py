@@ -269,7 +269,9 @@ def _embedder(config: BuildConfig, given: Embedder | None) -> tuple[Embedder, di
 
     if given is not None:
         cfg = getattr(given, "config", None)
-        return given, cfg.semantics() if isinstance(cfg, EncoderConfig) else {}
+        if not isinstance(cfg, EncoderConfig) or cfg.semantics() == EncoderConfig().semantics():
+            return given, {}  # the default pipeline (on CPU an Encoder too) records nothing
+        return given, cfg.semantics()
     if config.encoder_config or config.adopt_index:
         fields = {"backend": "torch", "dtype": "float32", **(config.encoder_config or {})}
         cfg = EncoderConfig.from_dict({"model": config.embedder, **fields})  # fp32 page vectors

@@ -70,9 +70,11 @@ def model_path(name: str) -> Path:
         return Path(hub.snapshot_download(name, local_files_only=True))
     except Exception as exc:  # noqa: BLE001 - any lookup failure means: not here
         raise ModelNotFoundError(
-            f"Expects the model {name!r} on this machine, actual: not a directory and not in the "
-            f"local Hugging Face cache ({type(exc).__name__}). Nothing is downloaded at run time: "
-            f"fetch it once (`huggingface-cli download {name}`) or pass a local directory."
+            f"Expects the embedder {name!r} on this machine (the world's query encoder), actual: "
+            f"not in the local Hugging Face cache ({type(exc).__name__}) and not a directory. "
+            f"Nothing is downloaded at run time: fetch it once on a machine with network "
+            f"(`huggingface-cli download {name}`) and copy its Hugging Face cache (HF_HOME) here, "
+            "or pass a local model directory as the embedder."
         ) from exc
 
 

@@ -87,7 +87,7 @@ def test_serving_encoder_never_imports_torch(tmp_path):
 
 
 def test_missing_model_is_a_typed_error(tmp_path):
-    with pytest.raises(ModelNotFoundError, match="Expects the model 'nobody/no-such-model-xyz'"):
+    with pytest.raises(ModelNotFoundError, match="Expects the embedder 'nobody/no-such-model-xyz'"):
         model_path("nobody/no-such-model-xyz")
     assert model_path(str(tmp_path)) == tmp_path  # a local directory is taken as it is
 
