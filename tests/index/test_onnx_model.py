@@ -71,19 +71,26 @@ def test_parallel_sub_batches_give_the_same_vectors(texts):
 
 
 def test_serving_encoder_never_imports_torch(tmp_path):
-    """A fresh process encodes through the onnx backend with torch never imported."""
+    """A fresh process with an empty cache: the export runs in a child, this one stays torch-free.
+
+    The default embedder (what a served or opened world uses on CPU) is that encoder.
+    """
     code = (
         "import sys\n"
-        "from lite_world.index.encoders import EncoderConfig, get_encoder\n"
-        "v = get_encoder(EncoderConfig(backend='onnx')).encode(['who wrote hamlet'])\n"
+        "from lite_world.index.embedder import get_embedder\n"
+        "e = get_embedder(num_threads=1)\n"
+        "v = e.encode(['who wrote hamlet'])\n"
         "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') "
         "if m in sys.modules]\n"
-        "print(v.shape, round(float((v * v).sum()), 4), heavy)\n"
+        "print(type(e).__name__, e.config.key, v.shape, round(float((v * v).sum()), 4), heavy)\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITE_WORLD_CACHE": str(tmp_path)}
+    env.pop("LITE_WORLD_ENCODER_BACKEND", None)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "(1, 384) 1.0 []"
+    assert out.stdout.strip().splitlines()[-1] == "Encoder onnx (1, 384) 1.0 []"
+    exported = sorted(p.name for p in (tmp_path / "encoders").glob("*/*"))
+    assert exported == ["model.onnx", "tokenizer.json"]  # no temp file left behind
 
 
 def test_missing_model_is_a_typed_error(tmp_path):
