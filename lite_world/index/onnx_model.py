@@ -4,8 +4,8 @@ The ``onnx`` / ``onnx-int8`` encoder backends (:mod:`lite_world.index.encoders`)
 with ONNX Runtime and tokenise with the ``tokenizers`` library, so a process that only encodes
 queries (``lite-world serve``) never imports torch, transformers or sentence-transformers. That
 is where most of a served world's resident memory went (``benchmarks/bench_vs_searchr1.py
---memory-steps``: importing sentence-transformers alone costs about 500 MB, an ONNX Runtime
-session of MiniLM about 130 MB).
+--memory-steps``: importing torch, transformers and sentence-transformers costs about 450 MB,
+loading MiniLM through them about 490 MB in all; an ONNX Runtime session of MiniLM 125-145 MB).
 
 The ONNX file is exported once per machine and model (torch's exporter, in a child process so
 the caller stays torch-free) into ``$LITE_WORLD_CACHE/encoders/<digest>/``: ``model.onnx``,
