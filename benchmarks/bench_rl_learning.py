@@ -369,7 +369,7 @@ def run_rl(
         metrics, trajectories = trainer.train_step()
         metrics["threads"] = threads
         history.append(metrics)
-        trainer._log(metrics, trajectories)  # the run directory's metrics.jsonl, as train() does
+        trainer.log_step(metrics, trajectories)  # the run directory's metrics.jsonl
         elapsed = time.perf_counter() - t_rl - eval_s
         print(
             f"rl step {trainer.step}: reward {metrics['reward_mean']:.3f} signal "
@@ -429,6 +429,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--eval-batch", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--sampler-dtype",
+        default="bfloat16",
+        choices=("policy", "bfloat16"),
+        help="GRPOConfig.sampler_dtype: rollouts by a bfloat16 copy (default) or the policy",
+    )
+    p.add_argument(
+        "--run",
+        default="full",
+        help="run name: cache under benchmarks/.cache/rl/RUN, result bench_rl_learning[_RUN]; "
+        "a new run reuses the stages before RL (teacher data, SFT, base/SFT evals) of 'full'",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
         "--export", default=None, help="write the adapter, env profile and held-out tasks here"
@@ -448,8 +460,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from lite_world.envs.profiles import PROFILES, profile_config
     from lite_world.tasks import Task
 
-    out = OUT / ("quick" if args.quick else "full")
-    name = "bench_rl_learning_quick" if args.quick else "bench_rl_learning"
+    run = "quick" if args.quick else args.run
+    out = OUT / run
+    name = "bench_rl_learning" if run == "full" else f"bench_rl_learning_{run}"
+    if run not in ("quick", "full") and not out.exists() and (OUT / "full" / "sft").is_dir():
+        out.mkdir(parents=True)
+        for stage in (
+            "teacher_sft.jsonl",
+            "teacher_sft_eval.jsonl",
+            "sft",
+            "eval_base",
+            "eval_sft",
+        ):
+            src = OUT / "full" / stage
+            if src.is_dir():
+                shutil.copytree(src, out / stage)
+            elif src.is_file():
+                shutil.copy2(src, out / stage)
     if args.export_only:
         result = json.loads((RESULTS_DIR / f"{name}.json").read_text())
         result["export"] = export_model(
@@ -581,6 +608,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         overlong_filtering=True,
         learning_rate=args.rl_lr,
         old_logprobs="sampler",
+        sampler_dtype=args.sampler_dtype,
         micro_batch_size=8,
         mixed_precision="bf16",
         steps=10_000,

@@ -37,6 +37,7 @@ from lite_world.tools.protocol import (
     stop_sequences,
 )
 from lite_world.tools.registry import build_tools, resolve_tool
+from lite_world.tools.search import SearchTool
 from lite_world.worlds import WorldLike, check_world_spec, open_world
 
 __all__ = ["LiteSearchEnv"]
@@ -281,6 +282,30 @@ class LiteSearchEnv(gym.Env[str, str]):
         info["totals"] = dict(self._totals)
         info["messages"] = list(self._messages)
         return obs, 0.0, False, False, info
+
+    def planned_searches(self, action: str) -> tuple[SearchTool, list[str], frozenset[str]] | None:
+        """The searches ``step(action)`` would run, without running them (or ``None``).
+
+        ``(tool, queries, exclude)``: the search tool, its cleaned queries and the URLs the
+        episode masks. Lets a caller batch the searches of many envs' next steps into one world
+        call (:func:`lite_world.envs.prefetch.prefetch_searches`); never raises.
+        """
+        if self._done or self._task is None or not isinstance(action, str):
+            return None
+        parsed = parse_action(action, self.config.action_format, max_chars=MAX_ACTION_CHARS)
+        if parsed.kind != "tool" or parsed.call is None:
+            return None
+        tool = self.tools.get(clean_text(parsed.call.name, max_chars=100))
+        args = clean_value(parsed.call.arguments)
+        if not isinstance(tool, SearchTool) or not isinstance(args, dict):
+            return None
+        query = args.get("query")
+        raw = [query] if isinstance(query, str) else query
+        if not isinstance(raw, list) or not all(isinstance(q, str) for q in raw):
+            return None
+        queries = [clean_text(q, max_chars=1000).strip() for q in raw[: tool.max_queries]]
+        exclude = frozenset(self._task.mask_urls) if self.config.mask_sources else frozenset()
+        return tool, [q for q in queries if q], exclude
 
     def _truncate(self, body: str) -> str:
         n = self.config.max_observation_chars

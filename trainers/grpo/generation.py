@@ -55,6 +55,7 @@ from typing import Any
 
 from lite_world._lazy import require
 from lite_world.agents.turns import end_turn
+from lite_world.envs.prefetch import prefetch_searches
 from lite_world.errors import ConfigError
 from trainers.grpo.rollout import ChatTokens, SamplingRNG, TokenTrajectory, Turn
 from trainers.grpo.rollout import _advance as advance
@@ -346,8 +347,9 @@ def rollout_kv_cache(
     """Play the episodes of ``trajs`` (started: their prompts added) to the end, in place.
 
     Episodes are split into batches of ``config.generation_batch_size``; each batch keeps one
-    :class:`EpisodeBatch` for all its turns: sample a turn for every live episode, step each
-    env (``trainers.grpo.rollout._advance``), drop the finished episodes.
+    :class:`EpisodeBatch` for all its turns: sample a turn for every live episode, run the
+    turn's searches as one batched world call (:func:`~lite_world.envs.prefetch.prefetch_searches`),
+    step each env (``trainers.grpo.rollout._advance``), drop the finished episodes.
     """
     amp = autocast if autocast is not None else contextlib.nullcontext
     size = config.generation_batch_size
@@ -365,6 +367,8 @@ def rollout_kv_cache(
                     temperature=config.temperature,
                     top_p=config.top_p,
                 )
+            # the turn's searches: one encoder pass and one index search for all episodes
+            prefetch_searches([envs[i] for i in live], [turn.text for turn in turns])
             for i, turn in zip(live, turns, strict=True):
                 advance(trajs[i], envs[i], turn, chat, eos_ids, config)
             keep = [r for r, i in enumerate(live) if not trajs[i].done]

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,7 +154,8 @@ class TokenTrajectory:
     ``loss_mask[i]`` is 1 when token ``i`` was sampled by the policy; ``sampler_logprobs[i]`` is
     its log-prob under the sampling distribution (0.0 on mask-0 tokens). ``steps`` holds the
     env's ``action_kind`` and ``error`` of each turn; ``last_turn_clipped`` whether the last turn
-    was cut by ``max_new_tokens``.
+    was cut by ``max_new_tokens``; ``env_seconds`` the wall time spent in the env's ``step``
+    (the tools: search, parsing, reward).
     """
 
     task_id: str
@@ -177,6 +179,7 @@ class TokenTrajectory:
     messages: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     last_turn_clipped: bool = False
+    env_seconds: float = 0.0
 
     @property
     def overlong(self) -> bool:
@@ -596,7 +599,9 @@ def _advance(
     traj.turns += 1
     traj.length_clipped_turns += turn.finish == "length"
     traj.last_turn_clipped = turn.finish == "length"
+    start = time.perf_counter()
     observation, reward, terminated, truncated, info = env.step(turn.text)
+    traj.env_seconds += time.perf_counter() - start
     traj.steps.append({"action_kind": info.get("action_kind"), "error": info.get("error")})
     traj.action_errors += info.get("error") is not None
     traj.tool_calls = int(info.get("totals", {}).get("tool_calls", traj.tool_calls))

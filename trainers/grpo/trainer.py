@@ -304,7 +304,7 @@ class GRPOTrainer:
         while self.step < self.config.steps:
             metrics, trajectories = self.train_step()
             history.append(metrics)
-            self._log(metrics, trajectories)
+            self.log_step(metrics, trajectories)
             out_of_time = time_limit_s is not None and time.perf_counter() - start >= time_limit_s
             last = self.step == self.config.steps or out_of_time
             if last or (self.config.save_every and self.step % self.config.save_every == 0):
@@ -342,6 +342,7 @@ class GRPOTrainer:
             step=self.step,
             lr=self._lr(self.step - 1),
             time_rollout_s=t1 - t0,
+            time_generate_s=t1 - t0 - metrics["time_tools_s"],
             time_update_s=t2 - t1,
             time_step_s=t2 - t0,
             generated_tokens=generated,
@@ -422,6 +423,7 @@ class GRPOTrainer:
             "resample_rounds": extra,
             "sampled_reward_mean": float(np.mean([t.reward for t in sampled])),
             "generated_tokens": sum(t.response_tokens for t in sampled),
+            "time_tools_s": sum(t.env_seconds for t in sampled),
         }
         return [t for group in batch for t in group], metrics
 
@@ -458,7 +460,9 @@ class GRPOTrainer:
         trained = [
             i for i in range(n) if i not in excluded and not (skip and float(advantages[i]) == 0.0)
         ]
+        start = time.perf_counter()
         old = self.behaviour_logprobs([trajectories[i] for i in trained])
+        old_seconds = time.perf_counter() - start
         old_by_index = dict(zip(trained, old, strict=True))
         sampler_diff = _sampler_diff([trajectories[i] for i in trained], old)
         ref_by_index = {}
@@ -553,6 +557,7 @@ class GRPOTrainer:
             "ratio_mean": totals["ratio"] / tokens if totals["tokens"] else 1.0,
             "approx_kl": totals["approx_kl"] / tokens,
             "sampler_logprob_diff": sampler_diff,
+            "time_old_logprobs_s": old_seconds,
         }
 
     def behaviour_logprobs(
@@ -654,7 +659,10 @@ class GRPOTrainer:
         return [self.tasks[i] for i in picked]
 
     # -- outputs -----------------------------------------------------------------------------
-    def _log(self, metrics: dict[str, Any], trajectories: Sequence[TokenTrajectory]) -> None:
+    def log_step(self, metrics: dict[str, Any], trajectories: Sequence[TokenTrajectory]) -> None:
+        """Append a step's metrics (and its first ``log_trajectories`` trajectories) to the
+        run directory, as :meth:`train` does after each :meth:`train_step`; for loops of your
+        own that call :meth:`train_step` (e.g. with evaluations between steps)."""
         with open(self.output_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
         if self.config.log_trajectories:

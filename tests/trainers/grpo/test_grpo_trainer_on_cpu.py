@@ -15,7 +15,15 @@ from trainers.grpo.config import GRPOConfig
 from trainers.grpo.rollout import ChatTokens, trajectory_from_messages
 from trainers.grpo.trainer import GRPOTrainer
 
-_TIMES = ("time_rollout_s", "time_update_s", "time_step_s", "generated_tokens_per_s")
+_TIMES = (
+    "time_rollout_s",
+    "time_generate_s",
+    "time_tools_s",
+    "time_old_logprobs_s",
+    "time_update_s",
+    "time_step_s",
+    "generated_tokens_per_s",
+)
 
 
 @pytest.fixture
@@ -189,6 +197,10 @@ def test_resume_from_a_checkpoint_gives_the_same_next_steps(
     assert trainer_b.step == 1
     history_b = trainer_b.train()
     assert [m["step"] for m in history_b] == [2, 3]
+    for m in history_a + history_b:  # the time split: rollout = generate + tools
+        assert all(m[k] >= 0 for k in _TIMES) and m["time_tools_s"] > 0
+        assert m["time_generate_s"] + m["time_tools_s"] == pytest.approx(m["time_rollout_s"])
+        assert m["time_old_logprobs_s"] <= m["time_update_s"]
     for a, b in zip(history_a[1:], history_b, strict=True):
         assert {k: v for k, v in a.items() if k not in _TIMES} == {
             k: v for k, v in b.items() if k not in _TIMES
