@@ -231,10 +231,19 @@ def spread(model: Any, tokenizer: Any, tasks: Sequence[Any], config: Any) -> dic
 # ----------------------------------------------------------------------------- export
 
 
-def export_model(result: dict[str, Any], out: Path, export: Path, rank: int) -> dict[str, Any]:
+def export_model(
+    result: dict[str, Any], out: Path, export: Path, rank: int, args: Any = None
+) -> dict[str, Any]:
     """Write the shipped model: the RL policy's change from the base as one float16 LoRA
-    adapter, its episode settings, the held-out tasks and the model card (``README.md``)."""
+    adapter, its episode settings, the held-out tasks and the model card (``README.md``).
+
+    With ``args``, the written adapter is loaded back by directory (as users load it) and
+    played on the held-out tasks again: ``heldout`` in the returned info, with the number of
+    tasks whose reward differs from the in-memory RL policy's.
+    """
+    from lite_world.agents.adapters import load_named_model
     from lite_world.envs.profiles import profile_config
+    from lite_world.tasks import Task
     from trainers._lora import export_lora_delta
     from trainers.grpo.trainer import load_policy
 
@@ -253,8 +262,29 @@ def export_model(result: dict[str, Any], out: Path, export: Path, rank: int) -> 
     with open(export / "tasks_heldout.jsonl", "w", encoding="utf-8") as f:
         for t in split["heldout"]:
             f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    if args is not None:
+        shipped, tokenizer = load_named_model(export)
+        heldout = [Task.from_dict(t) for t in split["heldout"]]
+        env_held = profile_config("small", tasks=split["heldout"])
+        ev = evaluate(shipped, tokenizer, heldout, env_held, out / "eval_exported", args)
+        rewards = ev["rewards"]
+        info["heldout"] = bootstrap_ci(rewards)
+        lines = (out / "eval_rl" / "episodes.jsonl").read_text().splitlines()
+        policy = [float(json.loads(line)["reward"]) for line in lines]
+        info["heldout_tasks_changed"] = sum(a != b for a, b in zip(rewards, policy, strict=True))
+        print(f"exported adapter, held-out accuracy {info['heldout']}", flush=True)
     (export / "README.md").write_text(model_card({**result, "export": info}))
     return info
+
+
+def _exported_line(info: dict[str, Any]) -> str:
+    """The model card's line on the shipped file's own held-out accuracy, when measured."""
+    if "heldout" not in info:
+        return ""
+    return (
+        f"- This file, loaded back by directory, scores {_ci(info['heldout'])} on the held-out "
+        f"tasks ({info['heldout_tasks_changed']} tasks' rewards differ from the float32 policy's).\n"
+    )
 
 
 def _ci(v: dict[str, Any]) -> str:
@@ -309,11 +339,12 @@ system prompt). Other settings are out of its training distribution.
 - RL: GRPO, {rl["steps"]} steps of {cfg["tasks_per_step"]} tasks x {cfg["group_size"]} episodes on other
   training tasks, exact-match reward, LoRA r={cfg["lora_r"]} on the SFT weights, lr {cfg["learning_rate"]},
   dynamic sampling (max {cfg["max_resample_rounds"]} extra round), overlong filtering, clip
-  {cfg["epsilon_low"]}/{cfg["epsilon_high"]}, temperature {cfg["temperature"]}, bf16 autocast; mean
+  {cfg["epsilon_low"]}/{cfg["epsilon_high"]}, temperature {cfg["temperature"]}, rollouts sampled
+  with {cfg.get("sampler_dtype", "policy")} weights, bf16 autocast in the update; mean
   share of groups with signal {np.mean([m["groups_with_signal_share"] for m in hist]):.2f}.
 - The adapter is the RL policy's change from the base model (SFT and RL LoRA updates combined
   by SVD; relative reconstruction error {result["export"]["relative_max_error"]:.1e} after the float16 cast).
-
+{_exported_line(result["export"])}
 ## Held-out accuracy (greedy, exact match, n = {result["tasks"]["heldout"]}, 95% bootstrap CI)
 
 | policy | accuracy [95% CI] | by pattern |
@@ -480,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.export_only:
         result = json.loads((RESULTS_DIR / f"{name}.json").read_text())
         result["export"] = export_model(
-            result, out, Path(args.export), 2 * result["args"]["lora_r"]
+            result, out, Path(args.export), 2 * result["args"]["lora_r"], args
         )
         print(f"adapter: {result['export']}", flush=True)
         write_result(name, result)

@@ -54,13 +54,14 @@ def prefetch_searches(envs: Sequence[Any], actions: Sequence[str]) -> int:
         searcher = getattr(world, "searcher", None)
         if searcher is None or not hasattr(searcher, "prefetch"):
             continue
-        masked = len(world.mask_ids(exclude)) if exclude else 0
+        mask_ids = getattr(world, "mask_ids", None)
+        masked = len(mask_ids(exclude)) if exclude and mask_ids is not None else 0
         pool = searcher.pool_size(tool.k, masked)
         todo.setdefault((id(searcher), pool), (searcher, {}))[1].update(dict.fromkeys(queries))
     encoded = 0
-    for (_, pool), (searcher, queries) in todo.items():
+    for (_, pool), (searcher, distinct) in todo.items():
         try:
-            encoded += searcher.prefetch(list(queries), pool)
+            encoded += searcher.prefetch(list(distinct), pool)
         except Exception:  # noqa: BLE001 - step() runs the search again and reports the error
             logger.exception("batched search prefetch failed; each step searches on its own")
     return encoded
