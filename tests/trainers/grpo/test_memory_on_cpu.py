@@ -86,8 +86,9 @@ def test_a_training_step_leaves_its_peak_behind(tiny_world, one_hop_tasks, tmp_p
         from trainers.grpo.trainer import GRPOTrainer
         torch.set_num_threads(1)
         config = GRPOConfig.from_flat(
-            world={str(tiny_world)!r}, tasks={str(tasks)!r}, max_turns=2, tasks_per_step=1,
-            group_size=2, max_new_tokens=16, micro_batch_size=2, skip_zero_advantage=False,
+            world={str(tiny_world)!r}, tasks={str(tasks)!r}, max_turns=2, search_k=2,
+            max_observation_chars=600, tasks_per_step=1, group_size=2, max_new_tokens=16,
+            micro_batch_size=2, skip_zero_advantage=False,
             learning_rate=1e-6, output_dir={str(tmp_path / "run")!r}, plot=False,
             log_trajectories=0, steps=2,
         )
@@ -104,4 +105,4 @@ def test_a_training_step_leaves_its_peak_behind(tiny_world, one_hop_tasks, tmp_p
     )
     grew = out["peak"] - out["before"]
     assert grew > 150, out  # the update's activations: ~0.2-1 MB per token
-    assert out["after"] < out["before"] + 0.3 * grew, out  # and they are not kept after it
+    assert out["after"] < out["before"] + 0.1 * grew, out  # and they are not kept after it
