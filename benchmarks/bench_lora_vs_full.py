@@ -256,6 +256,66 @@ def run_mode(mode: str, args: Any) -> dict[str, Any]:
     return out
 
 
+def saved_activations(mode: str, args: Any) -> dict[str, Any]:
+    """What one micro-batch's forward keeps for the backward pass, by tensor shape (MiB).
+
+    ``args.saved_shape`` (``B,T``) synthetic trajectories of SmolLM2 under bf16 autocast, the
+    second half of the rows right-padded by a fifth and 55 policy tokens per row, through the
+    trainer's own :func:`~trainers.grpo.trainer.policy_position_logits`; every tensor autograd
+    saves is counted once per storage (``torch.autograd.graph.saved_tensors_hooks``).
+    """
+    import collections
+
+    import torch
+
+    from trainers._lora import LINEAR_PROJECTIONS, apply_lora
+    from trainers.grpo.algorithm import token_logprobs
+    from trainers.grpo.trainer import load_policy, policy_position_logits
+
+    torch.set_num_threads(args.threads)
+    b, t = (int(x) for x in args.saved_shape.split(","))
+    model, _ = load_policy(args.model)
+    if mode == "lora":
+        model = apply_lora(
+            model,
+            r=args.lora_r,
+            alpha=2.0 * args.lora_r,
+            dropout=0.0,
+            modules=LINEAR_PROJECTIONS,
+            seed=args.seed,
+        )
+    model.eval()
+    generator = torch.Generator().manual_seed(args.seed)
+    ids = torch.randint(0, model.config.vocab_size, (b, t), generator=generator)
+    attention = torch.ones_like(ids)
+    attention[b // 2 :, t - t // 5 :] = 0
+    positions = torch.zeros_like(ids, dtype=torch.bool)
+    positions[:, t // 2 : t // 2 + 55] = True
+    storages: dict[int, int] = {}
+    by_shape: collections.Counter[str] = collections.Counter()
+
+    def pack(x: Any) -> Any:
+        key = x.untyped_storage().data_ptr()
+        if key not in storages:
+            storages[key] = x.untyped_storage().nbytes()
+            by_shape[f"{str(x.dtype).removeprefix('torch.')} {tuple(x.shape)}"] += storages[key]
+        return x
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = policy_position_logits(model, ids, attention, positions)
+            token_logprobs(logits, ids[positions]).sum()
+    total = sum(storages.values())
+    return {
+        "mode": mode,
+        "batch": b,
+        "seq_len": t,
+        "saved_mib": round(total / 2**20, 1),
+        "mib_per_token": round(total / 2**20 / (b * t), 3),
+        "by_shape_mib": {k: round(v / 2**20, 1) for k, v in by_shape.most_common(12)},
+    }
+
+
 def summarize_mode(r: dict[str, Any]) -> dict[str, Any]:
     """Means over the steps after the first (the first warms up), and over all steps."""
     later = r["steps"][1:] or r["steps"]
@@ -321,13 +381,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "per step then differs between modes)",
     )
     p.add_argument("--quick", action="store_true", help="2 steps of 1 task x 2 episodes")
+    p.add_argument(
+        "--saved-activations",
+        action="store_true",
+        help="only measure what one micro-batch's forward saves for backward (lora, full) and "
+        "add it to the last result JSON",
+    )
+    p.add_argument("--saved-shape", default="8,400", help="B,T of that micro-batch")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.tasks_per_step, args.group_size = 2, 1, 2
     if args.child:
-        result = run_mode(args.child, args)
+        saved = args.child.startswith("saved:")
+        run = saved_activations if saved else run_mode
+        result = run(args.child.removeprefix("saved:"), args)
         Path(args.child_out).write_text(json.dumps(result, indent=2))
         return result
 
@@ -335,6 +404,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     OUT.mkdir(parents=True, exist_ok=True)
     passed = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--quick"]
+    if args.saved_activations:  # one subprocess per mode, added to the last result
+        saved = []
+        for mode in ("lora", "full"):
+            child_out = OUT / f"{name}_saved_{mode}.json"
+            cmd = [sys.executable, "-m", "benchmarks.bench_lora_vs_full", *passed]
+            cmd += ["--child", f"saved:{mode}", "--child-out", str(child_out)]
+            subprocess.run(cmd, check=True, cwd=Path(__file__).resolve().parent.parent)
+            saved.append(json.loads(child_out.read_text()))
+            print(json.dumps(saved[-1], indent=1), flush=True)
+        path = RESULTS_DIR / f"{name}.json"
+        result = json.loads(path.read_text()) if path.is_file() else {}
+        result["saved_activations"] = {
+            "command": "python -m benchmarks.bench_lora_vs_full " + " ".join(passed),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "rows": saved,
+        }
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        return result
     for mode in args.modes.split(","):
         child_out = OUT / f"{name}_{mode}.json"
         cmd = [sys.executable, "-m", "benchmarks.bench_lora_vs_full", *passed]
