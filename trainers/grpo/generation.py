@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -368,7 +369,11 @@ def rollout_kv_cache(
                     top_p=config.top_p,
                 )
             # the turn's searches: one encoder pass and one index search for all episodes
+            start = time.perf_counter()
             prefetch_searches([envs[i] for i in live], [turn.text for turn in turns])
+            share = (time.perf_counter() - start) / len(live)  # tool time, split evenly
+            for i in live:
+                trajs[i].env_seconds += share
             for i, turn in zip(live, turns, strict=True):
                 advance(trajs[i], envs[i], turn, chat, eos_ids, config)
             keep = [r for r, i in enumerate(live) if not trajs[i].done]

@@ -155,7 +155,7 @@ class TokenTrajectory:
     its log-prob under the sampling distribution (0.0 on mask-0 tokens). ``steps`` holds the
     env's ``action_kind`` and ``error`` of each turn; ``last_turn_clipped`` whether the last turn
     was cut by ``max_new_tokens``; ``env_seconds`` the wall time spent in the env's ``step``
-    (the tools: search, parsing, reward).
+    (the tools: search, parsing, reward), plus an even share of each turn's batched searches.
     """
 
     task_id: str
