@@ -49,18 +49,6 @@ def context_tokens(tokenizer: Any, messages: list[dict[str, Any]]) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def interval(values: list[float], seed: int = 0) -> dict[str, float]:
-    """Mean and 95% percentile-bootstrap interval (10k resamples)."""
-    x = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), (10_000, len(x)))].mean(axis=1)
-    return {
-        "mean": round(float(x.mean()), 4),
-        "lo": round(float(np.percentile(means, 2.5)), 4),
-        "hi": round(float(np.percentile(means, 97.5)), 4),
-    }
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", type=int, default=60, help="held-out tasks (of the shipped 120)")
@@ -74,11 +62,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--batch", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--note", default="", help="recorded with the settings (e.g. which adapter)")
     args = ap.parse_args(argv)
 
     import torch
 
-    from benchmarks.bench_rl_learning import teacher_episodes
+    from benchmarks.bench_rl_learning import bootstrap_ci, teacher_episodes
     from lite_world.agents.adapters import adapter_dir
     from lite_world.agents.smollm import load_smollm2
     from lite_world.envs.profiles import profile_config
@@ -125,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures = {
                 "agent": agent,
                 "profile": name,
-                "accuracy": interval(rewards, args.seed),
+                "accuracy": bootstrap_ci(rewards),
                 "context_tokens_mean": round(float(np.mean(tokens)), 1),
                 "turns_mean": round(float(np.mean(turns)), 2),
                 "seconds": round(seconds, 1),
@@ -137,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 {
                     "agent": agent,
                     "profile": name,
-                    "accuracy": f"{acc['mean']:.3f} [{acc['lo']:.2f}, {acc['hi']:.2f}]",
+                    "accuracy": f"{acc['mean']:.3f} [{acc['low']:.2f}, {acc['high']:.2f}]",
                     "tokens/episode": figures["context_tokens_mean"],
                     "turns": figures["turns_mean"],
                     "seconds": figures["seconds"],
@@ -155,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "seed": args.seed,
             "models_greedy": True,
             "teacher": "DiverseTeacher, sampled answer span, seed + 11",
+            "policy": args.note,
         },
         "results": results,
     }
@@ -173,8 +163,8 @@ def plot(results: dict[str, dict[str, Any]], path: Any) -> None:
         x = [r["context_tokens_mean"] for r in points]
         y = [r["accuracy"]["mean"] for r in points]
         err = [
-            [r["accuracy"]["mean"] - r["accuracy"]["lo"] for r in points],
-            [r["accuracy"]["hi"] - r["accuracy"]["mean"] for r in points],
+            [r["accuracy"]["mean"] - r["accuracy"]["low"] for r in points],
+            [r["accuracy"]["high"] - r["accuracy"]["mean"] for r in points],
         ]
         ax.errorbar(x, y, yerr=err, fmt="o", capsize=3, label=agent)
         for r, xi, yi in zip(points, x, y, strict=True):

@@ -493,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     run = "quick" if args.quick else args.run
     out = OUT / run
-    name = "bench_rl_learning" if run == "full" else f"bench_rl_learning_{run}"
+    result_name = "bench_rl_learning" if run == "full" else f"bench_rl_learning_{run}"
     if run not in ("quick", "full") and not out.exists() and (OUT / "full" / "sft").is_dir():
         out.mkdir(parents=True)
         for stage in (
@@ -509,12 +509,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             elif src.is_file():
                 shutil.copy2(src, out / stage)
     if args.export_only:
-        result = json.loads((RESULTS_DIR / f"{name}.json").read_text())
+        result = json.loads((RESULTS_DIR / f"{result_name}.json").read_text())
         result["export"] = export_model(
             result, out, Path(args.export), 2 * result["args"]["lora_r"], args
         )
         print(f"adapter: {result['export']}", flush=True)
-        write_result(name, result)
+        write_result(result_name, result)
         return result
     if args.fresh and out.exists():
         shutil.rmtree(out)
@@ -729,8 +729,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ]
     print(table(rows, ["policy", "accuracy", "95% CI"]))
     print("differences:", json.dumps(result["differences"]))
-    write_result(name, result)
-    plot(result, RESULTS_DIR / f"{name}.png")
+    write_result(result_name, result)
+    plot(result, RESULTS_DIR / f"{result_name}.png")
     return result
 
 
