@@ -8,6 +8,8 @@ instead keeps one ``DynamicCache`` over a batch of episodes for their whole life
 * a turn first prefills each episode's *pending* tokens (the observation appended since its
   last turn, plus the last sampled token, which was never fed), right-aligned in one block with
   left padding, then decodes one token per step for the whole batch;
+* rows with the same context and cache layout (a group's episodes share their prompt; a peaked
+  policy often repeats a sibling's turn) are prefilled once and their cache rows copied;
 * ragged lengths are holes in the 2-D attention mask (left padding, padding fed to a row that
   already ended its turn, tokens sampled after a stop string and cut by the turn-ending rules);
   positions are ``cumsum(mask) - 1``, so each episode sees the contiguous positions a plain
