@@ -45,35 +45,13 @@ CONFIGS = {  # name: (GRPOConfig.generation, sampler dtype, attention)
 }
 
 
-class _TimedEnv:
-    """Forwards ``reset`` / ``step`` to an env and adds their wall time to ``seconds``."""
-
-    def __init__(self, env: Any, clock: list[float]) -> None:
-        self.env, self.clock = env, clock
-
-    def reset(self, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.env.reset(**kwargs)
-        finally:
-            self.clock[0] += time.perf_counter() - start
-
-    def step(self, action: str) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.env.step(action)
-        finally:
-            self.clock[0] += time.perf_counter() - start
-
-
 def run_once(
     model: Any, tokenizer: Any, config: Any, tasks: list[Any], seed: int
 ) -> tuple[dict[str, Any], list[Any]]:
     """One rollout of ``tasks`` x ``config.group_size`` episodes; its figures and trajectories."""
     from trainers.grpo.rollout import SamplingRNG, make_envs, rollout
 
-    clock = [0.0]
-    envs = [_TimedEnv(e, clock) for e in make_envs(config, tasks, len(tasks) * config.group_size)]
+    envs = make_envs(config, tasks, len(tasks) * config.group_size)
     cpu = time.process_time()
     start = time.perf_counter()
     trajs = rollout(
@@ -89,12 +67,13 @@ def run_once(
     total = time.perf_counter() - start
     cpu = time.process_time() - cpu
     tokens = sum(t.response_tokens for t in trajs)
-    generate_s = total - clock[0]
+    tools_s = sum(t.env_seconds for t in trajs)  # env.step and the turns' batched searches
+    generate_s = total - tools_s
     return {
         "seconds": round(total, 3),
         "cpu_s": round(cpu, 3),
         "generate_s": round(generate_s, 3),
-        "tools_s": round(clock[0], 3),
+        "tools_s": round(tools_s, 3),
         "episodes": len(trajs),
         "episodes_per_min": round(60 * len(trajs) / total, 3),
         "episodes_per_cpu_min": round(60 * len(trajs) / cpu, 3),

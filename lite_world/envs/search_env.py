@@ -303,7 +303,7 @@ class LiteSearchEnv(gym.Env[str, str]):
         raw = [query] if isinstance(query, str) else query
         if not isinstance(raw, list) or not all(isinstance(q, str) for q in raw):
             return None
-        queries = [clean_text(q, max_chars=1000).strip() for q in raw[: tool.max_queries]]
+        queries, _ = tool.queries({"query": raw})
         exclude = frozenset(self._task.mask_urls) if self.config.mask_sources else frozenset()
         return tool, [q for q in queries if q], exclude
 

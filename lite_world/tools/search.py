@@ -127,10 +127,15 @@ class SearchTool(Tool):
         query = arguments["query"]
         return {**arguments, "query": [query] if isinstance(query, str) else query}
 
+    def queries(self, arguments: dict[str, Any]) -> tuple[list[str], int]:
+        """The cleaned queries :meth:`run` answers (at most ``max_queries``, "" where one is
+        blank) and how many were dropped, from prepared arguments."""
+        raw: list[str] = arguments["query"]
+        queries = [clean_text(q, max_chars=1000).strip() for q in raw[: self.max_queries]]
+        return queries, max(0, len(raw) - self.max_queries)
+
     def run(self, arguments: dict[str, Any], context: CallContext) -> ToolResult:
-        queries: list[str] = arguments["query"]
-        dropped = max(0, len(queries) - self.max_queries)
-        queries = [clean_text(q, max_chars=1000).strip() for q in queries[: self.max_queries]]
+        queries, dropped = self.queries(arguments)
         live = [q for q in queries if q]
         results = self.world.search(live, self.k, exclude=context.exclude) if live else []
         by_query = dict(zip(live, results, strict=False))

@@ -955,7 +955,7 @@ def trim_heap() -> bool:
     step's times); the next update faults its pages in again.
 
     Example:
-        >>> trim_heap() in (True, False)  # True on glibc Linux
+        >>> trim_heap()  # glibc Linux; False on other C libraries
         True
     """
     libc = _libc()
