@@ -276,7 +276,11 @@ def _embedder(config: BuildConfig, given: Embedder | None) -> tuple[Embedder, di
         fields = {"backend": "torch", "dtype": "float32", **(config.encoder_config or {})}
         cfg = EncoderConfig.from_dict({"model": config.embedder, **fields})  # fp32 page vectors
         return get_encoder(cfg, config.device, None), cfg.semantics()
-    return get_embedder(config.embedder, config.device), {}
+    embedder = get_embedder(config.embedder, config.device)
+    cfg = getattr(embedder, "config", None)
+    if isinstance(cfg, EncoderConfig) and cfg.dtype != "float32":  # page vectors stay fp32
+        embedder = get_encoder(cfg.replace(dtype="float32"), config.device, None)
+    return embedder, {}
 
 
 def build_world(

@@ -9,6 +9,9 @@ equal). This teacher samples, per episode, from a few reasonable strategies:
 * a second search for the entity when the first one did not return its page (30% of the time);
 * the answer: one of the top three candidate spans of the evidence, drawn with probability
   proportional to ``exp(score / answer_temperature)`` (``answer_temperature=0`` takes the best).
+  Its thought restates the question before the span, so what is asked ("born" or "died") sits
+  next to the choice: a small student otherwise has to look a few hundred tokens back for it,
+  and RL from such a cold start learned one year for both questions.
 
 It plays both action formats: ``tags`` (Search-R1: ``<search>q</search>``, search only) and
 ``tool_call`` (search, then visit of the best pages, like :class:`ScriptedAgent`). Every action
@@ -159,6 +162,5 @@ class DiverseTeacher(ScriptedAgent):
             top = best[0][1]
             weights = [math.exp((s - top) / self.answer_temperature) for _, s in best]
             answer = self.rng.choices([span for span, _ in best], weights=weights)[0]
-        if self.action_format == "tool_call":
-            return f"<think>The evidence supports {answer}.</think>\n<answer>{answer}</answer>"
-        return f"<think>The results say {answer}.</think>\n<answer>{answer}</answer>"
+        found = "The evidence supports" if self.action_format == "tool_call" else "The results say"
+        return f"<think>{self.question} {found} {answer}.</think>\n<answer>{answer}</answer>"

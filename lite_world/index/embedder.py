@@ -177,7 +177,7 @@ def get_embedder(
     ``config``: a world's recorded encoder configuration (``manifest.embedder_config``): the
     query encoder then follows it (prefixes, pooling, backend, see
     :mod:`lite_world.index.encoders`). The bundled default model goes through those backends
-    too on CPU: the ``auto`` backend, ONNX Runtime (torch-free) when installed, or
+    too on CPU: the ``auto`` backend, OpenVINO or ONNX Runtime (torch-free) when installed, or
     ``$LITE_WORLD_ENCODER_BACKEND`` (e.g. ``openvino/bfloat16``); sentence-transformers
     otherwise (and on GPUs).
     """
@@ -199,7 +199,7 @@ def _through_encoders(device: str | None) -> bool:
 
     return (
         device in (None, "cpu")
-        and auto_backend() == "onnx"
+        and auto_backend() != "torch"
         and (device == "cpu" or not _cuda_available())
     )
 

@@ -13,18 +13,20 @@ a runtime choice that does not change what is computed, only how exactly:
   quantisation (``quantize_dynamic``, per channel: int8 weights with a scale per row,
   activations quantised per run, so it encodes one text per run: a text's vector never depends
   on its batch);
-- ``openvino``: the transformer converted by OpenVINO (``openvino.convert_model``), run in
+- ``openvino``: the same exported ONNX file compiled by OpenVINO (torch-free too), run in
   ``float32`` or ``bfloat16`` (``dtype``), which OpenVINO executes with AVX512-BF16 / AMX where
   the CPU has them.
 
-The default, ``auto``, is ``onnx`` (fp32) on CPUs when ``onnxruntime`` is installed (it comes
-with the ``dense`` extra), else torch, in bfloat16 where the CPU has AVX512-BF16 / AMX, else
-float32; GPUs use torch. The ``onnx`` backends never import torch
-(:mod:`lite_world.index.onnx_model`), which is most of a served world's memory and startup:
-``lite-world serve`` on the demo world takes 343 MB and 1.5 s to its first answer instead of
-780 MB and 10 s (``benchmarks/bench_vs_searchr1.py``). OpenVINO (``pip install
-'lite-world[fast]'``, then ``backend="openvino"`` or ``$LITE_WORLD_ENCODER_BACKEND=openvino``)
-is opt-in. (It encodes correctly in a forked child after its parent encoded, checked by hand.)
+The default, ``auto``, on CPUs: ``openvino`` in bfloat16 where the CPU has AVX512-BF16 / AMX
+and OpenVINO is installed, else ``onnx`` (fp32) when ONNX Runtime is installed (all three come
+with the ``dense`` extra), else torch; GPUs use torch. A world's *page* vectors are always
+computed in fp32 (:mod:`lite_world.build`); bf16 is for queries. The ``onnx`` and ``openvino``
+backends never import torch (:mod:`lite_world.index.onnx_model`), which is most of a served
+world's memory and startup: ``lite-world serve`` on the demo world takes 343 MB and 1.5 s to
+its first answer with ONNX Runtime instead of 780 MB and 10 s with sentence-transformers
+(``benchmarks/bench_vs_searchr1.py``). Both encode correctly in a forked child after the
+parent encoded (checked by hand).
+
 Measured on the 2-core dev machine (``benchmarks/bench_encoders.py``, 100 demo questions, 1
 thread, CPU ms per query at batch 1 / 64; gold recall@10, dense): torch fp32 15.2 / 11.1
 (0.676), torch bf16 11.6 / 5.5 (0.676), ONNX fp32 7.7 / 9.5 (0.676), OpenVINO fp32 7.7 / 8.6
@@ -34,9 +36,10 @@ tensor (0.642: more than 1 point lost); per channel, as now, 3.3 ms CPU per quer
 hand, load average 5.6). It stays opt-in: its vectors are not torch's to 1e-6, so rankings on
 near-ties differ from a world built and tested in fp32.
 
-Pooling and normalisation are the same code for every backend; the ``onnx`` backends tokenise
-with the ``tokenizers`` library, the same ids as the model's Hugging Face tokenizer. The measured
-agreement with torch fp32 (``tests/index/test_encoders.py``, :data:`TOLERANCE`): cosine >=
+Pooling and normalisation are the same code for every backend; the exported backends tokenise
+with the ``tokenizers`` library, the same ids as the model's Hugging Face tokenizer, and
+OpenVINO compiles the same exported file (it used to convert the torch module at every start:
+torch in memory and 7-13 s to load). The measured agreement with torch fp32 (``tests/index/test_encoders.py``, :data:`TOLERANCE`): cosine >=
 0.9999 for ONNX and OpenVINO fp32, >= 0.999 for bf16, >= 0.98 for int8 (0.991 was the least
 measured, on a one-word text). Recall and speed: ``benchmarks/bench_encoders.py``.
 
@@ -191,17 +194,24 @@ def cpu_has_bf16() -> bool:
 
 
 def auto_backend() -> str:
-    """``onnx`` (fp32 through ONNX Runtime, torch-free) when installed, else ``torch``.
+    """The CPU query encoder: ``openvino`` (bf16) on CPUs with bf16 instructions when OpenVINO
+    is installed, else ``onnx`` (fp32, ONNX Runtime) when installed, else ``torch``.
 
-    Chosen by ``benchmarks/bench_vs_searchr1.py`` on the demo world: the served world's
-    resident memory 343 MB against 780 MB with sentence-transformers (torch fp32), startup
-    1.5 s against 10 s, 64-query batches 1.8x faster, the same recall@10 (0.694); its vectors
-    agree with torch fp32 to a cosine of 0.9999 (:data:`TOLERANCE`). ``onnxruntime`` comes with
-    the ``dense`` extra, so a default install answers the same everywhere.
+    Both exported backends are torch-free (:mod:`lite_world.index.onnx_model`). Chosen by
+    ``benchmarks/bench_encoders.py`` and ``benchmarks/bench_vs_searchr1.py`` on the demo world:
+    the same recall@10 as torch fp32, a served world's resident memory about half of torch's,
+    startup 1.5-2 s instead of 10 s, and OpenVINO bf16 encodes a 64-query batch about twice as
+    fast as ONNX Runtime fp32 (its vectors agree with fp32 to a cosine of 0.999,
+    :data:`TOLERANCE`). Both come with the ``dense`` extra, so a default install answers the
+    same on the same CPU.
     """
     from importlib.util import find_spec
 
-    if find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None:
+    if find_spec("tokenizers") is None:
+        return "torch"
+    if find_spec("openvino") is not None and cpu_has_bf16():
+        return "openvino"
+    if find_spec("onnxruntime") is not None:
         return "onnx"
     return "torch"
 
@@ -222,22 +232,6 @@ def check_semantics(recorded: dict[str, Any], config: EncoderConfig) -> None:
                 f"Expects {key}={want!r} like the index (manifest), actual: {mine[key]!r}. Drop "
                 "the override, or rebuild the world with this encoder configuration."
             )
-
-
-class _Wrapped:
-    """``(input_ids, attention_mask) -> last_hidden_state`` of a Hugging Face encoder."""
-
-    def __init__(self, torch: Any, model: Any):
-        class Forward(torch.nn.Module):
-            def __init__(self, inner: Any):
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-                out = self.inner(input_ids=input_ids, attention_mask=attention_mask)
-                return out.last_hidden_state
-
-        self.module = Forward(model).eval()
 
 
 class Encoder:
@@ -264,19 +258,24 @@ class Encoder:
 
         self.config = config
         self.num_threads = num_threads
-        self.thread_safe = config.backend.startswith("onnx")
+        self.thread_safe = config.backend != "torch"
         self._pool: Any = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
         name = DEFAULT_EMBEDDER if config.model in _BUNDLED else config.model
-        if self.thread_safe:  # torch-free
-            from lite_world.index.onnx_model import OnnxModel
+        if self.thread_safe:  # torch-free: the exported file (lite_world.index.onnx_model)
+            from lite_world.index.onnx_model import OnnxModel, OpenVinoModel
 
-            onnx = OnnxModel.load(name, int8=config.backend == "onnx-int8", num_threads=num_threads)
-            self.name, self.dim, self.device = name, onnx.dim, "cpu"
+            exported: Any
+            if config.backend == "openvino":
+                exported = OpenVinoModel.load(name, dtype=config.dtype, num_threads=num_threads)
+            else:
+                int8 = config.backend == "onnx-int8"
+                exported = OnnxModel.load(name, int8=int8, num_threads=num_threads)
+            self.name, self.dim, self.device = name, exported.dim, "cpu"
             self._torch: Any = None
-            self._tokenize: Any = onnx.tokenize
-            self._run = onnx.run
+            self._tokenize: Any = exported.tokenize
+            self._run = exported.run
             return
         from lite_world.index.embedder import _cached_embedder
 
@@ -285,9 +284,11 @@ class Encoder:
         self.name, self.dim, self.device = base.name, base.dim, base.device
         self.tokenizer = base.model.tokenizer
         model = base.model[0].auto_model.eval()
+        if config.dtype != "float32":
+            model = copy.deepcopy(model).to(getattr(torch, config.dtype))
         self._torch = torch
         self._tokenize = self._hf_tokenize
-        self._run = self._make_runner(model)
+        self._run = self._torch_runner(model)
 
     # -- backends -----------------------------------------------------------------
     def _hf_tokenize(self, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -296,42 +297,15 @@ class Encoder:
         )
         return enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
 
-    def _make_runner(self, model: Any) -> Any:
-        c, torch = self.config, self._torch
-        if c.backend == "torch":
-            if c.dtype != "float32":
-                model = copy.deepcopy(model).to(getattr(torch, c.dtype))
-
-            def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-                with torch.inference_mode():
-                    t_ids = torch.from_numpy(ids).to(self.device)
-                    t_mask = torch.from_numpy(mask).to(self.device)
-                    out = model(input_ids=t_ids, attention_mask=t_mask).last_hidden_state
-                    return out.float().cpu().numpy()
-
-            return run
-        return self._openvino_runner(model)
-
-    def _example(self) -> dict[str, Any]:
-        enc = self.tokenizer(["an example input", "a second, longer example input text"],
-                             padding=True, return_tensors="pt")  # fmt: skip
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-
-    def _openvino_runner(self, model: Any) -> Any:
-        ov = require("openvino", extra="fast")
-        with self._torch.inference_mode():
-            converted = ov.convert_model(_Wrapped(self._torch, model).module,
-                                         example_input=self._example())  # fmt: skip
-        props: dict[str, Any] = {
-            "INFERENCE_PRECISION_HINT": "bf16" if self.config.dtype != "float32" else "f32",
-            "PERFORMANCE_HINT": "LATENCY",
-        }
-        if self.num_threads is not None:
-            props["INFERENCE_NUM_THREADS"] = self.num_threads
-        compiled = ov.Core().compile_model(converted, "CPU", props)
+    def _torch_runner(self, model: Any) -> Any:
+        torch = self._torch
 
         def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return compiled({"input_ids": ids, "attention_mask": mask})[0]
+            with torch.inference_mode():
+                t_ids = torch.from_numpy(ids).to(self.device)
+                t_mask = torch.from_numpy(mask).to(self.device)
+                out = model(input_ids=t_ids, attention_mask=t_mask).last_hidden_state
+                return out.float().cpu().numpy()
 
         return run
 

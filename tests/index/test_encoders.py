@@ -21,9 +21,11 @@ def reference(texts):
     return get_encoder(EncoderConfig(backend="torch", dtype="float32")).encode(texts, batch_size=8)
 
 
-def test_torch_fp32_is_the_sentence_transformers_vector(texts, reference, embedder):
+def test_torch_fp32_is_the_sentence_transformers_vector(texts, reference):
     """Mean pooling + normalisation over MiniLM = the model's own sentence-transformers pipeline."""
-    cos = (reference * embedder.encode(texts)).sum(1)
+    from lite_world.index.embedder import DEFAULT_EMBEDDER, _cached_embedder
+
+    cos = (reference * _cached_embedder(DEFAULT_EMBEDDER, None, None).encode(texts)).sum(1)
     assert cos.min() > 0.99999
     assert np.allclose(np.linalg.norm(reference, axis=1), 1.0, atol=1e-5)
 

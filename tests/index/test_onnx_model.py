@@ -61,8 +61,11 @@ def test_export_folder_holds_the_model_and_tokenizer(model):
     assert hidden.shape == (1, 5, 384) and hidden.dtype == np.float32  # [CLS] 3 words [SEP]
 
 
-def test_parallel_sub_batches_give_the_same_vectors(texts):
-    enc = get_encoder(EncoderConfig(backend="onnx"))
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_parallel_sub_batches_give_the_same_vectors(texts, backend):
+    """Each thread runs its own sub-batch (onnx: one session; openvino: a request per thread)."""
+    pytest.importorskip(backend if backend == "openvino" else "onnxruntime")
+    enc = get_encoder(EncoderConfig(backend=backend, dtype="float32"))
     assert enc.thread_safe
     one = enc.encode(texts, batch_size=4)
     two = enc.encode(texts, batch_size=4, workers=2)
@@ -88,9 +91,30 @@ def test_serving_encoder_never_imports_torch(tmp_path):
     env.pop("LITE_WORLD_ENCODER_BACKEND", None)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "Encoder onnx (1, 384) 1.0 []"
+    default = EncoderConfig().resolved().key  # openvino/bfloat16 on bf16 CPUs, else onnx
+    assert default in ("onnx", "openvino/bfloat16")
+    assert out.stdout.strip().splitlines()[-1] == f"Encoder {default} (1, 384) 1.0 []"
     exported = sorted(p.name for p in (tmp_path / "encoders").glob("*/*"))
     assert exported == ["model.onnx", "tokenizer.json"]  # no temp file left behind
+
+
+def test_openvino_runs_the_export_without_torch(tmp_path):
+    """OpenVINO compiles the exported ONNX file: no torch in the serving process."""
+    pytest.importorskip("openvino")
+    code = (
+        "import sys\n"
+        "from lite_world.index.embedder import get_embedder\n"
+        "e = get_embedder(num_threads=1)\n"
+        "v = e.encode(['who wrote hamlet', 'a'])\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') "
+        "if m in sys.modules]\n"
+        "print(e.config.key, v.shape, round(float((v * v).sum()), 3), heavy)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITE_WORLD_CACHE": str(tmp_path),
+           "LITE_WORLD_ENCODER_BACKEND": "openvino/bfloat16"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "openvino/bfloat16 (2, 384) 2.0 []"
 
 
 def test_missing_model_is_a_typed_error(tmp_path):
