@@ -25,7 +25,7 @@ SmolLM2-135M-Instruct on the demo world, on a bare CPU, end to end:
    to ``--export`` with the env profile and the held-out tasks.
 
 Usage:
-    HF_HUB_OFFLINE=1 python -m benchmarks.bench_rl_learning                 # ~80 min on 2 cores
+    HF_HUB_OFFLINE=1 python -m benchmarks.bench_rl_learning --fresh         # ~80 min on 2 cores
     HF_HUB_OFFLINE=1 python -m benchmarks.bench_rl_learning --quick         # smoke test, minutes
     HF_HUB_OFFLINE=1 python -m benchmarks.bench_rl_learning --export lite_world/data/models/smollm2-lite-world
 
@@ -323,7 +323,8 @@ agent = TransformersAgent("smollm2-lite-world")  # offline; merges into the embe
 `lite-world rollout --agent hf --model smollm2-lite-world --world demo --tasks TASKS.jsonl`
 plays it with the settings it was trained with (`lite_world_env.json`: the env's `small`
 profile: tags protocol, search only, 3 results, 800-character observations, 3 turns, a short
-system prompt). Other settings are out of its training distribution.
+system prompt), {a["max_new_tokens"]} new tokens per turn. Other settings are out of its training
+distribution.
 
 ## Data
 
@@ -332,7 +333,7 @@ system prompt). Other settings are out of its training distribution.
   director. Split by page: the {result["tasks"]["heldout"]} held-out tasks (`tasks_heldout.jsonl`) ask
   about pages no training task is about, and were used in neither SFT nor RL.
 - SFT: {result["teacher"]["sft_conversations"]} episodes of `DiverseTeacher` (seeded, sampled query
-  style and answer span) on {a["sft_tasks"]} tasks, not filtered for correctness (teacher accuracy on
+  style and answer span; the answer's thought restates the question) on {a["sft_tasks"]} tasks, not filtered for correctness (teacher accuracy on
   them {result["teacher"]["sft_data_accuracy"]:.3f}); LoRA r={a["lora_r"]}, lr {a["sft_lr"]}, {result["sft"]["steps"]}
   steps of 8 conversations, held-out loss on {a["sft_eval_tasks"]} other tasks' episodes, best step
   {result["sft"].get("best_step")} restored.
@@ -443,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--sft-steps", type=int, default=60)
     p.add_argument("--sft-lr", type=float, default=8e-4)
     p.add_argument("--lora-r", type=int, default=8)
-    p.add_argument("--rl-minutes", type=float, default=35.0)
+    p.add_argument("--rl-minutes", type=float, default=42.0)
     p.add_argument(
         "--finish-by",
         default=None,
@@ -457,7 +458,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--eval-every", type=int, default=0, help="held-out eval every N RL steps (0: mid and end)"
     )
     p.add_argument("--spread-tasks", type=int, default=8)
-    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument(
+        "--max-new-tokens", type=int, default=64, help="per turn (the teacher's answers use ~40)"
+    )
     p.add_argument("--eval-batch", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

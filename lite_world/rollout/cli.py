@@ -129,7 +129,7 @@ def compare_trained(
     *,
     tasks: int = 16,
     world: Any = "demo",
-    max_new_tokens: int = 48,
+    max_new_tokens: int = 64,
     max_turns: int = 3,
     name: str = TRAINED_MODEL,
 ) -> dict[str, dict[str, Any]] | None:
@@ -268,8 +268,8 @@ def add_rollout_parser(sub: Any) -> None:
     d.add_argument(
         "--trained-max-new-tokens",
         type=int,
-        default=48,
-        help=f"tokens per turn in that stage (48: the budget {TRAINED_MODEL} was evaluated with)",
+        default=64,
+        help=f"tokens per turn in that stage (64: the budget {TRAINED_MODEL} was evaluated with)",
     )
     d.add_argument(
         "--max-turns", type=int, default=_DEFAULT_MAX_TURNS, help="turn limit per scripted episode"
