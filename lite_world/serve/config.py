@@ -109,8 +109,8 @@ class ServeConfig:
     batch_threads: int = field(
         default=2,
         metadata={
-            "help": "Threads encoding a micro-batch of more than one encoder sub-batch (onnx: "
-            "sub-batches run at once on one-thread sessions; torch: intra-op threads). Single "
+            "help": "Threads encoding a micro-batch of more than one encoder sub-batch (onnx, "
+            "openvino: sub-batches run at once, one thread each; torch: intra-op threads). Single "
             "queries keep torch_threads. 2 measured best on 2 cores "
             "(benchmarks/bench_vs_searchr1.py --variants)."
         },
