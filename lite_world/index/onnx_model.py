@@ -268,12 +268,12 @@ class OpenVinoModel:
     OpenVINO reads the ONNX file itself, so this backend is torch-free like :class:`OnnxModel`
     (it used to convert the torch module at every start: torch in memory, 7-13 s to load). In
     ``bfloat16`` it runs the matmuls with AVX512-BF16 / AMX where the CPU has them. ``run`` is
-    thread-safe: each calling thread gets its own infer request, and two run at once.
+    thread-safe: each calling thread gets its own infer request (they run one at a time).
 
     Args:
         folder: an export folder (:func:`ensure_exported`).
         dtype: ``"float32"``, ``"bfloat16"`` or ``"float16"`` (OpenVINO's precision hint).
-        num_threads: threads per inference stream (``None``: OpenVINO's default).
+        num_threads: OpenVINO inference threads (``None``: its default).
     """
 
     PAD_TO = 16
@@ -283,24 +283,29 @@ class OpenVinoModel:
         ov = require("openvino", extra="fast")
         self.folder = folder
         self.tokenize = ExportTokenizer(folder)
-        # Two streams: requests from two threads run at once (one stream serialises them: a
-        # 64-query batch in 8-query sub-batches on 2 threads took 3.9 ms a query instead of
-        # 2.5); each stream has num_threads threads.
-        streams = min(2, os.cpu_count() or 1)
-        props: dict[str, Any] = {
-            "INFERENCE_PRECISION_HINT": {"bfloat16": "bf16", "float16": "f16"}.get(dtype, "f32"),
-            "NUM_STREAMS": streams,
-        }
-        if num_threads is not None:
-            props["INFERENCE_NUM_THREADS"] = num_threads * streams
-        core = ov.Core()
-        self.compiled = core.compile_model(
-            core.read_model(str(folder / "model.onnx")), "CPU", props
-        )
+        # One stream, on purpose: two streams ran two threads' sub-batches at once (a 64-query
+        # batch in 8-query sub-batches: 2.5 ms a query instead of 3.8) but their threads do
+        # not survive fork, and a forked child (gym's async vector envs) then hangs, even after
+        # compiling again; one stream runs in the calling thread and forks cleanly.
+        self._ov, self._dtype, self._num_threads = ov, dtype, num_threads
+        self._compile()
         self.dim = int(self.compiled.outputs[0].get_partial_shape()[-1].get_length())
-        self._local = threading.local()
         for n in range(self.PAD_TO, 129, self.PAD_TO):  # single-query shapes ready before use
             self.run(np.ones((1, n), dtype=np.int64), np.ones((1, n), dtype=np.int64))
+
+    def _compile(self) -> None:
+        props: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": {"bfloat16": "bf16", "float16": "f16"}.get(
+                self._dtype, "f32"
+            ),
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        if self._num_threads is not None:
+            props["INFERENCE_NUM_THREADS"] = self._num_threads
+        core = self._ov.Core()
+        model = core.read_model(str(self.folder / "model.onnx"))
+        self.compiled = core.compile_model(model, "CPU", props)
+        self._local, self._pid = threading.local(), os.getpid()
 
     @classmethod
     def load(
@@ -316,6 +321,8 @@ class OpenVinoModel:
         OpenVINO prepares kernels for each new input shape, and unbucketed lengths made every
         tenth novel query wait for that (100k-page search p90 52 ms, p99 219 ms).
         """
+        if os.getpid() != self._pid:  # a forked child: its own requests
+            self._local, self._pid = threading.local(), os.getpid()
         request = getattr(self._local, "request", None)
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
