@@ -198,12 +198,13 @@ def auto_backend() -> str:
     is installed, else ``onnx`` (fp32, ONNX Runtime) when installed, else ``torch``.
 
     Both exported backends are torch-free (:mod:`lite_world.index.onnx_model`). Chosen by
-    ``benchmarks/bench_encoders.py`` and ``benchmarks/bench_vs_searchr1.py`` on the demo world:
-    the same recall@10 as torch fp32, a served world's resident memory about half of torch's,
-    startup 1.5-2 s instead of 10 s, and OpenVINO bf16 encodes a 64-query batch about twice as
-    fast as ONNX Runtime fp32 (its vectors agree with fp32 to a cosine of 0.999,
-    :data:`TOLERANCE`). Both come with the ``dense`` extra, so a default install answers the
-    same on the same CPU.
+    ``benchmarks/bench_encoders.py``, ``bench_scale_100k.py`` and ``bench_vs_searchr1.py``: the
+    same recall@10 as torch fp32 (OpenVINO bf16's vectors agree with fp32 to a cosine of
+    0.999, :data:`TOLERANCE`); single queries faster (100k-page hybrid search p50 7.3 ms
+    against 11.3 ms with ONNX Runtime); served batches about equal (OpenVINO runs one stream,
+    ONNX Runtime two one-thread sub-batches at once); about 80 MB more resident memory than
+    ONNX Runtime (441 against 360 MB served). Both come with the ``dense`` extra, so a default
+    install answers the same on the same CPU.
     """
     from importlib.util import find_spec
 
