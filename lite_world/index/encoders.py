@@ -39,7 +39,8 @@ near-ties differ from a world built and tested in fp32.
 Pooling and normalisation are the same code for every backend; the exported backends tokenise
 with the ``tokenizers`` library, the same ids as the model's Hugging Face tokenizer, and
 OpenVINO compiles the same exported file (it used to convert the torch module at every start:
-torch in memory and 7-13 s to load). The measured agreement with torch fp32 (``tests/index/test_encoders.py``, :data:`TOLERANCE`): cosine >=
+torch in memory and 7-13 s to load). The measured agreement with torch fp32
+(``tests/index/test_encoders.py``, :data:`TOLERANCE`): cosine >=
 0.9999 for ONNX and OpenVINO fp32, >= 0.999 for bf16, >= 0.98 for int8 (0.991 was the least
 measured, on a one-word text). Recall and speed: ``benchmarks/bench_encoders.py``.
 

@@ -287,25 +287,19 @@ class OpenVinoModel:
         # batch in 8-query sub-batches: 2.5 ms a query instead of 3.8) but their threads do
         # not survive fork, and a forked child (gym's async vector envs) then hangs, even after
         # compiling again; one stream runs in the calling thread and forks cleanly.
-        self._ov, self._dtype, self._num_threads = ov, dtype, num_threads
-        self._compile()
+        props: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": {"bfloat16": "bf16", "float16": "f16"}.get(dtype, "f32"),
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        if num_threads is not None:
+            props["INFERENCE_NUM_THREADS"] = num_threads
+        core = ov.Core()
+        model = core.read_model(str(folder / "model.onnx"))
+        self.compiled = core.compile_model(model, "CPU", props)
+        self._local, self._pid = threading.local(), os.getpid()
         self.dim = int(self.compiled.outputs[0].get_partial_shape()[-1].get_length())
         for n in range(self.PAD_TO, 129, self.PAD_TO):  # single-query shapes ready before use
             self.run(np.ones((1, n), dtype=np.int64), np.ones((1, n), dtype=np.int64))
-
-    def _compile(self) -> None:
-        props: dict[str, Any] = {
-            "INFERENCE_PRECISION_HINT": {"bfloat16": "bf16", "float16": "f16"}.get(
-                self._dtype, "f32"
-            ),
-            "PERFORMANCE_HINT": "LATENCY",
-        }
-        if self._num_threads is not None:
-            props["INFERENCE_NUM_THREADS"] = self._num_threads
-        core = self._ov.Core()
-        model = core.read_model(str(self.folder / "model.onnx"))
-        self.compiled = core.compile_model(model, "CPU", props)
-        self._local, self._pid = threading.local(), os.getpid()
 
     @classmethod
     def load(
