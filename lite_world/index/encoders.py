@@ -75,6 +75,7 @@ import numpy as np
 from lite_world._lazy import require
 from lite_world.config import ConfigMixin, check_choice, check_int
 from lite_world.errors import ConfigError, EmbedderMismatchError
+from lite_world.index.onnx_model import OnnxModel, OpenVinoModel
 
 __all__ = [
     "BACKENDS",
@@ -265,10 +266,9 @@ class Encoder:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         name = DEFAULT_EMBEDDER if config.model in _BUNDLED else config.model
+        self._exported: OnnxModel | OpenVinoModel | None = None
         if self.thread_safe:  # torch-free: the exported file (lite_world.index.onnx_model)
-            from lite_world.index.onnx_model import OnnxModel, OpenVinoModel
-
-            exported: Any
+            exported: OnnxModel | OpenVinoModel
             if config.backend == "openvino":
                 exported = OpenVinoModel.load(name, dtype=config.dtype, num_threads=num_threads)
             else:
@@ -278,6 +278,7 @@ class Encoder:
             self._torch: Any = None
             self._tokenize: Any = exported.tokenize
             self._run = exported.run
+            self._exported = exported
             return
         from lite_world.index.embedder import _cached_embedder
 
@@ -350,6 +351,8 @@ class Encoder:
             if os.getpid() != self._pid:  # a forked child has none of its parent's threads
                 self._pool, self._pid = None, os.getpid()
             if workers > 1 and len(chunks) > 1 and not show_progress:
+                if isinstance(self._exported, OpenVinoModel) and self._exported.copies < workers:
+                    self._exported.replicate(workers)  # one compiled copy per worker thread
                 for idx, vecs in zip(
                     chunks,
                     self._workers(workers).map(

@@ -73,6 +73,33 @@ def test_parallel_sub_batches_give_the_same_vectors(texts, backend):
     assert np.allclose(np.linalg.norm(one, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_openvino_copies_encode_in_a_forked_child(texts):
+    """The served batch path's two compiled copies (one per thread) survive fork.
+
+    OpenVINO's own stream threads did not: a child forked after two-stream encoding hung.
+    """
+    pytest.importorskip("openvino")
+    import signal
+
+    enc = get_encoder(EncoderConfig(backend="openvino", dtype="float32"))
+    want = enc.encode(texts, batch_size=4, workers=2)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)  # a hung child is killed: test fails
+            signal.alarm(120)
+            two = enc.encode(texts, batch_size=4, workers=2)
+            one = enc.encode(texts[:3])
+            code = 0 if np.array_equal(two, want) and np.allclose(one, want[:3], atol=1e-5) else 3
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_serving_encoder_never_imports_torch(tmp_path):
     """A fresh process with an empty cache: the export runs in a child, this one stays torch-free.
 
