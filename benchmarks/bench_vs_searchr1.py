@@ -279,9 +279,11 @@ def one_run(side: str, args: argparse.Namespace, tasks: list[Any], titles: list[
 
 def _variant(side: str) -> tuple[str, list[str]]:
     """``"lite-world onnx bt2 tt1"`` -> ``("onnx", ["--batch-threads", "2", "--torch-threads",
-    "1"])``: the encoder and the server flags of one of our sides."""
+    "1"])``: the encoder and the server flags of one of our sides (``sw``: search workers,
+    ``eb``: encoder sub-batch)."""
     parts = side.split()
-    flags = {"bt": "--batch-threads", "tt": "--torch-threads"}
+    flags = {"bt": "--batch-threads", "tt": "--torch-threads", "sw": "--search-workers",
+             "eb": "--encode-batch-size"}  # fmt: skip
     extra = [x for p in parts[2:] for x in (flags[p[:2]], p[2:])]
     return parts[1], extra
 
@@ -370,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         "--variants",
         default="",
         help="comma-separated server flag sets for our sides, each a side per encoder: "
-        "'bt2 tt1' = --batch-threads 2 --torch-threads 1 ('': the server's defaults)",
+        "'bt2 tt1' = --batch-threads 2 --torch-threads 1, sw: --search-workers, eb: "
+        "--encode-batch-size ('': the server's defaults)",
     )
     p.add_argument("--serial", type=int, default=60, help="single-query requests, one client")
     p.add_argument("--tag", default="", help="suffix of the result file name")

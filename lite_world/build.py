@@ -276,9 +276,9 @@ def _embedder(config: BuildConfig, given: Embedder | None) -> tuple[Embedder, di
         fields = {"backend": "torch", "dtype": "float32", **(config.encoder_config or {})}
         cfg = EncoderConfig.from_dict({"model": config.embedder, **fields})  # fp32 page vectors
         return get_encoder(cfg, config.device, None), cfg.semantics()
-    embedder = get_embedder(config.embedder, config.device)
+    embedder = get_embedder(config.embedder, config.device, dtype="float32")  # page vectors
     cfg = getattr(embedder, "config", None)
-    if isinstance(cfg, EncoderConfig) and cfg.dtype != "float32":  # page vectors stay fp32
+    if isinstance(cfg, EncoderConfig) and cfg.dtype != "float32":  # $LITE_WORLD_ENCODER_BACKEND
         embedder = get_encoder(cfg.replace(dtype="float32"), config.device, None)
     return embedder, {}
 

@@ -267,3 +267,26 @@ def test_extending_a_world_is_atomic(world_copy, rows, embedder, tmp_path, monke
     assert not (world_copy / "index.next").exists()
     assert sorted(m2.files) == sorted(k.replace("index.next/", "index/") for k in m1.files)
     assert check_world(world_copy).digests == "verified"
+
+
+def test_page_vectors_are_encoded_in_float32_only(monkeypatch):
+    """The build loads the fp32 encoder directly, not the bf16 query encoder first."""
+    from lite_world.build import _embedder
+    from lite_world.index import encoders
+
+    monkeypatch.delenv("LITE_WORLD_ENCODER_BACKEND", raising=False)
+    if encoders.auto_backend() == "torch":
+        pytest.skip("the default embedder is sentence-transformers (fp32) without the exports")
+    loaded = []
+    real = encoders.Encoder.__init__
+
+    def spy(self, config, **kw):
+        loaded.append(config.dtype)
+        real(self, config, **kw)
+
+    encoders._cached.cache_clear()
+    monkeypatch.setattr(encoders.Encoder, "__init__", spy)
+    embedder, recorded = _embedder(BuildConfig(device="cpu"), None)
+    assert recorded == {} and embedder.config.dtype == "float32"
+    assert loaded == ["float32"]
+    encoders._cached.cache_clear()

@@ -171,8 +171,12 @@ def get_embedder(
     device: str | None = None,
     num_threads: int | None = None,
     config: dict[str, Any] | None = None,
+    dtype: str = "auto",
 ) -> Embedder:
     """A process-wide cached embedder (loading takes seconds); aliases of the default share one.
+
+    ``dtype``: the precision of an :class:`~.encoders.Encoder` (``"float32"`` for page vectors;
+    ``"auto"``: bfloat16 on CPUs with bf16 instructions, see :mod:`lite_world.index.encoders`).
 
     ``config``: a world's recorded encoder configuration (``manifest.embedder_config``): the
     query encoder then follows it (prefixes, pooling, backend, see
@@ -187,7 +191,8 @@ def get_embedder(
     if config:
         from lite_world.index.encoders import from_manifest, get_encoder
 
-        return get_encoder(from_manifest(config, name_or_path), device, num_threads)
+        cfg = from_manifest(config, name_or_path).replace(dtype=dtype)
+        return get_encoder(cfg, device, num_threads)
     return _cached_embedder(name, device, num_threads)
 
 

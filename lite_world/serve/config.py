@@ -93,7 +93,12 @@ class ServeConfig:
     query_cache_size: int = field(default=100_000, metadata={"help": "Cached query embeddings."})
     result_cache_size: int = field(default=100_000, metadata={"help": "Cached candidate pools."})
     search_workers: int = field(
-        default=1, metadata={"help": "Threads running batches (each holds the encoder)."}
+        default=2,
+        metadata={
+            "help": "Threads running micro-batches: with 2, one batch encodes while another "
+            "searches the indexes and writes its answers (64 clients on 2 cores: 1.3x the "
+            "requests/s of 1, benchmarks/bench_vs_searchr1.py --variants 'sw1,sw2')."
+        },
     )
     browse_workers: int = field(
         default=2, metadata={"help": "Threads summarising pages for /browse with a goal."}

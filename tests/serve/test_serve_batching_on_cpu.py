@@ -105,10 +105,12 @@ def _metric(text: str, name: str) -> float:
     return float(m.group(1))
 
 
-def test_metrics_show_batches_under_concurrent_load(tiny_world, world):
+@pytest.mark.parametrize("search_workers", [1, 2])
+def test_metrics_show_batches_under_concurrent_load(tiny_world, world, search_workers):
+    """Concurrent clients get the in-process answers, also with two batches in flight at once."""
     from lite_world.serve import RemoteWorld, ServeConfig, ServerThread
 
-    cfg = ServeConfig(port=0, torch_threads=None, max_wait_ms=20.0)
+    cfg = ServeConfig(port=0, torch_threads=None, max_wait_ms=20.0, search_workers=search_workers)
     with ServerThread(str(tiny_world), cfg) as srv:
         remote = RemoteWorld(srv.url, pool_size=32)
         errors: list[BaseException] = []
