@@ -129,13 +129,18 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
                 "return_scores": {"type": "boolean", "default": False},
             },
         },
-        "RetrieveOneRequest": {  # rLLM's dialect: one query, answered as {"results": [...]}
+        # one query: SkyRL (JSON, topk), GEM (MessagePack, topk), rLLM (JSON, top_k)
+        "RetrieveOneRequest": {
             "type": "object",
             "required": ["query"],
             "properties": {
                 "query": {"type": "string", "maxLength": c.max_query_chars},
+                "topk": {"type": ["integer", "null"], "minimum": 1, "maximum": c.max_k},
                 "top_k": {"type": ["integer", "null"], "minimum": 1, "maximum": c.max_k},
-                "return_scores": {"type": "boolean", "default": True},
+                "return_scores": {
+                    "type": "boolean",
+                    "description": "default: true with top_k (rLLM), else false",
+                },
             },
         },
         "RetrieveRow": {
@@ -171,7 +176,22 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
                 }
             },
         },
-        "RetrieveOneResponse": {
+        "RetrieveFlatResponse": {  # GEM: one MessagePack query's hits, unnested
+            "type": "object",
+            "required": ["result"],
+            "properties": {
+                "result": {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            {"$ref": _REF + "RetrieveScoredRow"},
+                            {"$ref": _REF + "RetrieveRow"},
+                        ]
+                    },
+                }
+            },
+        },
+        "RetrieveOneResponse": {  # rLLM
             "type": "object",
             "required": ["results"],
             "properties": {
@@ -228,8 +248,8 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
             op["security"] = [{"bearer": []}]
         return {"get": op}
 
-    def either(a: str, b: str) -> dict[str, Any]:
-        return {"anyOf": [{"$ref": _REF + a}, {"$ref": _REF + b}]}
+    def either(*names: str) -> dict[str, Any]:
+        return {"anyOf": [{"$ref": _REF + n} for n in names]}
 
     retrieve = post("Retrieve", "")
     op = retrieve["post"]
@@ -238,12 +258,13 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
         "What Search-R1, verl's search example, SkyRL, GEM and rLLM call. `topk` null or absent "
         f"means {DEFAULT_TOPK}; without `return_scores` each hit is the row itself. Rows of a "
         "world built from a Search-R1 corpus are the corpus rows; other worlds give the page URL "
-        "as `id` and the title plus a snippet as `contents`. GEM sends MessagePack (answered in "
-        "MessagePack); rLLM sends `{query, top_k}` and reads `{results: [...]}`. Unknown fields "
-        "are ignored."
+        "as `id` and the title plus a snippet as `contents`. One `query` instead of `queries`: "
+        "SkyRL sends `{query, topk, return_scores}` and reads `{result: [[...]]}`; GEM sends the "
+        "same in MessagePack and reads `{result: [...]}` (unnested, in MessagePack); rLLM sends "
+        "`{query, top_k}` and reads `{results: [...]}`. Unknown fields are ignored."
     )
     request = either("RetrieveRequest", "RetrieveOneRequest")
-    answer = either("RetrieveResponse", "RetrieveOneResponse")
+    answer = either("RetrieveResponse", "RetrieveFlatResponse", "RetrieveOneResponse")
     op["requestBody"]["content"] = {
         "application/json": {"schema": request, "example": RETRIEVE_EXAMPLE},
         "application/msgpack": {"schema": request},

@@ -15,17 +15,25 @@ title with a query-relevant snippet as ``contents``. ``score`` is the world's ra
 (the RRF score in hybrid mode, the inner product in dense mode). Unknown fields are ignored,
 as Search-R1's server ignores them; bad ones get a JSON 4xx naming the field.
 
-Two dialects of the same route are answered too, so their clients need no change:
+The one-query bodies of the other stacks are answered in the shape each client reads (checked
+against their released clients in ``tests/serve/test_retrieve_on_cpu.py``):
 
-- GEM's ``SearchTool`` sends the body as MessagePack (no content type) and decodes the answer as
+- SkyRL (``skyrl_gym.tools.SearchToolGroup``, skyrl-gym 0.4.0) sends ``{"query": str, "topk",
+  "return_scores"}`` as JSON and reads ``{"result": [[hit, ...]]}``, as for ``queries``.
+- GEM (``gem.tools.search_tool.SearchTool``, gem-llm 0.1.0) sends the same body as MessagePack
+  (no content type) and reads ``{"result": [hit, ...]}``, the one query's hits unnested, as
   MessagePack: a MessagePack body gets a MessagePack answer (needs the ``msgpack`` package).
 - rLLM's search example sends ``{"query": str, "top_k": int}`` and reads
-  ``{"results": [{"document": ROW, "score": float}, ...]}`` for that one query.
+  ``{"results": [{"document": ROW, "score": float}, ...]}``; its ``top_k`` names the dialect.
 
 Example:
     >>> from lite_world.serve.config import ServeConfig
     >>> parse_retrieve({"queries": ["paris"]}, ServeConfig())
-    RetrieveRequest(queries=('paris',), topk=3, return_scores=False, single=False)
+    RetrieveRequest(queries=('paris',), topk=3, return_scores=False, form='batch')
+    >>> parse_retrieve({"query": "paris", "top_k": 5}, ServeConfig()).form
+    'rllm'
+    >>> parse_retrieve({"query": "paris", "topk": 5}, ServeConfig(), packed=True).form
+    'flat'
     >>> parse_retrieve({"queries": ["paris"], "topk": 0}, ServeConfig())
     Traceback (most recent call last):
     ...
@@ -60,15 +68,26 @@ class RetrieveRequest:
     queries: tuple[str, ...]
     topk: int = DEFAULT_TOPK
     return_scores: bool = False
-    single: bool = False  # rLLM's dialect: one "query", answered as {"results": [...]}
+    form: str = "batch"
+    """The answer's shape: ``batch`` ``{"result": [[hit] per query]}``; ``flat`` (GEM)
+    ``{"result": [hit]}``; ``rllm`` ``{"results": [hit]}``."""
+
+    def wrap(self, per_query: list[Any]) -> dict[str, Any]:
+        """The answer body around the per-query hit lists, in this request's :attr:`form`."""
+        if self.form == "batch":
+            return {"result": per_query}
+        one = per_query[0] if per_query else []
+        return {"results": one} if self.form == "rllm" else {"result": one}
 
 
 def _invalid(field: str, message: str) -> RequestError:
     return RequestError(422, "invalid_field", field, message[:300])
 
 
-def parse_retrieve(body: Any, cfg: ServeConfig) -> RetrieveRequest:
-    """Validate a ``/retrieve`` body (Search-R1's ``QueryRequest``).
+def parse_retrieve(body: Any, cfg: ServeConfig, *, packed: bool = False) -> RetrieveRequest:
+    """Validate a ``/retrieve`` body (Search-R1's ``QueryRequest``, or one ``query``).
+
+    ``packed``: the body came as MessagePack (GEM's one-query form answers unnested).
 
     Raises:
         RequestError: 400 for a body that is not an object, 422 naming a bad field.
@@ -79,6 +98,11 @@ def parse_retrieve(body: Any, cfg: ServeConfig) -> RetrieveRequest:
         )
     single = "queries" not in body and isinstance(body.get("query"), str)
     queries = [body["query"]] if single else body.get("queries")
+    form = "batch"
+    if single and "top_k" in body and "topk" not in body:
+        form = "rllm"
+    elif single and packed:
+        form = "flat"
     if not isinstance(queries, list):
         raise _invalid(
             "queries",
@@ -105,13 +129,13 @@ def parse_retrieve(body: Any, cfg: ServeConfig) -> RetrieveRequest:
         raise _invalid(
             "topk", f"Expects topk to be null or an int in [1, {cfg.max_k}], actual: {topk!r}"
         )
-    scores = body.get("return_scores", single)
+    scores = body.get("return_scores", form == "rllm")
     if not isinstance(scores, bool):
         raise _invalid(
             "return_scores",
             f"Expects return_scores to be true or false, actual: {type(scores).__name__}",
         )
-    return RetrieveRequest(tuple(scalar_text(q) for q in queries), topk, scores, single)
+    return RetrieveRequest(tuple(scalar_text(q) for q in queries), topk, scores, form)
 
 
 def to_row(hit: dict[str, Any], world: Any) -> dict[str, str]:
@@ -139,7 +163,7 @@ def _answer(results: list[list[dict[str, Any]]], req: RetrieveRequest, world: An
             out.append([{"document": r, "score": h["score"]} for r, h in scored])
         else:
             out.append(rows)
-    return {"results": out[0]} if req.single else {"result": out}
+    return req.wrap(out)
 
 
 def _is_msgpack(raw: bytes, content_type: str) -> bool:
@@ -202,10 +226,10 @@ def retrieve_endpoint(service: Any) -> Callable[[Any], Awaitable[Any]]:
             nonlocal packed
             raw = await service.body(request)
             packed = _is_msgpack(raw, request.headers.get("content-type", ""))
-            req = parse_retrieve(_decode(raw, packed), service.config)
+            req = parse_retrieve(_decode(raw, packed), service.config, packed=packed)
             encode = require("msgpack", extra="fast").packb if packed else dumps
             if not req.queries:
-                return 200, encode({"results": []} if req.single else {"result": []})
+                return 200, encode(req.wrap([]))
             service._admit()
             size = service.config.max_queries  # a trainer step's queries: /search-sized chunks
             chunks = [req.queries[i : i + size] for i in range(0, len(req.queries), size)]

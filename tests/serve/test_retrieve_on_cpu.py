@@ -134,23 +134,64 @@ def test_a_step_of_many_queries_in_one_request(client, corpus):
     assert [hits[0]["document"]["id"] for hits in result] == [r["id"] for r in rows]
 
 
-def test_gem_style_msgpack_body_gets_a_msgpack_answer(client, corpus):
-    """GEM's SearchTool posts MessagePack without a content type and decodes MessagePack."""
+def _post_msgpack(url: str, payload: dict) -> dict:
     import msgpack
 
-    rows = corpus[1]
-    query = split_contents(rows[12]["contents"])[1]
-    payload = {"queries": [query], "topk": 2, "return_scores": True}
-    req = urllib.request.Request(client.url, data=msgpack.packb(payload), method="POST")
+    req = urllib.request.Request(url, data=msgpack.packb(payload), method="POST")
     with urllib.request.urlopen(req, timeout=60) as r:
         assert r.headers["Content-Type"] == "application/msgpack"
-        result = msgpack.unpackb(r.read())["result"][0]
-    assert len(result) == 2 and result[0]["document"] == rows[12]
+        return msgpack.unpackb(r.read())
+
+
+def test_gem_style_msgpack_body_gets_a_msgpack_answer(client, corpus):
+    """GEM's SearchTool (gem-llm 0.1.0) posts one query as MessagePack without a content type
+    and reads ``result`` as that query's hits, unnested; ``queries`` stay nested."""
+    rows = corpus[1]
+    query = split_contents(rows[12]["contents"])[1]
+    gem = _post_msgpack(client.url, {"query": query, "topk": 2, "return_scores": True})
+    assert set(gem) == {"result"} and len(gem["result"]) == 2
+    assert gem["result"][0]["document"] == rows[12] and isinstance(gem["result"][0]["score"], float)
+    many = _post_msgpack(client.url, {"queries": [query], "topk": 2, "return_scores": True})
+    assert many["result"] == [gem["result"]]
     bad = urllib.request.Request(client.url, data=b"\x81\xa1", method="POST")  # truncated map
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(bad, timeout=60)
     assert e.value.code == 400
     assert json.loads(e.value.read())["error"]["code"] == "malformed_msgpack"
+
+
+def test_skyrl_style_single_query(client, corpus):
+    """SkyRL's SearchToolGroup (skyrl-gym 0.4.0) posts JSON ``{"query", "topk",
+    "return_scores"}`` and reads ``result`` as one list of hits per query."""
+    rows = corpus[1]
+    query = split_contents(rows[30]["contents"])[1]
+    status, body = client.post({"query": query, "topk": 3, "return_scores": True})
+    assert status == 200 and set(body) == {"result"} and len(body["result"]) == 1
+    assert [len(hits) for hits in body["result"]] == [3]
+    assert body["result"][0][0]["document"] == rows[30]
+    assert body == {"result": client.retrieve([query], topk=3)}
+
+
+def test_skyrl_search_tool_group_reads_the_answers(client, corpus):
+    """The released SkyRL client, unchanged, pointed at the served world."""
+    search = pytest.importorskip("skyrl_gym.tools.search")
+    rows = corpus[1]
+    tools = search.SearchToolGroup(search_url=client.url, topk=2, log_requests=False)
+    out = json.loads(tools.execute_tool("search", split_contents(rows[7]["contents"])[1]))
+    title, text = split_contents(rows[7]["contents"])
+    assert out["result"].startswith(f'Doc 1: "{title}"\n{text}')
+    assert "Doc 2: " in out["result"] and "Doc 3: " not in out["result"]
+
+
+def test_gem_search_tool_reads_the_answers(client, corpus):
+    """The released GEM client, unchanged (skipped where gem-llm is not installed)."""
+    search_tool = pytest.importorskip("gem.tools.search_tool")
+    rows = corpus[1]
+    tool = search_tool.SearchTool(search_url=client.url, topk=2)
+    title, text = split_contents(rows[9]["contents"])
+    valid, has_error, observation, _ = tool.execute_action(f"<search>{text}</search>")
+    assert valid and not has_error, observation
+    assert f'Doc 1(Title: "{title}") {text}' in observation and "Doc 2(" in observation
 
 
 def test_rllm_style_single_query(client, corpus):

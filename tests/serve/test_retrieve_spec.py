@@ -83,6 +83,9 @@ def test_rows_and_the_rllm_dialect_validate(spec, http):
     validator(spec, "RetrieveOneResponse").validate(one)
     assert len(one["results"]) == 2
     assert [h["document"] for h in one["results"]] == body["result"][0]
+    status, _, skyrl = http("POST", "/retrieve", {"query": "Hall of Fame", "topk": 2})
+    assert status == 200 and skyrl == {"result": body["result"][:1]}
+    validator(spec, "RetrieveResponse").validate(skyrl)
 
 
 def test_the_schemas_reject_a_wrong_shape(spec):
