@@ -173,3 +173,30 @@ def test_out_of_range_ids_from_damaged_arrays_are_typed(tmp_path, index):
         WorldCorruptedError, match=r"Expects consistent BM25 arrays, actual: IndexError"
     ):
         loaded.search(["capital of France"], k=2)
+
+
+def test_positive_top_k_equals_bm25s_retrieve_up_to_ties(musique):
+    """The numpy path selects among positive scores only: bm25s's scores, ties by page row."""
+    from lite_world.index.sparse import top_positive
+
+    paras = [p["paragraph_text"] for q in musique for p in q["paragraphs"]]
+    idx = BM25Index.build(paras)
+    queries = [q["question"] for q in musique] + ["", "zzzz qqq", "the of and"]
+    ids = idx.tokenizer.tokenize(queries, update_vocab=False, return_as="ids", show_progress=False)
+    for k in (1, 5, 50):
+        want_rows, want = idx.retriever.retrieve(ids, k=k, show_progress=False, n_threads=1)
+        rows, got = idx._top_k(ids, k)
+        assert np.array_equal(got, np.where(want > 0, want, 0))  # the same scores, best first
+        for i in range(len(queries)):
+            n = int((got[i] > 0).sum())
+            if not n:
+                continue
+            scores = idx.retriever.get_scores_from_ids(ids[i])
+            assert np.array_equal(scores[rows[i][:n]], got[i][:n])
+            last = got[i][n - 1]
+            if (scores == last).sum() == (got[i][:n] == last).sum():  # no tie across the cut
+                assert set(rows[i][:n]) == set(want_rows[i][:n])
+            for a, b in zip(rows[i][: n - 1], rows[i][1:n], strict=True):  # ties: lower row first
+                assert scores[a] > scores[b] or a < b
+    rows, vals = top_positive(np.array([0, 3, 1, 3, 3, 0], dtype=np.float32), 2)
+    assert rows.tolist() == [1, 3] and vals.tolist() == [3.0, 3.0]
