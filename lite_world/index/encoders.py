@@ -25,7 +25,8 @@ backends never import torch (:mod:`lite_world.index.onnx_model`), which is most 
 world's memory and startup: ``lite-world serve`` on the demo world takes 343 MB and 1.5 s to
 its first answer with ONNX Runtime instead of 780 MB and 10 s with sentence-transformers
 (``benchmarks/bench_vs_searchr1.py``). Both encode correctly in a forked child after the
-parent encoded (checked by hand).
+parent encoded, OpenVINO also after its batch path made two compiled copies
+(``tests/index/test_onnx_model.py``).
 
 Measured on the 2-core dev machine (``benchmarks/bench_encoders.py``, 100 demo questions, 1
 thread, CPU ms per query at batch 1 / 64; gold recall@10, dense): torch fp32 15.2 / 11.1
@@ -203,10 +204,10 @@ def auto_backend() -> str:
     ``benchmarks/bench_encoders.py``, ``bench_scale_100k.py`` and ``bench_vs_searchr1.py``: the
     same recall@10 as torch fp32 (OpenVINO bf16's vectors agree with fp32 to a cosine of
     0.999, :data:`TOLERANCE`); single queries faster (100k-page hybrid search p50 7.3 ms
-    against 11.3 ms with ONNX Runtime); served batches about equal (OpenVINO runs one stream,
-    ONNX Runtime two one-thread sub-batches at once); about 80 MB more resident memory than
-    ONNX Runtime (441 against 360 MB served). Both come with the ``dense`` extra, so a default
-    install answers the same on the same CPU.
+    against 11.3 ms with ONNX Runtime). Both run a served micro-batch's sub-batches on two
+    threads at once: ONNX Runtime on one session, OpenVINO on one compiled copy per thread
+    (about 70 MB each). Both come with the ``dense`` extra, so a default install answers the
+    same on the same CPU.
     """
     from importlib.util import find_spec
 
@@ -243,9 +244,11 @@ class Encoder:
     ``encode`` encodes *queries* (with ``query_prefix``): it is what a world's searcher calls.
     ``encode_passages`` encodes page texts (with ``passage_prefix``): what the build calls.
 
-    The ``onnx`` backends never import torch (:mod:`lite_world.index.onnx_model`): ONNX Runtime
-    runs an exported file, ``tokenizers`` tokenises. They are ``thread_safe``: ``encode(...,
-    workers=2)`` runs two sub-batches at once, each on a one-thread session.
+    The ``onnx`` and ``openvino`` backends never import torch
+    (:mod:`lite_world.index.onnx_model`): ONNX Runtime or OpenVINO runs an exported file,
+    ``tokenizers`` tokenises. They are ``thread_safe``: ``encode(..., workers=2)`` runs two
+    sub-batches at once, each on one thread (ONNX Runtime: one session; OpenVINO: a compiled
+    copy per thread, made on the first such call).
 
     Args:
         config: the configuration.
@@ -400,8 +403,8 @@ class Encoder:
     ) -> np.ndarray:
         """Query vectors, ``(len(texts), dim)`` float32 (``query_prefix`` prepended).
 
-        ``workers`` > 1: a call of several sub-batches uses that many threads (onnx: sub-batches
-        run at once on one-thread sessions; torch: intra-op threads for this call).
+        ``workers`` > 1: a call of several sub-batches uses that many threads (onnx, openvino:
+        sub-batches run at once, one thread each; torch: intra-op threads for this call).
         """
         p = self.config.query_prefix
         return self._encode([p + t for t in texts], batch_size, show_progress, workers)
