@@ -79,6 +79,10 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
             "score": {"type": "number"},
         },
     }
+    rows = {  # one query's /retrieve hits: scored rows, or the rows themselves
+        "type": "array",
+        "items": {"anyOf": [{"$ref": _REF + "RetrieveScoredRow"}, {"$ref": _REF + "RetrieveRow"}]},
+    }
     schemas = {
         "SearchRequest": {
             "type": "object",
@@ -161,35 +165,12 @@ def openapi_spec(config: ServeConfig) -> dict[str, Any]:
         "RetrieveResponse": {
             "type": "object",
             "required": ["result"],
-            "properties": {
-                "result": {
-                    "type": "array",
-                    "items": {
-                        "type": "array",
-                        "items": {
-                            "anyOf": [
-                                {"$ref": _REF + "RetrieveScoredRow"},
-                                {"$ref": _REF + "RetrieveRow"},
-                            ]
-                        },
-                    },
-                }
-            },
+            "properties": {"result": {"type": "array", "items": rows}},
         },
         "RetrieveFlatResponse": {  # GEM: one MessagePack query's hits, unnested
             "type": "object",
             "required": ["result"],
-            "properties": {
-                "result": {
-                    "type": "array",
-                    "items": {
-                        "anyOf": [
-                            {"$ref": _REF + "RetrieveScoredRow"},
-                            {"$ref": _REF + "RetrieveRow"},
-                        ]
-                    },
-                }
-            },
+            "properties": {"result": rows},
         },
         "RetrieveOneResponse": {  # rLLM
             "type": "object",

@@ -86,6 +86,9 @@ def test_rows_and_the_rllm_dialect_validate(spec, http):
     status, _, skyrl = http("POST", "/retrieve", {"query": "Hall of Fame", "topk": 2})
     assert status == 200 and skyrl == {"result": body["result"][:1]}
     validator(spec, "RetrieveResponse").validate(skyrl)
+    flat = {"result": skyrl["result"][0]}  # GEM's MessagePack answer, as JSON
+    validator(spec, "RetrieveFlatResponse").validate(flat)
+    assert not validator(spec, "RetrieveResponse").is_valid(flat)
 
 
 def test_the_schemas_reject_a_wrong_shape(spec):
