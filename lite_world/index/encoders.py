@@ -328,11 +328,12 @@ class Encoder:
         return vecs
 
     def _one_batch(self, texts: list[str]) -> np.ndarray:
-        ids, mask = self._tokenize(texts, self.config.max_length)
         if self.thread_safe:
+            ids, mask = self._tokenize(texts, self.config.max_length)
             hidden = self._run(ids, mask)
-        else:
+        else:  # a Hugging Face fast tokenizer raises "Already borrowed" if two threads share it
             with self._lock:
+                ids, mask = self._tokenize(texts, self.config.max_length)
                 hidden = self._run(ids, mask)
         return self._pool_vectors(hidden, mask)
 

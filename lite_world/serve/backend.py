@@ -16,9 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,21 +80,30 @@ class BatchStats:
 
 
 class _SubBatchedEmbedder:
-    """The world's query encoder, called with the server's sub-batch size and batch threads."""
+    """The world's query encoder, called with the server's sub-batch size and batch threads.
+
+    Search workers encode at the same time only through an encoder that says it is
+    ``thread_safe`` (the exported ONNX Runtime / OpenVINO ones); any other (torch,
+    sentence-transformers, a user's) is called by one worker at a time: Hugging Face fast
+    tokenizers raise "Already borrowed" when two threads use one at once.
+    """
 
     def __init__(self, inner: Any, batch_size: int, batch_threads: int = 1):
         from lite_world.index.encoders import Encoder
 
         self.inner, self.batch_size, self.name, self.dim = inner, batch_size, inner.name, inner.dim
         self.workers = batch_threads if isinstance(inner, Encoder) else 1
+        safe = getattr(inner, "thread_safe", False) is True
+        self._lock: Any = contextlib.nullcontext() if safe else threading.Lock()
 
     def encode(
         self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False
     ) -> Any:
         kw = {"workers": self.workers} if self.workers > 1 else {}
-        return self.inner.encode(
-            texts, batch_size=self.batch_size, show_progress=show_progress, **kw
-        )
+        with self._lock:
+            return self.inner.encode(
+                texts, batch_size=self.batch_size, show_progress=show_progress, **kw
+            )
 
 
 class WorldBackend:

@@ -50,3 +50,49 @@ def test_a_non_encoder_embedder_keeps_one_thread():
     wrapped = _SubBatchedEmbedder(Plain(), 16, batch_threads=2)
     assert wrapped.workers == 1  # no ``workers`` argument for embedders that do not take it
     assert wrapped.encode(["a", "b"]).shape == (2, 3)
+
+
+class _Overlap:
+    """An embedder that records how many of its calls ran at once."""
+
+    name, dim = "overlap", 3
+
+    def __init__(self, thread_safe: bool):
+        import threading
+
+        self.thread_safe = thread_safe
+        self.running = self.most = 0
+        self._count = threading.Lock()
+
+    def encode(self, texts, *, batch_size=64, show_progress=False):
+        import time
+
+        with self._count:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.1)
+        with self._count:
+            self.running -= 1
+        return np.zeros((len(texts), 3), dtype=np.float32)
+
+
+@pytest.mark.parametrize("thread_safe", [False, True])
+def test_search_workers_share_only_a_thread_safe_encoder(thread_safe):
+    """Two search workers (the default) must not call a torch / sentence-transformers encoder
+    at once; the exported encoders say ``thread_safe`` and run concurrently."""
+    import threading
+
+    inner = _Overlap(thread_safe)
+    wrapped = _SubBatchedEmbedder(inner, 16, batch_threads=2)
+    barrier = threading.Barrier(4)
+
+    def call():
+        barrier.wait()
+        wrapped.encode(["q"])
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert inner.most >= 2 if thread_safe else inner.most == 1
