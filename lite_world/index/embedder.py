@@ -109,12 +109,19 @@ class SentenceTransformerEmbedder:
         self.dim = int(get_dim())
         self.device = device
         self._pid = os.getpid()
+        # one encode at a time: a Hugging Face fast tokenizer raises "Already borrowed" when two
+        # threads share it (search workers, threaded rollouts), and torch's thread count is global
+        self._lock = threading.Lock()
 
     def encode(
         self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
     ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return self._encode(texts, batch_size, show_progress)
+
+    def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         torch = require("torch")
         if (
             os.getpid() != self._pid

@@ -269,7 +269,6 @@ class Encoder:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         name = DEFAULT_EMBEDDER if config.model in _BUNDLED else config.model
-        self._exported: OnnxModel | OpenVinoModel | None = None
         if self.thread_safe:  # torch-free: the exported file (lite_world.index.onnx_model)
             exported: OnnxModel | OpenVinoModel
             if config.backend == "openvino":
@@ -281,8 +280,9 @@ class Encoder:
             self._torch: Any = None
             self._tokenize: Any = exported.tokenize
             self._run = exported.run
-            self._exported = exported
+            self._exported: OnnxModel | OpenVinoModel | None = exported
             return
+        self._exported = None
         from lite_world.index.embedder import _cached_embedder
 
         torch = require("torch")
@@ -328,14 +328,8 @@ class Encoder:
         return vecs
 
     def _one_batch(self, texts: list[str]) -> np.ndarray:
-        if self.thread_safe:
-            ids, mask = self._tokenize(texts, self.config.max_length)
-            hidden = self._run(ids, mask)
-        else:  # a Hugging Face fast tokenizer raises "Already borrowed" if two threads share it
-            with self._lock:
-                ids, mask = self._tokenize(texts, self.config.max_length)
-                hidden = self._run(ids, mask)
-        return self._pool_vectors(hidden, mask)
+        ids, mask = self._tokenize(texts, self.config.max_length)
+        return self._pool_vectors(self._run(ids, mask), mask)
 
     def _encode(
         self, texts: list[str], batch_size: int, show_progress: bool, workers: int = 1
@@ -355,8 +349,8 @@ class Encoder:
             if os.getpid() != self._pid:  # a forked child has none of its parent's threads
                 self._pool, self._pid = None, os.getpid()
             if workers > 1 and len(chunks) > 1 and not show_progress:
-                if isinstance(self._exported, OpenVinoModel) and self._exported.copies < workers:
-                    self._exported.replicate(workers)  # one compiled copy per worker thread
+                assert self._exported is not None  # the exported backends are the thread-safe ones
+                self._exported.replicate(workers)  # OpenVINO: a compiled copy per thread
                 for idx, vecs in zip(
                     chunks,
                     self._workers(workers).map(
@@ -369,6 +363,19 @@ class Encoder:
             for idx in _progress(chunks, show_progress):
                 out[idx] = self._one_batch([texts[i] for i in idx])
             return out
+        # torch: one call at a time (a Hugging Face fast tokenizer raises "Already borrowed" when
+        # two threads share it, and the thread count set below is process-wide)
+        with self._lock:
+            return self._encode_torch(texts, chunks, out, show_progress, workers)
+
+    def _encode_torch(
+        self,
+        texts: list[str],
+        chunks: list[np.ndarray],
+        out: np.ndarray,
+        show_progress: bool,
+        workers: int,
+    ) -> np.ndarray:
         torch = self._torch
         if os.getpid() != self._pid:  # a forked child: torch's inherited thread pool deadlocks
             torch.set_num_threads(1)

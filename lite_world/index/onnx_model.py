@@ -257,6 +257,9 @@ class OnnxModel:
         """Export ``name`` if needed (child process), then open it."""
         return cls(ensure_exported(name, int8=int8), int8=int8, num_threads=num_threads)
 
+    def replicate(self, n: int) -> None:
+        """Nothing to do: ``n`` threads already run on the one session at once."""
+
     def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The last hidden state, ``(batch, tokens, dim)`` float32."""
         return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
@@ -320,6 +323,8 @@ class OpenVinoModel:
 
         Each new copy is warmed on the single-query shapes (1 x 16..128 tokens).
         """
+        if len(self._copies) >= n:  # every batch call asks: no lock on the common path
+            return
         with self._lock:
             while len(self._copies) < n:
                 compiled = self._core.compile_model(self._model, "CPU", self._props)

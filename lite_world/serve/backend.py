@@ -16,11 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,10 +80,8 @@ class BatchStats:
 class _SubBatchedEmbedder:
     """The world's query encoder, called with the server's sub-batch size and batch threads.
 
-    Search workers encode at the same time only through an encoder that says it is
-    ``thread_safe`` (the exported ONNX Runtime / OpenVINO ones); any other (torch,
-    sentence-transformers, a user's) is called by one worker at a time: Hugging Face fast
-    tokenizers raise "Already borrowed" when two threads use one at once.
+    Search workers may call it at once: the exported encoders (ONNX Runtime, OpenVINO) run
+    concurrently, the torch and sentence-transformers ones serialise their calls themselves.
     """
 
     def __init__(self, inner: Any, batch_size: int, batch_threads: int = 1):
@@ -93,17 +89,14 @@ class _SubBatchedEmbedder:
 
         self.inner, self.batch_size, self.name, self.dim = inner, batch_size, inner.name, inner.dim
         self.workers = batch_threads if isinstance(inner, Encoder) else 1
-        safe = getattr(inner, "thread_safe", False) is True
-        self._lock: Any = contextlib.nullcontext() if safe else threading.Lock()
 
     def encode(
         self, texts: list[str], *, batch_size: int | None = None, show_progress: bool = False
     ) -> Any:
         kw = {"workers": self.workers} if self.workers > 1 else {}
-        with self._lock:
-            return self.inner.encode(
-                texts, batch_size=self.batch_size, show_progress=show_progress, **kw
-            )
+        return self.inner.encode(
+            texts, batch_size=self.batch_size, show_progress=show_progress, **kw
+        )
 
 
 class WorldBackend:

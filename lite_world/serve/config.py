@@ -97,8 +97,8 @@ class ServeConfig:
         metadata={
             "help": "Threads running micro-batches: with 2, one batch encodes while another "
             "searches the indexes and writes its answers (64 clients on 2 cores: 1.3x the "
-            "requests/s of 1, benchmarks/bench_vs_searchr1.py --variants 'sw1,sw2'). An encoder "
-            "that is not thread-safe (torch, sentence-transformers) is used by one at a time."
+            "requests/s of 1, benchmarks/bench_vs_searchr1.py --variants 'sw1,sw2'). A torch or "
+            "sentence-transformers encoder serves one at a time."
         },
     )
     browse_workers: int = field(

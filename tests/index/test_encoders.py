@@ -91,3 +91,56 @@ def test_config_errors():
     with pytest.raises(EmbedderMismatchError, match="Expects pooling='cls' like the index"):
         check_semantics({"pooling": "cls"}, EncoderConfig())
     check_semantics(EncoderConfig(backend="onnx-int8").semantics(), EncoderConfig())  # runtime only
+
+
+def _overlap(obj, name, monkeypatch, calls):
+    """Wrap ``obj.name`` (the real forward pass) to record how many calls run at once."""
+    import threading
+    import time
+
+    real, lock, state = getattr(obj, name), threading.Lock(), {"running": 0, "most": 0}
+
+    def wrapped(*args, **kwargs):
+        with lock:
+            state["running"] += 1
+            state["most"] = max(state["most"], state["running"])
+        time.sleep(0.1)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                state["running"] -= 1
+
+    monkeypatch.setattr(obj, name, wrapped)
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        call()
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return state["most"]
+
+
+@pytest.mark.parametrize("backend", ["torch", "sentence-transformers", "openvino"])
+def test_threads_share_an_encoder_only_where_it_runs_concurrently(backend, texts, monkeypatch):
+    """Search workers and threaded rollouts call one encoder from several threads: torch and
+    sentence-transformers run one call at a time (a shared Hugging Face fast tokenizer raises
+    "Already borrowed"); the exported encoders run them at once."""
+    from lite_world.index.embedder import DEFAULT_EMBEDDER, _cached_embedder
+
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    if backend == "sentence-transformers":
+        enc = _cached_embedder(DEFAULT_EMBEDDER, "cpu", None)
+        obj, name = enc.model, "encode"
+    else:
+        enc = get_encoder(EncoderConfig(backend=backend, dtype="float32"), device="cpu")
+        obj, name = enc, "_run"
+    calls = [lambda i=i: enc.encode(texts[i : i + 2]) for i in range(3)]
+    most = _overlap(obj, name, monkeypatch, calls)
+    assert most >= 2 if backend == "openvino" else most == 1
